@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: Apache-2.0
+# tessera's two commands (README quick start):  make demo   and   make test.
+# Thin wrapper over CMake + CTest; every target installs missing Debian packages first.
+
+BUILD     ?= build
+JOBS      ?= $(shell nproc)
+CMAKE_GEN := -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache \
+             -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache
+CTEST     := ctest --output-on-failure -j $(JOBS)
+export CCACHE_DIR ?= $(HOME)/.cache/ccache
+
+.PHONY: all deps build demo test test-cpu test-sim test-asan test-nvcc bench clean
+
+all: build
+
+deps:
+	@scripts/install_deps.sh
+
+$(BUILD)/build.ninja: | deps
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DTESSERA_CUDA=OFF
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Trains a small GPT on text the project ships (its own docs and sources) and prints a sample.
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+# Every test: the CPU build (unit tests, consumer package, fuzz smoke), the cudasim build, the
+# nvcc compile check of all CUDA sources, and a sanitizer pass.
+test: test-cpu test-sim test-nvcc test-asan
+	@echo "tessera: all test stages passed"
+
+test-cpu: build
+	cd $(BUILD) && $(CTEST)
+
+test-sim: deps
+	cmake -S . -B $(BUILD)-sim $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DTESSERA_CUDA=OFF \
+	      -DTESSERA_CUDA_SIM=ON -DTESSERA_BUILD_BENCHES=OFF -DTESSERA_BUILD_EXAMPLES=OFF
+	cmake --build $(BUILD)-sim -j $(JOBS)
+	cd $(BUILD)-sim && $(CTEST) -L cudasim
+
+test-nvcc: deps
+	@scripts/nvcc_check.sh $(BUILD)-nvcc
+
+test-asan: deps
+	cmake -S . -B $(BUILD)-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DTESSERA_CUDA=OFF \
+	      -DTESSERA_SANITIZE=ON -DTESSERA_NATIVE=OFF -DTESSERA_BUILD_BENCHES=OFF \
+	      -DTESSERA_BUILD_EXAMPLES=OFF
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && $(CTEST) -LE slow
+
+bench: build
+	@scripts/bench.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-sim $(BUILD)-nvcc $(BUILD)-asan
