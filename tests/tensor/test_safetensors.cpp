@@ -438,3 +438,30 @@ TEST_CASE("safetensors: layout puts larger dtypes first and pads the header to 8
     CHECK(l.data_size == 25);
   }
 }
+
+TEST_CASE("safetensors: edge cases the format allows or forbids", "[tensor][safetensors]") {
+  // Deep nesting is refused early (before nlohmann builds a deep tree).
+  require_error(make_file(std::string(20000, '[') + std::string(20000, ']')), "nests deeper");
+  require_error(make_file(R"({"t":{"dtype":"F32","shape":)" + std::string(5000, '[') +
+                          std::string(5000, ']') + R"(,"data_offsets":[0,0]}})"),
+                "nests deeper");
+  // Escaped names (NUL, a surrogate pair) are valid JSON strings and valid names.
+  const st::Header h = st::parse(
+      make_file(R"({"\u0000\ud83d\ude00":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", {42}));
+  REQUIRE(h.tensors.size() == 1);
+  CHECK(h.tensors[0].name == std::string("\0\xf0\x9f\x98\x80", 5));
+  // A lone surrogate is not valid UTF-16 text.
+  require_error(make_file(R"({"\ud800":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", {42}),
+                "not valid JSON");
+  // Several empty tensors may share an offset.
+  const st::Header e = st::parse(make_file(
+      R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},)"
+      R"("b":{"dtype":"I64","shape":[5,0],"data_offsets":[0,0]},)"
+      R"("c":{"dtype":"U8","shape":[],"data_offsets":[0,1]}})",
+      {7}));
+  CHECK(e.tensors.size() == 3);
+  CHECK(e.find("c")->begin == 0);
+  // Numbers too large for any integer type.
+  require_error(make_file(R"({"t":{"dtype":"F32","shape":[1e999],"data_offsets":[0,4]}})", {0, 0, 0, 0}),
+                "bad.safetensors");
+}
