@@ -140,6 +140,24 @@ std::string encode_utf8(const std::vector<char32_t>& cps) {
   return out;
 }
 
+std::string sanitize_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  int64_t pos = 0;
+  const auto n = static_cast<int64_t>(text.size());
+  char32_t cp = 0;
+  while (pos < n) {
+    const int64_t start = pos;
+    if (decode_utf8_at(text, pos, cp)) {
+      out.append(text.substr(static_cast<size_t>(start), static_cast<size_t>(pos - start)));
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++pos;
+    }
+  }
+  return out;
+}
+
 std::string code_point_name(char32_t cp) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "U+%04X", static_cast<unsigned>(cp));

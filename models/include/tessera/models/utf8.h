@@ -42,6 +42,10 @@ void append_utf8(std::string& out, char32_t cp);
 /// Encodes a sequence of code points; throws like append_utf8.
 std::string encode_utf8(const std::vector<char32_t>& cps);
 
+/// Copy of `text` with every byte that does not start a valid sequence replaced by U+FFFD (one
+/// replacement per bad byte), e.g. for printing decoded model output.
+std::string sanitize_utf8(std::string_view text);
+
 /// "U+00E9" style name of a code point (4 to 6 upper-case hex digits).
 std::string code_point_name(char32_t cp);
 
