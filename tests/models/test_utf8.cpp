@@ -76,22 +76,22 @@ TEST_CASE("utf8: invalid sequences report the first bad offset and reason", "[mo
   };
   const Case cases[] = {
       {bytes({0x80}), 0, "unexpected continuation byte"},
-      {"ab" + bytes({0xBF}), 2, "unexpected continuation byte"},
+      {std::string("ab") + bytes({0xBF}), 2, "unexpected continuation byte"},
       {bytes({0xC0, 0x80}), 0, "overlong encoding"},        // overlong NUL
       {bytes({0xC1, 0xBF}), 0, "overlong encoding"},        // overlong U+007F
       {bytes({0xE0, 0x80, 0x80}), 0, "overlong encoding"},  // overlong NUL in 3 bytes
       {bytes({0xE0, 0x9F, 0xBF}), 0, "overlong encoding"},  // U+07FF in 3 bytes
       {bytes({0xF0, 0x8F, 0xBF, 0xBF}), 0, "overlong encoding"},  // U+FFFF in 4 bytes
-      {"x" + bytes({0xED, 0xA0, 0x80}), 1, "surrogate code point"},  // U+D800
+      {std::string("x") + bytes({0xED, 0xA0, 0x80}), 1, "surrogate code point"},  // U+D800
       {bytes({0xED, 0xBF, 0xBF}), 0, "surrogate code point"},        // U+DFFF
       {bytes({0xF4, 0x90, 0x80, 0x80}), 0, "code point above U+10FFFF"},  // U+110000
       {bytes({0xF5, 0x80, 0x80, 0x80}), 0, "code point above U+10FFFF"},
       {bytes({0xFF}), 0, "code point above U+10FFFF"},
-      {"ab" + bytes({0xC3}), 2, "truncated sequence"},
+      {std::string("ab") + bytes({0xC3}), 2, "truncated sequence"},
       {bytes({0xE2, 0x82}), 0, "truncated sequence"},
-      {"ok" + bytes({0xE2, 0x82, 0x41}), 2, "truncated sequence"},  // ASCII where continuation due
+      {std::string("ok") + bytes({0xE2, 0x82, 0x41}), 2, "truncated sequence"},  // ASCII where continuation due
       {bytes({0xF0, 0x9D, 0x84}) + "z", 0, "truncated sequence"},
-      {"\xC3\xA4" + bytes({0xC3, 0xC3, 0xA4}), 2, "truncated sequence"},
+      {std::string("\xC3\xA4") + bytes({0xC3, 0xC3, 0xA4}), 2, "truncated sequence"},
   };
   for (const Case& c : cases) {
     INFO("case at offset " << c.offset << ": " << c.reason);
