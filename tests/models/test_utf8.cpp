@@ -175,3 +175,11 @@ TEST_CASE("utf8: helpers", "[models][utf8]") {
   CHECK(is_python_space(0x1F));
   CHECK_FALSE(is_python_space(0x200B));  // zero-width space is not whitespace in Python
 }
+
+TEST_CASE("utf8: sanitize_utf8 replaces each bad byte with U+FFFD", "[models][utf8]") {
+  CHECK(sanitize_utf8("ok \xC3\xA4") == "ok \xC3\xA4");
+  CHECK(sanitize_utf8(std::string("a") + bytes({0xFF}) + "b") == "a\xEF\xBF\xBD" "b");
+  // A truncated 3-byte sequence: both bytes are replaced, the following ASCII survives.
+  CHECK(sanitize_utf8(bytes({0xE2, 0x82}) + "z") == "\xEF\xBF\xBD\xEF\xBF\xBD" "z");
+  CHECK(is_valid_utf8(sanitize_utf8(bytes({0xED, 0xA0, 0x80, 0xC0, 0x80}))));
+}
