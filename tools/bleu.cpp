@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @brief `tessera_bleu HYP REF [REF...]`: sacreBLEU-compatible corpus BLEU of text files.
 //
-// `tessera_bleu --tokenize FILE` prints the 13a tokenization of each line (for tools/bleu_check.py).
+// `tessera_bleu --tokenize FILE` prints the 13a tokenization of each line, and
+// `tessera_bleu --sentence HYP REF` the sentence BLEU of each line pair (for tools/bleu_check.py).
 // Files are UTF-8, one segment per line ('\n'-separated; a final newline does not start a segment).
 // Prints sacreBLEU's verbose line; `--json` prints the numbers with full precision instead, which
 // tools/bleu_check.py compares with sacrebleu.corpus_bleu.
@@ -40,15 +41,20 @@ std::vector<std::string> read_lines(const std::string& path) {
 int main(int argc, char** argv) {
   bool json = false;
   bool tokenize = false;
+  bool sentence = false;
   std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--json") {
       json = true;
+    } else if (a == "--sentence") {
+      sentence = true;
     } else if (a == "--tokenize") {
       tokenize = true;
     } else if (a == "-h" || a == "--help") {
-      std::printf("usage: tessera_bleu [--json] HYP REF [REF...]  |  tessera_bleu --tokenize FILE\n");
+      std::printf(
+          "usage: tessera_bleu [--json] HYP REF [REF...]  |  tessera_bleu --tokenize FILE  |  "
+          "tessera_bleu --sentence HYP REF\n");
       return 0;
     } else {
       paths.push_back(a);
@@ -65,8 +71,25 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  if (sentence && paths.size() == 2) {
+    try {
+      const std::vector<std::string> hyps = read_lines(paths[0]);
+      const std::vector<std::string> refs = read_lines(paths[1]);
+      TESSERA_CHECK(hyps.size() == refs.size(), "tessera_bleu --sentence: ", hyps.size(),
+                    " hypotheses but ", refs.size(), " references");
+      for (size_t i = 0; i < hyps.size(); ++i) {
+        std::printf("%.17g\n", tessera::models::sentence_bleu(hyps[i], {refs[i]}).score);
+      }
+    } catch (const tessera::Error& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 1;
+    }
+    return 0;
+  }
   if (paths.size() < 2) {
-    std::fprintf(stderr, "usage: tessera_bleu [--json] HYP REF [REF...]  |  tessera_bleu --tokenize FILE\n");
+    std::fprintf(stderr,
+                 "usage: tessera_bleu [--json] HYP REF [REF...]  |  tessera_bleu --tokenize FILE  "
+                 "|  tessera_bleu --sentence HYP REF\n");
     return 2;
   }
   try {

@@ -12,6 +12,8 @@ Usage: python3 tools/bleu_check.py [--bleu build/tools/tessera_bleu] [--data /wo
   followed by an inserted word) at several noise levels; also an unrelated corpus (test2016.de vs the
   first 1000 valid.de lines) and a two-reference case. Scores must agree to 2 decimals (they agree to
   ~1e-12 in practice) and the n-gram counts and lengths exactly.
+* sentence_bleu: every valid.de line perturbed at p = 0.3, plus 200 hypotheses of 1-2 tokens
+  (effective order and exp smoothing), compared segment by segment.
 Prints a Markdown table (pasted into docs/results.md, section "BLEU vs sacreBLEU"). Needs `pip install
 sacrebleu`. Exit status 1 on any mismatch.
 """
@@ -152,6 +154,23 @@ def main():
             print(f"| {name} | {theirs.score:.2f} | {ours['score']:.2f} | {diff:.1e} | "
                   f"{theirs.bp:.3f} | {theirs.sys_len} / {theirs.ref_len} | "
                   f"{'yes' if same_counts else 'NO'} |")
+
+        # ---- sentence BLEU (exp smoothing, effective order on) --------------------------------
+        hyps = perturb(refs, 0.3, random.Random(31), vocab)
+        hyps += [" ".join(line.split()[:2]) for line in refs[:200]]  # 1-3 token hypotheses
+        sref = refs + refs[:200]
+        write_lines(os.path.join(tmp, "sh.txt"), hyps)
+        write_lines(os.path.join(tmp, "sr.txt"), sref)
+        ours = [float(x) for x in subprocess.run(
+            [args.bleu, "--sentence", os.path.join(tmp, "sh.txt"), os.path.join(tmp, "sr.txt")],
+            capture_output=True, text=True, check=True).stdout.split()]
+        theirs = [sacrebleu.sentence_bleu(h, [r]).score for h, r in zip(hyps, sref)]
+        worst = max(abs(a - b) for a, b in zip(ours, theirs))
+        n_bad = sum(f"{a:.2f}" != f"{b:.2f}" for a, b in zip(ours, theirs))
+        if len(ours) != len(theirs) or n_bad or worst > 1e-9:
+            ok = False
+        print(f"\nsentence_bleu: {len(theirs)} segments, max |diff| = {worst:.1e}, "
+              f"{n_bad} differ at 2 decimals")
     print("\nALL MATCH" if ok else "\nMISMATCH")
     return 0 if ok else 1
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief `tessera_bpe_train OUT.json VOCAB TRAIN... [--eval FILE...]`: trains the shared BPE and reports.
+/// @brief `tessera_bpe_train OUT.json VOCAB TRAIN... [--eval FILE...]`: trains the shared BPE and
+/// reports.
 //
 // Prints training time, chunk/merge counts, average tokens per sentence for each file and checks
-// that decode(encode(line)) == line for every line. Files after --eval are measured, not trained on. Used for the numbers in docs/text.md.
+// that decode(encode(line)) == line for every line. Files after --eval are measured, not trained
+// on. Used for the numbers in docs/text.md.
 
 #include <chrono>
 #include <cstdio>
@@ -37,7 +39,8 @@ std::vector<std::string> read_lines(const std::string& path) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: tessera_bpe_train OUT.json VOCAB_SIZE TRAIN... [--eval FILE...]\n");
+    std::fprintf(stderr,
+                 "usage: tessera_bpe_train OUT.json VOCAB_SIZE TRAIN... [--eval FILE...]\n");
     return 2;
   }
   try {
@@ -62,9 +65,9 @@ int main(int argc, char** argv) {
     tessera::models::BpeTrainStats stats;
     const BpeTokenizer tok = BpeTokenizer::train(corpus, opts, &stats);
     std::printf("trained: %lld sentences, %lld distinct chunks, %lld merges, vocab %lld, %.3f s\n",
-                static_cast<long long>(stats.sentences), static_cast<long long>(stats.unique_chunks),
-                static_cast<long long>(stats.merges), static_cast<long long>(tok.vocab_size()),
-                stats.seconds);
+                static_cast<long long>(stats.sentences),
+                static_cast<long long>(stats.unique_chunks), static_cast<long long>(stats.merges),
+                static_cast<long long>(tok.vocab_size()), stats.seconds);
     int64_t total_tokens = 0;  // over the training files: must equal training's own count
     for (size_t f = 0; f < files.size(); ++f) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -78,16 +81,18 @@ int main(int argc, char** argv) {
       if (is_train[f]) total_tokens += tokens;
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::printf("%s%s: %zu lines, %.2f tokens/sentence, %.2f bytes/token, encode+decode %.3f s, "
-                  "round-trip failures %lld\n",
-                  is_train[f] ? "" : "(eval) ", names[f].c_str(), files[f].size(),
-                  static_cast<double>(tokens) / static_cast<double>(files[f].size()),
-                  static_cast<double>(bytes) / static_cast<double>(tokens), secs,
-                  static_cast<long long>(bad));
+      std::printf(
+          "%s%s: %zu lines, %.2f tokens/sentence, %.2f bytes/token, encode+decode %.3f s, "
+          "round-trip failures %lld\n",
+          is_train[f] ? "" : "(eval) ", names[f].c_str(), files[f].size(),
+          static_cast<double>(tokens) / static_cast<double>(files[f].size()),
+          static_cast<double>(bytes) / static_cast<double>(tokens), secs,
+          static_cast<long long>(bad));
       if (bad != 0) return 1;
     }
-    TESSERA_CHECK(total_tokens == stats.corpus_tokens, "encode disagrees with training: ",
-                  total_tokens, " tokens vs ", stats.corpus_tokens);
+    TESSERA_CHECK(total_tokens == stats.corpus_tokens,
+                  "encode disagrees with training: ", total_tokens, " tokens vs ",
+                  stats.corpus_tokens);
     tessera::models::save_tokenizer(tok, argv[1]);
     std::printf("wrote %s\n", argv[1]);
   } catch (const std::exception& e) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief `tessera_synth_translation DIR [TRAIN VALID TEST [SEED]]`: writes the synthetic en-de corpus.
+/// @brief `tessera_synth_translation DIR [TRAIN VALID TEST [SEED]]`: writes the synthetic en-de
+/// corpus.
 
 #include <cstdio>
 #include <string>

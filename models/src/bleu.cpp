@@ -10,12 +10,13 @@
 //      2. ([^0-9])([\.,])                  -> "\1 \2 "
 //      3. ([\.,])([^0-9])                  -> " \1 \2"
 //      4. ([0-9])(-)                       -> "\1 \2 "
-//    then ' '.join(line.split()). Working on UTF-8 bytes is equivalent to Python's code points here:
-//    every class above is ASCII, and [^0-9] next to an ASCII char can only match the adjacent byte of
-//    a multi-byte character, which is kept intact by the replacement.
+//    then ' '.join(line.split()). Working on UTF-8 bytes is equivalent to Python's code points
+//    here: every class above is ASCII, and [^0-9] next to an ASCII char can only match the adjacent
+//    byte of a multi-byte character, which is kept intact by the replacement.
 //  * n-grams 1..4 per segment; matches clipped by the max count over references; the reference
 //    length is the closest to the hypothesis length (ties -> the shorter), summed over the corpus.
-//  * compute_bleu: BP = exp(1 - r/c) when c < r (0 when c = 0); early score 0 when no n-gram matches
+//  * compute_bleu: BP = exp(1 - r/c) when c < r (0 when c = 0); early score 0 when no n-gram
+//  matches
 //    at all; exp smoothing: the k-th zero-match order gets precision 100 / (2^k * total); an order
 //    with total 0 ends the loop; log(0) is floored to -9999999999 (sacreBLEU's my_log).
 // Cost: O(total tokens * 4) hash-map operations.
@@ -155,7 +156,8 @@ std::string tokenize_13a_valid(std::string_view input) {
   auto period_comma = [](char c) { return c == '.' || c == ','; };
   s = sub_pair(s, not_digit, period_comma, "", " ", " ");
   s = sub_pair(s, period_comma, not_digit, " ", " ", "");
-  s = sub_pair(s, is_digit, [](char c) { return c == '-'; }, "", " ", " ");
+  s = sub_pair(
+      s, is_digit, [](char c) { return c == '-'; }, "", " ", " ");
   return join_tokens(python_split(s));
 }
 
@@ -189,10 +191,14 @@ std::string preprocess(const std::string& seg, const BleuOptions& opts, const ch
 
 const char* smooth_name(BleuSmooth s) {
   switch (s) {
-    case BleuSmooth::kNone: return "none";
-    case BleuSmooth::kFloor: return "floor";
-    case BleuSmooth::kAddK: return "add-k";
-    case BleuSmooth::kExp: return "exp";
+    case BleuSmooth::kNone:
+      return "none";
+    case BleuSmooth::kFloor:
+      return "floor";
+    case BleuSmooth::kAddK:
+      return "add-k";
+    case BleuSmooth::kExp:
+      return "exp";
   }
   return "?";
 }
@@ -213,8 +219,8 @@ std::string make_signature(int64_t nrefs, const BleuOptions& opts) {
     std::snprintf(buf, sizeof buf, "[%.2f]", v);
     smooth += buf;
   }
-  return "nrefs:" + std::to_string(nrefs) + "|case:mixed|eff:" +
-         (opts.effective_order ? "yes" : "no") +
+  return "nrefs:" + std::to_string(nrefs) +
+         "|case:mixed|eff:" + (opts.effective_order ? "yes" : "no") +
          "|tok:" + (opts.tokenize == BleuTokenize::k13a ? "13a" : "none") + "|smooth:" + smooth +
          "|version:" + kSacreBleuVersion + "-tessera";
 }
@@ -243,8 +249,9 @@ std::string BleuScore::format() const {
   return buf;
 }
 
-BleuScore bleu_from_stats(const std::array<int64_t, 4>& correct, const std::array<int64_t, 4>& total,
-                          int64_t sys_len, int64_t ref_len, const BleuOptions& opts) {
+BleuScore bleu_from_stats(const std::array<int64_t, 4>& correct,
+                          const std::array<int64_t, 4>& total, int64_t sys_len, int64_t ref_len,
+                          const BleuOptions& opts) {
   BleuScore r;
   r.counts = correct;
   r.totals = total;
@@ -294,8 +301,10 @@ BleuScore bleu_from_stats(const std::array<int64_t, 4>& correct, const std::arra
 }
 
 BleuScore corpus_bleu_multi(const std::vector<std::string>& hyps,
-                            const std::vector<std::vector<std::string>>& refs, const BleuOptions& opts) {
-  TESSERA_CHECK(!hyps.empty(), "corpus_bleu: expected at least one hypothesis, got an empty corpus");
+                            const std::vector<std::vector<std::string>>& refs,
+                            const BleuOptions& opts) {
+  TESSERA_CHECK(!hyps.empty(),
+                "corpus_bleu: expected at least one hypothesis, got an empty corpus");
   TESSERA_CHECK(!refs.empty(), "corpus_bleu: expected at least one reference stream, got none");
   for (size_t k = 0; k < refs.size(); ++k) {
     TESSERA_CHECK(refs[k].size() == hyps.size(), "corpus_bleu: reference stream ", k, " has ",
@@ -310,8 +319,8 @@ BleuScore corpus_bleu_multi(const std::vector<std::string>& hyps,
     ref_lens.clear();
     for (size_t k = 0; k < refs.size(); ++k) {
       this_ref.clear();
-      ref_lens.push_back(extract_ngrams(preprocess(refs[k][i], opts, "corpus_bleu: reference"),
-                                        this_ref));
+      ref_lens.push_back(
+          extract_ngrams(preprocess(refs[k][i], opts, "corpus_bleu: reference"), this_ref));
       for (const auto& [g, c] : this_ref) {
         int64_t& slot = ref_ngrams[g];
         slot = std::max(slot, c);

@@ -2,21 +2,22 @@
 /// @brief Byte-level BPE: pre-tokenizer, incremental-count trainer and rank-order encoder.
 //
 // Training (NOTE [bpe incremental counts]): the corpus is reduced to distinct pre-tokenizer chunks
-// with frequencies (Multi30k en+de: ~58k sentences -> ~40k chunks). Each chunk is a vector of symbol
-// ids. `count[pair]` is the frequency-weighted number of adjacent occurrences; `where[pair]` lists
-// chunks that may contain the pair (stale entries allowed, duplicates removed when used). A max-heap
-// holds (count, left, right) entries; an entry whose count differs from count[pair] is stale and
-// skipped. Merging pair p touches only the chunks in where[p]: their old pairs are subtracted, the
-// chunk is rewritten (left-to-right, non-overlapping), its new pairs added, and every pair whose count
-// changed is pushed again. Cost per merge: O(sum of lengths of the chunks containing p * log heap),
-// instead of a full recount O(corpus) per merge.
-// Tie rule: among pairs of equal count the smaller (left id, right id) wins, so training is
-// deterministic and independent of hash-map iteration order.
+// with frequencies (Multi30k en+de: ~58k sentences -> ~40k chunks). Each chunk is a vector of
+// symbol ids. `count[pair]` is the frequency-weighted number of adjacent occurrences; `where[pair]`
+// lists chunks that may contain the pair (stale entries allowed, duplicates removed when used). A
+// max-heap holds (count, left, right) entries; an entry whose count differs from count[pair] is
+// stale and skipped. Merging pair p touches only the chunks in where[p]: their old pairs are
+// subtracted, the chunk is rewritten (left-to-right, non-overlapping), its new pairs added, and
+// every pair whose count changed is pushed again. Cost per merge: O(sum of lengths of the chunks
+// containing p * log heap), instead of a full recount O(corpus) per merge. Tie rule: among pairs of
+// equal count the smaller (left id, right id) wins, so training is deterministic and independent of
+// hash-map iteration order.
 //
-// Encoding: a linked list over the chunk's bytes and a min-heap of (rank, position) candidate pairs;
-// popping in that order applies merges in rank order and, within one rank, left to right, which is
-// exactly the segmentation training produced (a merged pair never reappears, and a new symbol only
-// forms pairs of higher rank). O(n log n) per chunk, so even a huge chunk cannot go quadratic.
+// Encoding: a linked list over the chunk's bytes and a min-heap of (rank, position) candidate
+// pairs; popping in that order applies merges in rank order and, within one rank, left to right,
+// which is exactly the segmentation training produced (a merged pair never reappears, and a new
+// symbol only forms pairs of higher rank). O(n log n) per chunk, so even a huge chunk cannot go
+// quadratic.
 
 #include "tessera/models/bpe.h"
 
@@ -97,11 +98,12 @@ std::vector<std::string_view> bpe_pretokenize(std::string_view text) {
   return chunks;
 }
 
-BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& corpus, const BpeTrainOptions& opts,
-                                 BpeTrainStats* stats) {
+BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& corpus,
+                                 const BpeTrainOptions& opts, BpeTrainStats* stats) {
   const auto t0 = std::chrono::steady_clock::now();
   TESSERA_CHECK(opts.vocab_size >= kFirstMerge && opts.vocab_size <= INT32_MAX,
-                "bpe train: vocab_size must be in [", kFirstMerge, ", 2^31), got ", opts.vocab_size);
+                "bpe train: vocab_size must be in [", kFirstMerge, ", 2^31), got ",
+                opts.vocab_size);
   TESSERA_CHECK(opts.min_pair_count >= 1, "bpe train: min_pair_count must be >= 1, got ",
                 opts.min_pair_count);
 
@@ -159,7 +161,8 @@ BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& corpus, const B
       auto& sym = words[static_cast<size_t>(w)];
       const int64_t f = freq[static_cast<size_t>(w)];
       bool has = false;
-      for (size_t k = 0; k + 1 < sym.size() && !has; ++k) has = sym[k] == top.left && sym[k + 1] == top.right;
+      for (size_t k = 0; k + 1 < sym.size() && !has; ++k)
+        has = sym[k] == top.left && sym[k + 1] == top.right;
       if (!has) continue;  // stale where[] entry
       for (size_t k = 0; k + 1 < sym.size(); ++k) {
         const uint64_t old_key = pair_key(sym[k], sym[k + 1]);
@@ -193,7 +196,8 @@ BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& corpus, const B
       if (it->second == 0) {
         count.erase(it);
       } else {
-        heap.push({it->second, static_cast<int32_t>(k >> 32), static_cast<int32_t>(k & 0xFFFFFFFFu)});
+        heap.push(
+            {it->second, static_cast<int32_t>(k >> 32), static_cast<int32_t>(k & 0xFFFFFFFFu)});
       }
     }
     count.erase(key);
@@ -208,8 +212,7 @@ BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& corpus, const B
       stats->corpus_tokens +=
           freq[static_cast<size_t>(w)] * static_cast<int64_t>(words[static_cast<size_t>(w)].size());
     }
-    stats->seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   return BpeTokenizer(std::move(merges));
 }
@@ -220,7 +223,8 @@ BpeTokenizer::BpeTokenizer(std::vector<std::pair<int32_t, int32_t>> merges)
                 "bpe tokenizer: too many merges (", merges_.size(), ")");
   token_bytes_.assign(static_cast<size_t>(kFirstMerge) + merges_.size(), std::string());
   for (int32_t i = 0; i < kByteBase; ++i) token_bytes_[static_cast<size_t>(i)] = kSpecialNames[i];
-  for (int b = 0; b < 256; ++b) token_bytes_[static_cast<size_t>(kByteBase + b)] = std::string(1, static_cast<char>(b));
+  for (int b = 0; b < 256; ++b)
+    token_bytes_[static_cast<size_t>(kByteBase + b)] = std::string(1, static_cast<char>(b));
   ranks_.reserve(merges_.size() * 2);
   for (size_t r = 0; r < merges_.size(); ++r) {
     const auto [a, b] = merges_[r];
@@ -250,7 +254,8 @@ void BpeTokenizer::encode_chunk(std::string_view chunk, std::vector<int32_t>& ou
   std::vector<int32_t> id(static_cast<size_t>(n)), next(static_cast<size_t>(n)),
       prev(static_cast<size_t>(n));
   for (int32_t i = 0; i < n; ++i) {
-    id[static_cast<size_t>(i)] = kByteBase + static_cast<unsigned char>(chunk[static_cast<size_t>(i)]);
+    id[static_cast<size_t>(i)] =
+        kByteBase + static_cast<unsigned char>(chunk[static_cast<size_t>(i)]);
     next[static_cast<size_t>(i)] = i + 1 < n ? i + 1 : -1;
     prev[static_cast<size_t>(i)] = i - 1;
   }
@@ -278,7 +283,8 @@ void BpeTokenizer::encode_chunk(std::string_view chunk, std::vector<int32_t>& ou
     if (prev[p] >= 0) consider(prev[p]);
     consider(pos);
   }
-  for (int32_t i = 0; i >= 0; i = next[static_cast<size_t>(i)]) out.push_back(id[static_cast<size_t>(i)]);
+  for (int32_t i = 0; i >= 0; i = next[static_cast<size_t>(i)])
+    out.push_back(id[static_cast<size_t>(i)]);
 }
 
 std::vector<int32_t> BpeTokenizer::encode(std::string_view text) const {
@@ -324,7 +330,8 @@ std::string BpeTokenizer::serialize() const {
   j["type"] = "bpe";
   j["version"] = detail::kTokenizerFormatVersion;
   j["pretokenizer"] = kPretokenizerName;
-  j["special_tokens"] = std::vector<std::string>(std::begin(kSpecialNames), std::end(kSpecialNames));
+  j["special_tokens"] =
+      std::vector<std::string>(std::begin(kSpecialNames), std::end(kSpecialNames));
   // Merges as id pairs: token bytes need not be valid UTF-8, so they cannot be JSON strings.
   nlohmann::json m = nlohmann::json::array();
   for (const auto& [a, b] : merges_) m.push_back({a, b});
@@ -336,14 +343,16 @@ BpeTokenizer BpeTokenizer::deserialize(std::string_view json) {
   const nlohmann::json j = detail::parse_tokenizer_json(json, "bpe");
   const auto& pre = detail::field(
       j, "pretokenizer", [](const nlohmann::json& v) { return v.is_string(); }, "a string", "bpe");
-  TESSERA_CHECK(pre.get<std::string>() == kPretokenizerName, "bpe tokenizer: unknown pretokenizer \"",
-                pre.get<std::string>(), "\" (this build knows \"", kPretokenizerName, "\")");
+  TESSERA_CHECK(pre.get<std::string>() == kPretokenizerName,
+                "bpe tokenizer: unknown pretokenizer \"", pre.get<std::string>(),
+                "\" (this build knows \"", kPretokenizerName, "\")");
   const auto& specials = detail::field(
       j, "special_tokens", [](const nlohmann::json& v) { return v.is_array(); }, "an array", "bpe");
-  TESSERA_CHECK(specials == nlohmann::json(std::vector<std::string>(std::begin(kSpecialNames),
-                                                                      std::end(kSpecialNames))),
-                "bpe tokenizer: special_tokens must be [\"<pad>\", \"<bos>\", \"<eos>\", \"<unk>\"], got ",
-                specials.dump());
+  TESSERA_CHECK(
+      specials == nlohmann::json(
+                      std::vector<std::string>(std::begin(kSpecialNames), std::end(kSpecialNames))),
+      "bpe tokenizer: special_tokens must be [\"<pad>\", \"<bos>\", \"<eos>\", \"<unk>\"], got ",
+      specials.dump());
   const auto& arr = detail::field(
       j, "merges", [](const nlohmann::json& v) { return v.is_array(); }, "an array", "bpe");
   std::vector<std::pair<int32_t, int32_t>> merges;
@@ -353,8 +362,8 @@ BpeTokenizer BpeTokenizer::deserialize(std::string_view json) {
     const bool ok = m.is_array() && m.size() == 2 && m[0].is_number_unsigned() &&
                     m[1].is_number_unsigned() && m[0].get<uint64_t>() <= INT32_MAX &&
                     m[1].get<uint64_t>() <= INT32_MAX;
-    TESSERA_CHECK(ok, "bpe tokenizer: merges[", i, "] must be a pair of non-negative token ids, got ",
-                  m.dump());
+    TESSERA_CHECK(ok, "bpe tokenizer: merges[", i,
+                  "] must be a pair of non-negative token ids, got ", m.dump());
     merges.emplace_back(static_cast<int32_t>(m[0].get<uint64_t>()),
                         static_cast<int32_t>(m[1].get<uint64_t>()));
   }

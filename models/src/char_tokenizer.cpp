@@ -25,12 +25,13 @@ CharTokenizer CharTokenizer::train(std::string_view text, bool with_unk) {
 
 CharTokenizer::CharTokenizer(std::vector<char32_t> chars, bool with_unk)
     : chars_(std::move(chars)), with_unk_(with_unk), ascii_(128, -1) {
-  TESSERA_CHECK(chars_.size() < static_cast<size_t>(INT32_MAX), "char tokenizer: too many characters");
+  TESSERA_CHECK(chars_.size() < static_cast<size_t>(INT32_MAX),
+                "char tokenizer: too many characters");
   for (size_t i = 0; i < chars_.size(); ++i) {
     const char32_t cp = chars_[i];
     TESSERA_CHECK(cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF),
-                  "char tokenizer: vocabulary entry ", i, " is not a Unicode scalar value: ",
-                  code_point_name(cp));
+                  "char tokenizer: vocabulary entry ", i,
+                  " is not a Unicode scalar value: ", code_point_name(cp));
     TESSERA_CHECK(i == 0 || chars_[i - 1] < cp,
                   "char tokenizer: vocabulary must be strictly increasing; entry ", i, " (",
                   code_point_name(cp), ") follows ", code_point_name(chars_[i - 1]));

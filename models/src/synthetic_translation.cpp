@@ -2,14 +2,15 @@
 /// @brief Synthetic English-German corpus: a small grammar with table-driven German morphology.
 //
 // Every German form comes from a hand-written table, not from rules that could over-generalize:
-// nouns list nominative/accusative/dative/genitive singular and nominative/dative plural (weak nouns
-// like "Junge" -> "den Jungen" are just rows of the table), verbs list all six present-tense forms
-// (ich, du, er/sie/es, wir, ihr, sie), determiners list 4 cases x (m, f, n, plural). Adjective
-// endings follow the three declensions: weak after der/dieser, mixed after ein/mein, strong with no
-// determiner (bare plurals). Cases are governed by the verb (accusative, dative, dative + accusative)
-// and the preposition (mit/in/neben/hinter + dative, fuer/ohne/durch + accusative; "in dem" -> "im").
-// English: a/an by the next word's first letter, 3rd-person-singular verb forms, irregular plurals.
-// Unambiguous by design: "you" is du, "you all" is ihr, no noun has equal English singular/plural.
+// nouns list nominative/accusative/dative/genitive singular and nominative/dative plural (weak
+// nouns like "Junge" -> "den Jungen" are just rows of the table), verbs list all six present-tense
+// forms (ich, du, er/sie/es, wir, ihr, sie), determiners list 4 cases x (m, f, n, plural).
+// Adjective endings follow the three declensions: weak after der/dieser, mixed after ein/mein,
+// strong with no determiner (bare plurals). Cases are governed by the verb (accusative, dative,
+// dative + accusative) and the preposition (mit/in/neben/hinter + dative, fuer/ohne/durch +
+// accusative; "in dem" -> "im"). English: a/an by the next word's first letter, 3rd-person-singular
+// verb forms, irregular plurals. Unambiguous by design: "you" is du, "you all" is ihr, no noun has
+// equal English singular/plural.
 
 #include "tessera/models/synthetic_translation.h"
 
@@ -258,10 +259,14 @@ std::string inflect_adjective(const char* stem, const char* ending) {
 std::string german_noun_form(const Noun& n, bool plural, GermanCase c) {
   if (plural) return c == GermanCase::kDative ? n.pl_dat : n.pl;
   switch (c) {
-    case GermanCase::kNominative: return n.nom;
-    case GermanCase::kAccusative: return n.acc;
-    case GermanCase::kDative: return n.dat;
-    case GermanCase::kGenitive: return n.gen;
+    case GermanCase::kNominative:
+      return n.nom;
+    case GermanCase::kAccusative:
+      return n.acc;
+    case GermanCase::kDative:
+      return n.dat;
+    case GermanCase::kGenitive:
+      return n.gen;
   }
   return n.nom;
 }
@@ -283,15 +288,22 @@ std::string capitalize_sentence(std::string_view s) {
 
 int person_index(Pronoun p, bool np_plural) {
   switch (p) {
-    case Pronoun::kI: return 0;
-    case Pronoun::kYouSingular: return 1;
+    case Pronoun::kI:
+      return 0;
+    case Pronoun::kYouSingular:
+      return 1;
     case Pronoun::kHe:
     case Pronoun::kShe:
-    case Pronoun::kIt: return 2;
-    case Pronoun::kWe: return 3;
-    case Pronoun::kYouPlural: return 4;
-    case Pronoun::kThey: return 5;
-    case Pronoun::kNone: return np_plural ? 5 : 2;
+    case Pronoun::kIt:
+      return 2;
+    case Pronoun::kWe:
+      return 3;
+    case Pronoun::kYouPlural:
+      return 4;
+    case Pronoun::kThey:
+      return 5;
+    case Pronoun::kNone:
+      return np_plural ? 5 : 2;
   }
   return 2;
 }
@@ -319,10 +331,22 @@ std::string german_np(const NounPhrase& np, GermanCase c) {
   const DetTable* det = nullptr;
   const EndTable* endings = nullptr;
   switch (np.det) {
-    case Determiner::kDefinite: det = &kDefinite; endings = &kWeak; break;
-    case Determiner::kThis: det = &kThis; endings = &kWeak; break;
-    case Determiner::kIndefinite: det = &kIndefinite; endings = &kMixed; break;
-    case Determiner::kMy: det = &kMy; endings = &kMixed; break;
+    case Determiner::kDefinite:
+      det = &kDefinite;
+      endings = &kWeak;
+      break;
+    case Determiner::kThis:
+      det = &kThis;
+      endings = &kWeak;
+      break;
+    case Determiner::kIndefinite:
+      det = &kIndefinite;
+      endings = &kMixed;
+      break;
+    case Determiner::kMy:
+      det = &kMy;
+      endings = &kMixed;
+      break;
   }
   const char* article = (*det)[ci][gi];
   if (article == nullptr) endings = &kStrong;  // bare plural
@@ -353,9 +377,15 @@ std::string english_np(const NounPhrase& np) {
   words += np.plural ? noun.en_pl : noun.en_sg;
   std::string out;
   switch (np.det) {
-    case Determiner::kDefinite: out = "the " + words; break;
-    case Determiner::kThis: out = (np.plural ? "these " : "this ") + words; break;
-    case Determiner::kMy: out = "my " + words; break;
+    case Determiner::kDefinite:
+      out = "the " + words;
+      break;
+    case Determiner::kThis:
+      out = (np.plural ? "these " : "this ") + words;
+      break;
+    case Determiner::kMy:
+      out = "my " + words;
+      break;
     case Determiner::kIndefinite:
       out = np.plural ? words : (starts_with_vowel(words) ? "an " : "a ") + words;
       break;
@@ -409,8 +439,7 @@ std::pair<std::string, std::string> realize(const Sentence& s) {
 namespace {
 
 template <typename T, size_t N>
-const T& pick(const T (&items)[N], SplitMix64& rng, unsigned kind_mask,
-              unsigned T::*kind_field) {
+const T& pick(const T (&items)[N], SplitMix64& rng, unsigned kind_mask, unsigned T::*kind_field) {
   // Rejection keeps the draw simple and exactly reproducible; every mask used has matches.
   for (;;) {
     const T& item = items[rng.below(N)];
@@ -424,8 +453,10 @@ NounPhrase sample_np(SplitMix64& rng, unsigned kind_mask, bool allow_owner) {
   np.noun = noun.en_sg;
   np.plural = rng.chance(350);
   const uint64_t d = rng.below(100);
-  np.det = d < 40 ? Determiner::kDefinite
-                  : d < 70 ? Determiner::kIndefinite : d < 85 ? Determiner::kMy : Determiner::kThis;
+  np.det = d < 40   ? Determiner::kDefinite
+           : d < 70 ? Determiner::kIndefinite
+           : d < 85 ? Determiner::kMy
+                    : Determiner::kThis;
   if (rng.chance(500)) np.adjective = pick(kAdjectives, rng, noun.kind, &Adjective::kind).en;
   if (allow_owner && rng.chance(80)) {
     NounPhrase owner = sample_np(rng, kAnimate, false);
@@ -505,7 +536,8 @@ std::vector<std::pair<std::string, std::string>> generate_unique_pairs(int64_t n
 
 namespace {
 
-void write_lines_atomically(const std::filesystem::path& path, const std::vector<std::string>& lines) {
+void write_lines_atomically(const std::filesystem::path& path,
+                            const std::vector<std::string>& lines) {
   std::filesystem::path tmp = path;
   tmp += ".tmp";
   {

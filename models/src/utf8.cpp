@@ -3,9 +3,9 @@
 //
 // Design: a single decoder (decode_utf8_at) implements RFC 3629's well-formed byte sequences table
 // (section 4): the allowed range of the second byte depends on the lead byte (E0: A0..BF excludes
-// overlongs, ED: 80..9F excludes surrogates, F0: 90..BF excludes overlongs, F4: 80..8F caps U+10FFFF).
-// Everything else (validation, splitting, offsets) is a loop over it, so there is one rule set.
-// Cost: O(n) bytes, no allocation for validation.
+// overlongs, ED: 80..9F excludes surrogates, F0: 90..BF excludes overlongs, F4: 80..8F caps
+// U+10FFFF). Everything else (validation, splitting, offsets) is a loop over it, so there is one
+// rule set. Cost: O(n) bytes, no allocation for validation.
 
 #include "tessera/models/utf8.h"
 
@@ -107,8 +107,8 @@ std::vector<int64_t> utf8_offsets(std::string_view text) {
   const char* why = nullptr;
   while (pos < n) {
     out.push_back(pos);
-    TESSERA_CHECK(decode_utf8_at(text, pos, cp, &why), "utf8_offsets: invalid UTF-8 at byte offset ",
-                  pos, " (", why, ")");
+    TESSERA_CHECK(decode_utf8_at(text, pos, cp, &why),
+                  "utf8_offsets: invalid UTF-8 at byte offset ", pos, " (", why, ")");
   }
   return out;
 }

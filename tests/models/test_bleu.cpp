@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @brief BLEU tests: hand-worked scores and 13a tokenization cases (expected values derived in the
-/// comments; each was also confirmed with sacreBLEU 2.6.0, see tools/bleu_check.py for the bulk check).
+/// comments; each was also confirmed with sacreBLEU 2.6.0, see tools/bleu_check.py for the bulk
+/// check).
 
 #include <catch2/catch.hpp>
 
@@ -32,7 +33,12 @@ TEST_CASE("tokenize_13a: mteval-v13a rules", "[models][bleu]") {
   CHECK(tokenize_13a("<skipped>a") == "a");
   CHECK(tokenize_13a("line-\nbreak a\nb") == "linebreak a b");
   // Non-ASCII letters are untouched; Python's Unicode whitespace separates tokens.
-  CHECK(tokenize_13a("\xE2\x82\xAC" "5,5 Stra\xC3\x9F" "e.") == "\xE2\x82\xAC" "5,5 Stra\xC3\x9F" "e .");
+  CHECK(tokenize_13a("\xE2\x82\xAC"
+                     "5,5 Stra\xC3\x9F"
+                     "e.") ==
+        "\xE2\x82\xAC"
+        "5,5 Stra\xC3\x9F"
+        "e .");
   CHECK(tokenize_13a("x\xC2\xA0y\xE2\x80\x89z") == "x y z");  // U+00A0, U+2009
   CHECK(tokenize_13a("   ") == "");
   CHECK_THROWS_AS(tokenize_13a("bad \xC3"), tessera::Error);
@@ -51,8 +57,9 @@ TEST_CASE("corpus_bleu: identical corpus scores 100", "[models][bleu]") {
   CHECK(s.totals == std::array<int64_t, 4>{13, 11, 9, 7});
   CHECK(s.counts == s.totals);
   CHECK(s.signature == "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0-tessera");
-  CHECK(s.format() ==
-        "BLEU = 100.00 100.0/100.0/100.0/100.0 (BP = 1.000 ratio = 1.000 hyp_len = 13 ref_len = 13)");
+  CHECK(
+      s.format() ==
+      "BLEU = 100.00 100.0/100.0/100.0/100.0 (BP = 1.000 ratio = 1.000 hyp_len = 13 ref_len = 13)");
 }
 
 TEST_CASE("corpus_bleu: empty hypothesis and empty corpus", "[models][bleu]") {
@@ -87,7 +94,8 @@ TEST_CASE("corpus_bleu: exp smoothing of zero-match orders", "[models][bleu]") {
   // hyp "the cat the dog" (4 tokens), ref "the cat and the dog" (5 tokens).
   // 1-grams: the x2 (ref has 2), cat, dog -> 4/4.   2-grams: "the cat", "the dog" match -> 2/3.
   // 3-grams: 0/2 -> first zero order: 100 / (2 * 2) = 25.  4-grams: 0/1 -> 100 / (4 * 1) = 25.
-  // BP = exp(1 - 5/4) = e^-0.25. BLEU = BP * (100 * 200/3 * 25 * 25)^(1/4) = 35.19 (sacreBLEU: 35.19).
+  // BP = exp(1 - 5/4) = e^-0.25. BLEU = BP * (100 * 200/3 * 25 * 25)^(1/4) = 35.19
+  // (sacreBLEU: 35.19).
   const BleuScore s = corpus_bleu({"the cat the dog"}, {"the cat and the dog"});
   CHECK(s.counts == std::array<int64_t, 4>{4, 2, 0, 0});
   CHECK(s.totals == std::array<int64_t, 4>{4, 3, 2, 1});
@@ -118,7 +126,8 @@ TEST_CASE("corpus_bleu: multiple references", "[models][bleu]") {
   CHECK_THAT(s.score, WithinAbs(100.0, 1e-10));
   CHECK(s.signature.rfind("nrefs:2|", 0) == 0);
   // A match found only in the second reference counts.
-  const BleuScore t = corpus_bleu_multi({"x y"}, std::vector<std::vector<std::string>>{{"x z"}, {"q y"}});
+  const BleuScore t =
+      corpus_bleu_multi({"x y"}, std::vector<std::vector<std::string>>{{"x z"}, {"q y"}});
   CHECK(t.counts[0] == 2);
 }
 

@@ -38,7 +38,8 @@ Merges naive_train(const std::vector<std::string>& corpus, int64_t vocab_size, i
   while (BpeTokenizer::kFirstMerge + static_cast<int64_t>(merges.size()) < vocab_size) {
     std::map<std::pair<int32_t, int32_t>, int64_t> count;
     for (size_t w = 0; w < words.size(); ++w)
-      for (size_t k = 0; k + 1 < words[w].size(); ++k) count[{words[w][k], words[w][k + 1]}] += f[w];
+      for (size_t k = 0; k + 1 < words[w].size(); ++k)
+        count[{words[w][k], words[w][k + 1]}] += f[w];
     std::pair<int32_t, int32_t> best{-1, -1};
     int64_t best_count = 0;
     for (const auto& [p, c] : count) {  // ascending pair order: first max wins ties
@@ -117,8 +118,11 @@ TEST_CASE("bpe_pretokenize: chunks partition the text", "[models][bpe]") {
   CHECK(as_strings(bpe_pretokenize("A dog, 42 dogs!")) == V{"A", " dog", ",", " 42", " dogs", "!"});
   CHECK(as_strings(bpe_pretokenize("  two  spaces\n\nnew line ")) ==
         V{" ", " two", " ", " spaces", "\n\n", "new", " line", " "});
-  CHECK(as_strings(bpe_pretokenize("Gr\xC3\xBC\xC3\x9F" "e ans Ma\xC3\x9F")) ==
-        V{"Gr\xC3\xBC\xC3\x9F" "e", " ans", " Ma\xC3\x9F"});  // UTF-8 bytes count as letters
+  CHECK(as_strings(bpe_pretokenize("Gr\xC3\xBC\xC3\x9F"
+                                   "e ans Ma\xC3\x9F")) ==
+        V{"Gr\xC3\xBC\xC3\x9F"
+          "e",
+          " ans", " Ma\xC3\x9F"});  // UTF-8 bytes count as letters
   CHECK(as_strings(bpe_pretokenize("x\t y")) == V{"x", "\t", " y"});
   CHECK(as_strings(bpe_pretokenize("a1b")) == V{"a", "1", "b"});
   std::mt19937_64 rng(3);
@@ -155,16 +159,20 @@ TEST_CASE("bpe: hand-worked training, tie rule and merge order", "[models][bpe]"
   // Default min_pair_count = 2 stops once every pair is unique.
   CHECK(BpeTokenizer::train({"abab abc"}).merges() == Merges{{101, 102}});
   // Equal counts: (x,y) and (y,x) once each; x (124) < y (125) so (x,y) comes first.
-  CHECK(BpeTokenizer::train({"xy", "yx"}, {1000, 1}).merges().front() == std::pair<int32_t, int32_t>{124, 125});
+  CHECK(BpeTokenizer::train({"xy", "yx"}, {1000, 1}).merges().front() ==
+        std::pair<int32_t, int32_t>{124, 125});
 }
 
 TEST_CASE("bpe: incremental trainer equals the naive full-recount trainer", "[models][bpe]") {
   std::mt19937_64 rng(11);
   for (int trial = 0; trial < 12; ++trial) {
     // Small alphabets and repeated words give many ties and overlapping pairs (aaaa, abab).
-    const std::string alphabet = trial % 3 == 0 ? "ab " : trial % 3 == 1 ? "abc d\n" : "aab\xC3\xA4 ,1";
+    const std::string alphabet = trial % 3 == 0   ? "ab "
+                                 : trial % 3 == 1 ? "abc d\n"
+                                                  : "aab\xC3\xA4 ,1";
     std::vector<std::string> corpus;
-    for (int s = 0; s < 40; ++s) corpus.push_back(random_text(rng, static_cast<int>(rng() % 40), alphabet));
+    for (int s = 0; s < 40; ++s)
+      corpus.push_back(random_text(rng, static_cast<int>(rng() % 40), alphabet));
     const int64_t vocab = 260 + 10 + static_cast<int64_t>(rng() % 150);
     const int64_t min_count = 1 + trial % 2;
     const Merges ref = naive_train(corpus, vocab, min_count);
@@ -230,25 +238,27 @@ TEST_CASE("bpe: serialization round trip and validation", "[models][bpe]") {
       R"({"type":"bpe","version":1,"pretokenizer":"tessera-bytes-v1","special_tokens":["<pad>","<bos>","<eos>","<unk>"],)";
   CHECK_NOTHROW(Tokenizer::deserialize(head + R"("merges":[[101,102],[260,103]]})"));
   const std::string bad_merges[] = {
-      R"("merges":[[101,260]]})",           // uses id 260 before it exists
-      R"("merges":[[1,102]]})",             // merges a special token
-      R"("merges":[[101,102],[101,102]]})", // repeated pair
+      R"("merges":[[101,260]]})",            // uses id 260 before it exists
+      R"("merges":[[1,102]]})",              // merges a special token
+      R"("merges":[[101,102],[101,102]]})",  // repeated pair
       R"("merges":[[101]]})",
       R"("merges":[[101,-5]]})",
       R"("merges":[[101,"b"]]})",
       R"("merges":{}})",
-      R"("merges":[[101,102]])",            // truncated JSON
+      R"("merges":[[101,102]])",  // truncated JSON
   };
   for (const auto& m : bad_merges) {
     INFO(m);
     CHECK_THROWS_AS(Tokenizer::deserialize(head + m), tessera::Error);
   }
-  CHECK_THROWS_AS(Tokenizer::deserialize(
-                      R"({"type":"bpe","version":1,"pretokenizer":"gpt2","special_tokens":["<pad>","<bos>","<eos>","<unk>"],"merges":[]})"),
-                  tessera::Error);
-  CHECK_THROWS_AS(Tokenizer::deserialize(
-                      R"({"type":"bpe","version":1,"pretokenizer":"tessera-bytes-v1","special_tokens":["<pad>"],"merges":[]})"),
-                  tessera::Error);
+  CHECK_THROWS_AS(
+      Tokenizer::deserialize(
+          R"({"type":"bpe","version":1,"pretokenizer":"gpt2","special_tokens":["<pad>","<bos>","<eos>","<unk>"],"merges":[]})"),
+      tessera::Error);
+  CHECK_THROWS_AS(
+      Tokenizer::deserialize(
+          R"({"type":"bpe","version":1,"pretokenizer":"tessera-bytes-v1","special_tokens":["<pad>"],"merges":[]})"),
+      tessera::Error);
   CHECK_THROWS_AS(BpeTokenizer(Merges{{4, 4}, {4, 4}}), tessera::Error);
   CHECK_THROWS_AS(BpeTokenizer::train({"x"}, {100, 1}), tessera::Error);  // vocab < 260
 }

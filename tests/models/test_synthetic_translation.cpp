@@ -117,32 +117,39 @@ TEST_CASE("synthetic: hand-checked sentences (articles, adjective endings, cases
       {clause(np("child", kThis, "tired", true), "thank", {np("mother", kMy)}),
        "These tired children thank my mother.", "Diese müden Kinder danken meiner Mutter."},
       // für + accusative, weak noun Bär -> den Bären.
-      {pron(Pronoun::kWe, clause({}, "buy", {np("cake", kIndef)}, "for", np("bear", kDef, "tired"))),
+      {pron(Pronoun::kWe,
+            clause({}, "buy", {np("cake", kIndef)}, "for", np("bear", kDef, "tired"))),
        "We buy a cake for the tired bear.", "Wir kaufen einen Kuchen für den müden Bären."},
       // mein + neuter nominative -es; durch + accusative; läuft.
       {clause(np("child", kMy, "small"), "run", {}, "through", np("park")),
        "My small child runs through the park.", "Mein kleines Kind läuft durch den Park."},
-      {clause(np("doctor", kDef, "", true), "show", {np("student", kDef, "", true), np("picture", kIndef)}),
+      {clause(np("doctor", kDef, "", true), "show",
+              {np("student", kDef, "", true), np("picture", kIndef)}),
        "The doctors show the students a picture.", "Die Ärzte zeigen den Studenten ein Bild."},
-      {pron(Pronoun::kIt, clause({}, "play", {}, "behind", np("house"))), "It plays behind the house.",
-       "Es spielt hinter dem Haus."},
-      {clause(np("lion"), "follow", {np("girl", kIndef, "tired")}), "The lion follows a tired girl.",
-       "Der Löwe folgt einem müden Mädchen."},
+      {pron(Pronoun::kIt, clause({}, "play", {}, "behind", np("house"))),
+       "It plays behind the house.", "Es spielt hinter dem Haus."},
+      {clause(np("lion"), "follow", {np("girl", kIndef, "tired")}),
+       "The lion follows a tired girl.", "Der Löwe folgt einem müden Mädchen."},
       // Genitive after mein (meiner Schwester) and nehmen -> nimmt.
       {clause(np("boy"), "take", {with_owner(np("ball"), np("sister", kMy))}),
        "The boy takes the ball of my sister.", "Der Junge nimmt den Ball meiner Schwester."},
-      {clause(np("man", kIndef, "tired"), "work"), "A tired man works.", "Ein müder Mann arbeitet."},
+      {clause(np("man", kIndef, "tired"), "work"), "A tired man works.",
+       "Ein müder Mann arbeitet."},
       {clause(with_owner(np("hat"), np("boy", kIndef)), "sit"), "The hat of a boy sits.",
        "Der Hut eines Jungen sitzt."},
-      {pron(Pronoun::kThey, clause({}, "visit", {with_owner(np("house"), np("child", kDef, "", true))})),
+      {pron(Pronoun::kThey,
+            clause({}, "visit", {with_owner(np("house"), np("child", kDef, "", true))})),
        "They visit the house of the children.", "Sie besuchen das Haus der Kinder."},
-      {pron(Pronoun::kYouPlural, clause({}, "answer", {np("teacher")})), "You all answer the teacher.",
-       "Ihr antwortet dem Lehrer."},
-      {pron(Pronoun::kShe, clause({}, "hold", {np("baby", kThis, "happy")}, "next to", np("window", kIndef))),
-       "She holds this happy baby next to a window.", "Sie hält dieses glückliche Baby neben einem Fenster."},
+      {pron(Pronoun::kYouPlural, clause({}, "answer", {np("teacher")})),
+       "You all answer the teacher.", "Ihr antwortet dem Lehrer."},
+      {pron(Pronoun::kShe,
+            clause({}, "hold", {np("baby", kThis, "happy")}, "next to", np("window", kIndef))),
+       "She holds this happy baby next to a window.",
+       "Sie hält dieses glückliche Baby neben einem Fenster."},
       {clause(np("mouse", kMy, "", true), "feed", {np("lamb", kIndef, "hungry", true)}),
        "My mice feed hungry lambs.", "Meine Mäuse füttern hungrige Lämmer."},
-      {clause(np("cook"), "carry", {np("bottle", kIndef, "green")}, "without", np("glass", kDef, "", true)),
+      {clause(np("cook"), "carry", {np("bottle", kIndef, "green")}, "without",
+              np("glass", kDef, "", true)),
        "The cook carries a green bottle without the glasses.",
        "Der Koch trägt eine grüne Flasche ohne die Gläser."},
   };
@@ -158,7 +165,8 @@ TEST_CASE("synthetic: noun phrases in all four cases", "[models][synthetic]") {
   CHECK(german_np(np("dog"), C::kGenitive) == "des Hundes");
   CHECK(german_np(np("woman", kIndef, "old"), C::kDative) == "einer alten Frau");
   CHECK(german_np(np("book", kIndef, "new"), C::kNominative) == "ein neues Buch");
-  CHECK(german_np(np("dog", kIndef, "big", true), C::kGenitive) == "großer Hunde");  // strong gen pl
+  CHECK(german_np(np("dog", kIndef, "big", true), C::kGenitive) ==
+        "großer Hunde");  // strong gen pl
   CHECK(german_np(np("child", kThis, "", true), C::kDative) == "diesen Kindern");
   CHECK(german_np(np("boy", kMy, "young"), C::kAccusative) == "meinen jungen Jungen");
   CHECK(german_np(np("cow", kDef, "tired"), C::kGenitive) == "der müden Kuh");

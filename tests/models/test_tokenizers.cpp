@@ -43,14 +43,16 @@ TEST_CASE("byte tokenizer: lossless for any bytes", "[models][tokenizer]") {
   CHECK_THROWS_AS(tok.decode(std::vector<int32_t>{-1}), tessera::Error);
   auto back = Tokenizer::deserialize(tok.serialize());
   CHECK(back->type() == "byte");
-  CHECK(back->encode("\xFF" "a") == std::vector<int32_t>{255, 97});
+  CHECK(back->encode("\xFF"
+                     "a") == std::vector<int32_t>{255, 97});
 }
 
 TEST_CASE("char tokenizer: sorted code points, unknown characters", "[models][tokenizer]") {
   const std::string text = "hello w\xC3\xB6rld\n";  // "hello wörld\n"
   CharTokenizer tok = CharTokenizer::train(text);
   // Sorted distinct code points: '\n' ' ' d e h l o r w U+00F6.
-  CHECK(tok.chars() == std::vector<char32_t>{U'\n', U' ', U'd', U'e', U'h', U'l', U'o', U'r', U'w', 0xF6});
+  CHECK(tok.chars() ==
+        std::vector<char32_t>{U'\n', U' ', U'd', U'e', U'h', U'l', U'o', U'r', U'w', 0xF6});
   CHECK(tok.vocab_size() == 10);
   CHECK_FALSE(tok.unk_id().has_value());
   CHECK(tok.encode("w\xC3\xB6rld") == std::vector<int32_t>{8, 9, 7, 5, 2});

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief Tests of the strict UTF-8 validator/decoder against hand cases and a brute-force reference.
+/// @brief Tests of the strict UTF-8 validator/decoder against hand cases and a brute-force
+/// reference.
 
 #include <catch2/catch.hpp>
 
@@ -58,11 +59,13 @@ bool ref_valid_char(const std::string& s) {
 TEST_CASE("utf8: valid strings", "[models][utf8]") {
   CHECK(is_valid_utf8(""));
   CHECK(is_valid_utf8("plain ASCII\n\t\x01"));
-  CHECK(is_valid_utf8("Gr\xC3\xBC\xC3\x9F" "e \xE2\x82\xAC \xF0\x9D\x84\x9E"));  // Grüße € 𝄞
-  CHECK(is_valid_utf8(bytes({0xF4, 0x8F, 0xBF, 0xBF})));                      // U+10FFFF
-  CHECK(is_valid_utf8(bytes({0xED, 0x9F, 0xBF})));                            // U+D7FF
-  CHECK(is_valid_utf8(bytes({0xEE, 0x80, 0x80})));                            // U+E000
-  CHECK(is_valid_utf8(std::string("a\0b", 3)));                              // NUL is a character
+  CHECK(
+      is_valid_utf8("Gr\xC3\xBC\xC3\x9F"
+                    "e \xE2\x82\xAC \xF0\x9D\x84\x9E"));  // Grüße € 𝄞
+  CHECK(is_valid_utf8(bytes({0xF4, 0x8F, 0xBF, 0xBF})));  // U+10FFFF
+  CHECK(is_valid_utf8(bytes({0xED, 0x9F, 0xBF})));        // U+D7FF
+  CHECK(is_valid_utf8(bytes({0xEE, 0x80, 0x80})));        // U+E000
+  CHECK(is_valid_utf8(std::string("a\0b", 3)));           // NUL is a character
   CHECK(decode_utf8("a\xC3\xA4\xE2\x82\xAC\xF0\x9D\x84\x9E") ==
         std::vector<char32_t>{U'a', 0xE4, 0x20AC, 0x1D11E});
   CHECK(utf8_offsets("a\xC3\xA4\xE2\x82\xAC\xF0\x9D\x84\x9E") == std::vector<int64_t>{0, 1, 3, 6});
@@ -77,19 +80,20 @@ TEST_CASE("utf8: invalid sequences report the first bad offset and reason", "[mo
   const Case cases[] = {
       {bytes({0x80}), 0, "unexpected continuation byte"},
       {std::string("ab") + bytes({0xBF}), 2, "unexpected continuation byte"},
-      {bytes({0xC0, 0x80}), 0, "overlong encoding"},        // overlong NUL
-      {bytes({0xC1, 0xBF}), 0, "overlong encoding"},        // overlong U+007F
-      {bytes({0xE0, 0x80, 0x80}), 0, "overlong encoding"},  // overlong NUL in 3 bytes
-      {bytes({0xE0, 0x9F, 0xBF}), 0, "overlong encoding"},  // U+07FF in 3 bytes
+      {bytes({0xC0, 0x80}), 0, "overlong encoding"},              // overlong NUL
+      {bytes({0xC1, 0xBF}), 0, "overlong encoding"},              // overlong U+007F
+      {bytes({0xE0, 0x80, 0x80}), 0, "overlong encoding"},        // overlong NUL in 3 bytes
+      {bytes({0xE0, 0x9F, 0xBF}), 0, "overlong encoding"},        // U+07FF in 3 bytes
       {bytes({0xF0, 0x8F, 0xBF, 0xBF}), 0, "overlong encoding"},  // U+FFFF in 4 bytes
       {std::string("x") + bytes({0xED, 0xA0, 0x80}), 1, "surrogate code point"},  // U+D800
-      {bytes({0xED, 0xBF, 0xBF}), 0, "surrogate code point"},        // U+DFFF
-      {bytes({0xF4, 0x90, 0x80, 0x80}), 0, "code point above U+10FFFF"},  // U+110000
+      {bytes({0xED, 0xBF, 0xBF}), 0, "surrogate code point"},                     // U+DFFF
+      {bytes({0xF4, 0x90, 0x80, 0x80}), 0, "code point above U+10FFFF"},          // U+110000
       {bytes({0xF5, 0x80, 0x80, 0x80}), 0, "code point above U+10FFFF"},
       {bytes({0xFF}), 0, "code point above U+10FFFF"},
       {std::string("ab") + bytes({0xC3}), 2, "truncated sequence"},
       {bytes({0xE2, 0x82}), 0, "truncated sequence"},
-      {std::string("ok") + bytes({0xE2, 0x82, 0x41}), 2, "truncated sequence"},  // ASCII where continuation due
+      {std::string("ok") + bytes({0xE2, 0x82, 0x41}), 2,
+       "truncated sequence"},  // ASCII where continuation due
       {bytes({0xF0, 0x9D, 0x84}) + "z", 0, "truncated sequence"},
       {std::string("\xC3\xA4") + bytes({0xC3, 0xC3, 0xA4}), 2, "truncated sequence"},
   };
@@ -144,7 +148,8 @@ TEST_CASE("utf8: validator agrees with a brute-force reference on all 2- and 3-b
   s.assign(3, '\0');
   for (unsigned a = 0xE0; a < 0xF0; ++a) {
     for (unsigned b = 0; b < 0x100; ++b) {
-      for (unsigned c = 0x40; c < 0x100; c += 3) {  // every third trailing byte, both sides of 0x80/0xBF
+      for (unsigned c = 0x40; c < 0x100;
+           c += 3) {  // every third trailing byte, both sides of 0x80/0xBF
         s[0] = static_cast<char>(a);
         s[1] = static_cast<char>(b);
         s[2] = static_cast<char>(c);
@@ -178,8 +183,12 @@ TEST_CASE("utf8: helpers", "[models][utf8]") {
 
 TEST_CASE("utf8: sanitize_utf8 replaces each bad byte with U+FFFD", "[models][utf8]") {
   CHECK(sanitize_utf8("ok \xC3\xA4") == "ok \xC3\xA4");
-  CHECK(sanitize_utf8(std::string("a") + bytes({0xFF}) + "b") == "a\xEF\xBF\xBD" "b");
+  CHECK(sanitize_utf8(std::string("a") + bytes({0xFF}) + "b") ==
+        "a\xEF\xBF\xBD"
+        "b");
   // A truncated 3-byte sequence: both bytes are replaced, the following ASCII survives.
-  CHECK(sanitize_utf8(bytes({0xE2, 0x82}) + "z") == "\xEF\xBF\xBD\xEF\xBF\xBD" "z");
+  CHECK(sanitize_utf8(bytes({0xE2, 0x82}) + "z") ==
+        "\xEF\xBF\xBD\xEF\xBF\xBD"
+        "z");
   CHECK(is_valid_utf8(sanitize_utf8(bytes({0xED, 0xA0, 0x80, 0xC0, 0x80}))));
 }

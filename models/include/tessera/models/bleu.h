@@ -20,7 +20,8 @@ struct BleuOptions {
   BleuSmooth smooth = BleuSmooth::kExp;
   double smooth_value = -1.0;  ///< < 0: sacreBLEU's default (floor 0.1, add-k 1)
   BleuTokenize tokenize = BleuTokenize::k13a;
-  bool effective_order = false;  ///< false for corpus BLEU (sacreBLEU default), true for sentence BLEU
+  bool effective_order =
+      false;  ///< false for corpus BLEU (sacreBLEU default), true for sentence BLEU
 };
 
 /// What sacreBLEU's BLEUScore carries. `score`, `precisions` in percent (0..100).
@@ -32,8 +33,10 @@ struct BleuScore {
   double bp = 1.0;
   int64_t sys_len = 0;
   int64_t ref_len = 0;
-  std::string signature;  ///< e.g. "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0-tessera"
-  /// sacreBLEU's verbose line: "BLEU = 32.15 62.1/38.0/25.3/17.0 (BP = 1.000 ratio = ... ref_len = N)".
+  std::string
+      signature;  ///< e.g. "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0-tessera"
+  /// sacreBLEU's verbose line: "BLEU = 32.15 62.1/38.0/25.3/17.0 (BP = 1.000 ratio = ... ref_len =
+  /// N)".
   std::string format() const;
 };
 
@@ -43,14 +46,15 @@ struct BleuScore {
 std::string tokenize_13a(std::string_view line);
 
 /// The sufficient statistics -> score step (sacreBLEU's BLEU.compute_bleu), exposed for tests.
-BleuScore bleu_from_stats(const std::array<int64_t, 4>& correct, const std::array<int64_t, 4>& total,
-                          int64_t sys_len, int64_t ref_len, const BleuOptions& opts = {});
+BleuScore bleu_from_stats(const std::array<int64_t, 4>& correct,
+                          const std::array<int64_t, 4>& total, int64_t sys_len, int64_t ref_len,
+                          const BleuOptions& opts = {});
 
 /// Corpus BLEU with one or more reference streams: refs[k][i] is the k-th reference of hyps[i].
 /// Throws tessera::Error on an empty corpus, mismatched stream lengths or invalid UTF-8.
 BleuScore corpus_bleu_multi(const std::vector<std::string>& hyps,
                             const std::vector<std::vector<std::string>>& refs,
-                      const BleuOptions& opts = {});
+                            const BleuOptions& opts = {});
 
 /// Corpus BLEU with a single reference stream.
 BleuScore corpus_bleu(const std::vector<std::string>& hyps, const std::vector<std::string>& refs,

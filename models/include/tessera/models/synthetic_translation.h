@@ -36,8 +36,8 @@ struct NounPhrase {
   std::string noun;
   bool plural = false;
   Determiner det = Determiner::kDefinite;
-  std::string adjective;            ///< empty: none
-  std::vector<NounPhrase> owner;    ///< 0 or 1 genitive modifier: "the dog of the man"
+  std::string adjective;          ///< empty: none
+  std::vector<NounPhrase> owner;  ///< 0 or 1 genitive modifier: "the dog of the man"
 };
 
 /// One clause: subject (pronoun or noun phrase), verb, its objects and an optional prepositional

@@ -31,8 +31,8 @@ class Tokenizer {
   /// A JSON document from which deserialize() rebuilds an identical tokenizer.
   virtual std::string serialize() const = 0;
 
-  /// Rebuilds any tokenizer from serialize()'s JSON, dispatching on "type". Validates everything and
-  /// throws tessera::Error naming the problem on malformed input.
+  /// Rebuilds any tokenizer from serialize()'s JSON, dispatching on "type". Validates everything
+  /// and throws tessera::Error naming the problem on malformed input.
   static std::unique_ptr<Tokenizer> deserialize(std::string_view json);
 };
 
