@@ -246,6 +246,9 @@ int32_t BpeTokenizer::rank_of(int32_t left, int32_t right) const {
 }
 
 void BpeTokenizer::encode_chunk(std::string_view chunk, std::vector<int32_t>& out) const {
+  TESSERA_CHECK(chunk.size() < static_cast<size_t>(INT32_MAX),
+                "bpe tokenizer encode: a single chunk of ", chunk.size(),
+                " bytes is too long (limit 2^31 - 1 bytes without whitespace or class change)");
   const auto n = static_cast<int32_t>(chunk.size());
   if (n == 1) {
     out.push_back(kByteBase + static_cast<unsigned char>(chunk[0]));
