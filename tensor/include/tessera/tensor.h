@@ -89,7 +89,7 @@ class Tensor {
   // ---- autograd data (the engine lives in tessera::autograd) -----------------------------------
   bool requires_grad() const;
   /// Marks a leaf as requiring gradients; throws on a non-leaf (as PyTorch does).
-  Tensor& requires_grad_(bool requires = true);
+  Tensor& requires_grad_(bool value = true);
   /// The accumulated gradient of a leaf (undefined until a backward pass reaches it).
   Tensor grad() const;
   void set_grad(const Tensor& g) const;

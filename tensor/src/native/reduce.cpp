@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @brief Reductions on CPU: sum, mean, prod, amax/amin, max/min with indices, var/std, logsumexp.
+///
+/// Plan: permute the kept dims in front of the reduced ones and view the input as a row-major
+/// (outer, inner) matrix (copying only when the permuted layout is not dense); each output is the
+/// reduction of one row. A contiguous input reduced over its leading dims takes a column path
+/// instead (out[j] = sum_i x[i, j], rows streamed in order) so bias gradients need no transpose.
+/// Determinism: a row longer than kBlock is cut into fixed blocks whose partials are combined in
+/// block order; threads only decide who computes which (row, block), never the arithmetic order.
+/// Accumulation: float64 for every floating input (float32 sums are exact to ~1 ulp of the result),
+/// int64 for integers and bool. Cost: one read of the input; bandwidth-bound.
+#include <tessera/native/reduce.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <tessera/creation.h>
+#include <tessera/native/convert.h>
+#include <tessera/native/elementwise.h>
+#include <tessera/native/shape.h>
+
+#include "iter.h"
+
+namespace tessera::native {
+namespace {
+
+using kernels::cpu::parallel_for;
+constexpr int64_t kBlock = 1 << 15;
+
+struct Plan {
+  Tensor rows;       ///< (outer, inner) contiguous, or (inner, outer) for the column path
+  bool column = false;
+  int64_t outer = 1, inner = 1;
+  Shape out_shape;
+};
+
+Shape normalize_dims(const char* op, const Tensor& x, const Shape& dims) {
+  Shape out;
+  if (dims.empty()) {
+    for (int64_t d = 0; d < x.dim(); ++d) out.push_back(d);
+    return out;
+  }
+  for (int64_t d : dims) {
+    const int64_t w = wrap_dim(d, x.dim(), op);
+    TESSERA_CHECK(std::find(out.begin(), out.end(), w) == out.end(), op, ": dim ", w,
+                  " appears more than once in ", shape_str(dims));
+    out.push_back(w);
+  }
+  if (x.dim() == 0) out.clear();  // reducing a scalar over dim 0/-1 is the identity
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Plan make_plan(const char* op, const Tensor& x, const Shape& dims_in, bool keepdim,
+               bool allow_column) {
+  detail::check_cpu(op, {&x});
+  const Shape dims = normalize_dims(op, x, dims_in);
+  std::vector<bool> reduced(x.dim(), false);
+  for (int64_t d : dims) reduced[d] = true;
+  Plan p;
+  Shape perm;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (!reduced[d]) {
+      perm.push_back(d);
+      p.outer *= x.shape()[d];
+      p.out_shape.push_back(x.shape()[d]);
+    } else if (keepdim) {
+      p.out_shape.push_back(1);
+    }
+  }
+  for (int64_t d : dims) {
+    perm.push_back(d);
+    p.inner *= x.shape()[d];
+  }
+  if (keepdim) {
+    p.out_shape.clear();
+    for (int64_t d = 0; d < x.dim(); ++d) p.out_shape.push_back(reduced[d] ? 1 : x.shape()[d]);
+  }
+  // Column path: dense input whose reduced dims are exactly the leading ones.
+  bool prefix = !dims.empty() && dims.size() < static_cast<size_t>(x.dim());
+  for (size_t i = 0; i < dims.size() && prefix; ++i) prefix = dims[i] == static_cast<int64_t>(i);
+  if (allow_column && prefix && x.is_contiguous() && p.outer > 1) {
+    p.column = true;
+    p.rows = reshape(x, {p.inner, p.outer});
+    return p;
+  }
+  p.rows = reshape(permute(x, perm), {p.outer, p.inner});
+  p.rows = contiguous(p.rows);
+  return p;
+}
+
+/// Accumulator type: double for floating inputs, int64 for integers and bool.
+template <typename T>
+using SumAcc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
+
+template <typename T>
+SumAcc<T> sum_run(const T* p, int64_t n) {
+  using S = SumAcc<T>;
+  S a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 += S(acc_t<T>(p[i]));
+    a1 += S(acc_t<T>(p[i + 1]));
+    a2 += S(acc_t<T>(p[i + 2]));
+    a3 += S(acc_t<T>(p[i + 3]));
+  }
+  for (; i < n; ++i) a0 += S(acc_t<T>(p[i]));
+  return (a0 + a1) + (a2 + a3);
+}
+
+/// Reduces every row of `rows` with `run(ptr, n)` over fixed blocks combined by `combine`.
+template <typename T, typename R, typename Run, typename Combine>
+std::vector<R> reduce_rows(const Tensor& rows, int64_t outer, int64_t inner, R init, Run run,
+                           Combine combine) {
+  const T* base = static_cast<const T*>(rows.data_ptr());
+  const int64_t blocks = std::max<int64_t>((inner + kBlock - 1) / kBlock, 1);
+  std::vector<R> partial(static_cast<size_t>(outer * blocks), init);
+  const int64_t grain = std::max<int64_t>(1, kBlock / std::max<int64_t>(inner, 1));
+  parallel_for(outer * blocks, grain, [&](int64_t b, int64_t e) {
+    for (int64_t w = b; w < e; ++w) {
+      const int64_t r = w / blocks, k = w % blocks;
+      const int64_t start = k * kBlock, len = std::min(kBlock, inner - start);
+      partial[w] = len > 0 ? run(base + r * inner + start, len) : init;
+    }
+  });
+  std::vector<R> out(static_cast<size_t>(outer), init);
+  for (int64_t r = 0; r < outer; ++r) {
+    R acc = partial[r * blocks];
+    for (int64_t k = 1; k < blocks; ++k) acc = combine(acc, partial[r * blocks + k]);
+    out[r] = acc;
+  }
+  return out;
+}
+
+template <typename T, typename R>
+Tensor store(const std::vector<R>& vals, const Shape& shape, DType dtype) {
+  Tensor out = empty(shape, {.dtype = dtype});
+  visit_dtype(dtype, [&]<typename O>() {
+    O* o = static_cast<O*>(out.data_ptr());
+    for (size_t i = 0; i < vals.size(); ++i) {
+      if constexpr (std::is_same_v<O, BFloat16> || std::is_same_v<O, Float16>)
+        o[i] = O(static_cast<float>(vals[i]));
+      else o[i] = static_cast<O>(vals[i]);
+    }
+  });
+  return out;
+}
+
+DType sum_dtype(DType t) { return is_floating(t) ? t : kInt64; }
+
+Tensor sum_impl(const Tensor& x, const Shape& dims, bool keepdim, double scale_div, DType out_dtype) {
+  Plan p = make_plan("sum", x, dims, keepdim, true);
+  return visit_dtype(p.rows.dtype(), [&]<typename T>() -> Tensor {
+    using S = SumAcc<T>;
+    std::vector<S> vals;
+    if (p.column) {
+      vals.assign(static_cast<size_t>(p.outer), S(0));
+      const T* base = static_cast<const T*>(p.rows.data_ptr());
+      parallel_for(p.outer, 1024, [&](int64_t b, int64_t e) {
+        for (int64_t i = 0; i < p.inner; ++i) {
+          const T* row = base + i * p.outer;
+          for (int64_t j = b; j < e; ++j) vals[j] += S(acc_t<T>(row[j]));
+        }
+      });
+    } else {
+      vals = reduce_rows<T, S>(p.rows, p.outer, p.inner, S(0), sum_run<T>,
+                               [](S a, S b) { return a + b; });
+    }
+    if (scale_div != 1.0) {
+      std::vector<double> scaled(vals.size());
+      for (size_t i = 0; i < vals.size(); ++i) scaled[i] = static_cast<double>(vals[i]) / scale_div;
+      return store<T, double>(scaled, p.out_shape, out_dtype);
+    }
+    return store<T, S>(vals, p.out_shape, out_dtype);
+  });
+}
+
+int64_t reduced_count(const Tensor& x, const Shape& dims) {
+  if (dims.empty()) return x.numel();
+  int64_t n = 1;
+  for (int64_t d : normalize_dims("mean", x, dims)) n *= x.shape()[d];
+  return n;
+}
+
+/// Max (is_max) or min of a run; NaN wins, as in PyTorch.
+template <typename T>
+double extreme_run(const T* p, int64_t n, bool is_max) {
+  double best = is_max ? -std::numeric_limits<double>::infinity()
+                       : std::numeric_limits<double>::infinity();
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = static_cast<double>(acc_t<T>(p[i]));
+    if (std::isnan(v)) return v;
+    best = is_max ? std::max(best, v) : std::min(best, v);
+  }
+  return best;
+}
+
+Tensor extreme(const char* op, const Tensor& x, const Shape& dims, bool keepdim, bool is_max) {
+  Plan p = make_plan(op, x, dims, keepdim, false);
+  TESSERA_CHECK(p.inner > 0 || p.outer == 0, op, ": cannot reduce over an empty dimension of ",
+                describe(x));
+  return visit_dtype(p.rows.dtype(), [&]<typename T>() -> Tensor {
+    auto vals = reduce_rows<T, double>(
+        p.rows, p.outer, p.inner, is_max ? -INFINITY : INFINITY,
+        [is_max](const T* q, int64_t n) { return extreme_run(q, n, is_max); },
+        [is_max](double a, double b) {
+          if (std::isnan(a) || std::isnan(b)) return std::nan("");
+          return is_max ? std::max(a, b) : std::min(a, b);
+        });
+    return store<T, double>(vals, p.out_shape, x.dtype());
+  });
+}
+
+std::pair<Tensor, Tensor> arg_extreme(const char* op, const Tensor& x, int64_t dim, bool keepdim,
+                                      bool is_max) {
+  Plan p = make_plan(op, x, {dim}, keepdim, false);
+  TESSERA_CHECK(p.inner > 0 || p.outer == 0, op, ": cannot reduce over an empty dimension of ",
+                describe(x));
+  Tensor idx = empty(p.out_shape, {.dtype = kInt64});
+  Tensor val = empty(p.out_shape, {.dtype = x.dtype()});
+  visit_dtype(x.dtype(), [&]<typename T>() {
+    const T* base = static_cast<const T*>(p.rows.data_ptr());
+    int64_t* ip = static_cast<int64_t*>(idx.data_ptr());
+    T* vp = static_cast<T*>(val.data_ptr());
+    parallel_for(p.outer, std::max<int64_t>(1, kBlock / std::max<int64_t>(p.inner, 1)),
+                 [&](int64_t b, int64_t e) {
+                   for (int64_t r = b; r < e; ++r) {
+                     const T* row = base + r * p.inner;
+                     int64_t best = 0;
+                     double bv = static_cast<double>(acc_t<T>(row[0]));
+                     for (int64_t i = 1; i < p.inner && !std::isnan(bv); ++i) {
+                       const double v = static_cast<double>(acc_t<T>(row[i]));
+                       if (std::isnan(v) || (is_max ? v > bv : v < bv)) {
+                         bv = v;
+                         best = i;
+                       }
+                     }
+                     ip[r] = best;
+                     vp[r] = row[best];
+                   }
+                 });
+  });
+  return {val, idx};
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x, const Shape& dims, bool keepdim) {
+  return sum_impl(x, dims, keepdim, 1.0, sum_dtype(x.dtype()));
+}
+
+Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
+  const DType out = is_floating(x.dtype()) ? x.dtype() : kFloat32;
+  const int64_t n = reduced_count(x, dims);
+  return sum_impl(x, dims, keepdim, static_cast<double>(n), out);  // n == 0 gives NaN, as PyTorch
+}
+
+Tensor prod(const Tensor& x, const Shape& dims, bool keepdim) {
+  Plan p = make_plan("prod", x, dims, keepdim, false);
+  return visit_dtype(p.rows.dtype(), [&]<typename T>() -> Tensor {
+    using S = SumAcc<T>;
+    auto vals = reduce_rows<T, S>(
+        p.rows, p.outer, p.inner, S(1),
+        [](const T* q, int64_t n) {
+          S a = 1;
+          for (int64_t i = 0; i < n; ++i) a *= S(acc_t<T>(q[i]));
+          return a;
+        },
+        [](S a, S b) { return a * b; });
+    return store<T, S>(vals, p.out_shape, sum_dtype(x.dtype()));
+  });
+}
+
+Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) {
+  return extreme("amax", x, dims, keepdim, true);
+}
+Tensor amin(const Tensor& x, const Shape& dims, bool keepdim) {
+  return extreme("amin", x, dims, keepdim, false);
+}
+std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
+  return arg_extreme("max", x, dim, keepdim, true);
+}
+std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
+  return arg_extreme("min", x, dim, keepdim, false);
+}
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
+  return arg_extreme("argmax", x, dim, keepdim, true).second;
+}
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
+  return arg_extreme("argmin", x, dim, keepdim, false).second;
+}
+
+Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
+  TESSERA_CHECK(is_floating(x.dtype()), "var: needs a floating tensor, got ", describe(x));
+  Plan p = make_plan("var", x, dims, keepdim, false);
+  return visit_dtype(x.dtype(), [&]<typename T>() -> Tensor {
+    // Two passes per row: the mean, then the sum of squared deviations (accurate for large means).
+    auto sums = reduce_rows<T, double>(p.rows, p.outer, p.inner, 0.0, sum_run<T>,
+                                       [](double a, double b) { return a + b; });
+    const T* base = static_cast<const T*>(p.rows.data_ptr());
+    std::vector<double> out(static_cast<size_t>(p.outer));
+    const double denom = static_cast<double>(p.inner - correction);
+    parallel_for(p.outer, std::max<int64_t>(1, kBlock / std::max<int64_t>(p.inner, 1)),
+                 [&](int64_t b, int64_t e) {
+                   for (int64_t r = b; r < e; ++r) {
+                     const double m = sums[r] / static_cast<double>(p.inner);
+                     double ss = 0;
+                     const T* row = base + r * p.inner;
+                     for (int64_t i = 0; i < p.inner; ++i) {
+                       const double dv = static_cast<double>(acc_t<T>(row[i])) - m;
+                       ss += dv * dv;
+                     }
+                     out[r] = denom > 0 ? ss / denom : std::numeric_limits<double>::quiet_NaN();
+                   }
+                 });
+    return store<T, double>(out, p.out_shape, x.dtype());
+  });
+}
+
+Tensor std(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
+  return sqrt(var(x, dims, correction, keepdim));
+}
+
+Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
+  const Tensor xf = is_floating(x.dtype()) ? x : to(x, kFloat32);
+  Plan p = make_plan("logsumexp", xf, dims, keepdim, false);
+  return visit_dtype(xf.dtype(), [&]<typename T>() -> Tensor {
+    const T* base = static_cast<const T*>(p.rows.data_ptr());
+    std::vector<double> out(static_cast<size_t>(p.outer));
+    parallel_for(p.outer, std::max<int64_t>(1, kBlock / std::max<int64_t>(p.inner, 1)),
+                 [&](int64_t b, int64_t e) {
+                   for (int64_t r = b; r < e; ++r) {
+                     const T* row = base + r * p.inner;
+                     const double m = extreme_run(row, p.inner, true);
+                     if (!std::isfinite(m)) {  // all -inf -> -inf; any +inf -> +inf; NaN -> NaN
+                       out[r] = p.inner == 0 ? -INFINITY : m;
+                       continue;
+                     }
+                     double s = 0;
+                     for (int64_t i = 0; i < p.inner; ++i)
+                       s += std::exp(static_cast<double>(acc_t<T>(row[i])) - m);
+                     out[r] = m + std::log(s);
+                   }
+                 });
+    return store<T, double>(out, p.out_shape, xf.dtype());
+  });
+}
+
+Tensor softmax(const Tensor& x, int64_t dim) {
+  const Tensor xf = is_floating(x.dtype()) ? x : to(x, kFloat32);
+  const Tensor shifted = sub(xf, amax(xf, {dim}, true));
+  const Tensor e = exp(shifted);
+  return div(e, sum(e, {dim}, true));
+}
+
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  const Tensor xf = is_floating(x.dtype()) ? x : to(x, kFloat32);
+  return sub(xf, logsumexp(xf, {dim}, true));
+}
+
+}  // namespace tessera::native
