@@ -47,11 +47,16 @@ TEST_CASE("functional layers pass gradcheck", "[nn][gradcheck]") {
   const Tensor q = leaf({2, 3, 4}, 11), k = leaf({2, 5, 4}, 12), vv = leaf({2, 5, 3}, 13);
   check([](const Ts& v) { return F::scaled_dot_product_attention(v[0], v[1], v[2]); }, {q, k, vv});
   check([](const Ts& v) {
-    return F::scaled_dot_product_attention(v[0], v[1], v[2], {.causal = true});
+    F::AttentionOptions o;
+    o.causal = true;
+    return F::scaled_dot_product_attention(v[0], v[1], v[2], o);
   }, {q, k, vv});
   const Tensor mask = from_vector<bool>({true, false, true, true, false, true, true, true, true, false}, {2, 1, 5});
   check([mask](const Ts& v) {
-    return F::scaled_dot_product_attention(v[0], v[1], v[2], {.attn_mask = mask, .scale = 0.7});
+    F::AttentionOptions o;
+    o.attn_mask = mask;
+    o.scale = 0.7;
+    return F::scaled_dot_product_attention(v[0], v[1], v[2], o);
   }, {q, k, vv});
 }
 
