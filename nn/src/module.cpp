@@ -120,7 +120,7 @@ StateDict Module::state_dict() const {
   return d;
 }
 
-void Module::load_state_dict(const StateDict& dict, bool strict) {
+void Module::check_state_dict(const StateDict& dict, bool strict) const {
   const StateDict own = state_dict();
   std::vector<std::string> missing, unexpected, mismatched;
   for (const auto& [n, t] : own) {
@@ -149,6 +149,11 @@ void Module::load_state_dict(const StateDict& dict, bool strict) {
                 missing.empty() || !strict ? "" : "missing keys: [" + join(missing) + "] ",
                 unexpected.empty() || !strict ? "" : "unexpected keys: [" + join(unexpected) + "] ",
                 mismatched.empty() ? "" : "mismatched: [" + join(mismatched) + "]");
+}
+
+void Module::load_state_dict(const StateDict& dict, bool strict) {
+  check_state_dict(dict, strict);
+  const StateDict own = state_dict();
   autograd::NoGradGuard guard;
   for (auto& [n, t] : own) {
     auto it = dict.find(n);

@@ -2,6 +2,7 @@
 /// @brief Optimizer base (groups, state_dict), SGD, Adam/AdamW, gradient clipping.
 #include <tessera/nn/optim.h>
 
+#include <array>
 #include <cmath>
 #include <set>
 
@@ -63,8 +64,12 @@ TensorDict Optimizer::state_dict() const {
   return d;
 }
 
-void Optimizer::load_state_dict(const TensorDict& dict) {
-  // Validate everything first: a failed load leaves the optimizer untouched.
+struct Optimizer::Loaded {
+  std::vector<ParamState> state;
+  std::vector<std::array<double, 3>> groups;  // lr, initial_lr, weight_decay
+};
+
+Optimizer::Loaded Optimizer::parse_state_dict(const TensorDict& dict) const {
   std::set<std::string> expected;
   std::vector<const Tensor*> params;
   for (const auto& grp : groups_)
@@ -94,13 +99,27 @@ void Optimizer::load_state_dict(const TensorDict& dict) {
   }
   for (const auto& [key, t] : dict)
     TESSERA_CHECK(expected.count(key), "optimizer load_state_dict: unexpected key '", key, "'");
+  Loaded out;
+  out.state = std::move(loaded);
   for (size_t g = 0; g < groups_.size(); ++g) {
     const std::string k = "group." + std::to_string(g) + ".";
-    groups_[g].lr = dict.at(k + "lr").item<double>();
-    groups_[g].initial_lr = dict.at(k + "initial_lr").item<double>();
-    groups_[g].weight_decay = dict.at(k + "weight_decay").item<double>();
+    out.groups.push_back({dict.at(k + "lr").item<double>(), dict.at(k + "initial_lr").item<double>(),
+                          dict.at(k + "weight_decay").item<double>()});
   }
-  state_ = std::move(loaded);
+  return out;
+}
+
+void Optimizer::check_state_dict(const TensorDict& dict) const { parse_state_dict(dict); }
+
+void Optimizer::load_state_dict(const TensorDict& dict) {
+  // Everything is validated first: a failed load leaves the optimizer untouched.
+  Loaded in = parse_state_dict(dict);
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    groups_[g].lr = in.groups[g][0];
+    groups_[g].initial_lr = in.groups[g][1];
+    groups_[g].weight_decay = in.groups[g][2];
+  }
+  state_ = std::move(in.state);
 }
 
 // ---- SGD -----------------------------------------------------------------------------------------

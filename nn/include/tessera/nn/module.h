@@ -67,6 +67,8 @@ class Module {
   /// strict, missing and unexpected keys are errors; a shape or dtype mismatch always is (after
   /// conversion of floating dtypes, which is allowed). The error lists every offending key.
   void load_state_dict(const StateDict& dict, bool strict = true);
+  /// The checks of load_state_dict without copying (throws the same errors).
+  void check_state_dict(const StateDict& dict, bool strict = true) const;
 
   /// Clears (set_to_none) or zeroes the gradients of all parameters.
   void zero_grad(bool set_to_none = true);

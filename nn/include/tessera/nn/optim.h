@@ -38,12 +38,16 @@ class Optimizer {
   /// Validates every key, shape and dtype against this optimizer's parameters before changing
   /// anything; extra or missing keys throw.
   void load_state_dict(const TensorDict& dict);
+  /// The checks of load_state_dict without changing anything (throws the same errors).
+  void check_state_dict(const TensorDict& dict) const;
 
  protected:
   struct ParamState {
     int64_t step = 0;
     std::map<std::string, Tensor> buffers;  // exp_avg, exp_avg_sq, momentum_buffer
   };
+  struct Loaded;
+  Loaded parse_state_dict(const TensorDict& dict) const;
   /// Calls f(group, param, grad, state) for each parameter with a gradient.
   template <typename Fn> void for_each_param(Fn&& f);
   /// Buffer names this optimizer keeps per parameter (for load validation).
