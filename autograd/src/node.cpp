@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @brief Node bookkeeping, saved-tensor version checks and gradient accumulation into leaves.
+#include <tessera/autograd/node.h>
+
+#include <atomic>
+
+#include <tessera/native/convert.h>
+#include <tessera/native/elementwise.h>
+
+namespace tessera::autograd {
+namespace {
+std::atomic<uint64_t> g_next_sequence_nr{0};
+}
+
+Tensor data_alias(const Tensor& t) {
+  if (!t.defined()) return t;
+  return Tensor(std::make_shared<TensorImpl>(t.storage(), t.shape(), t.strides(), t.offset(),
+                                             t.dtype()));
+}
+
+SavedTensor::SavedTensor(const Tensor& t) : data_(data_alias(t)), version_(t.defined() ? t.version() : 0) {}
+
+Tensor SavedTensor::unpack(const std::string& node) const {
+  TESSERA_CHECK(!data_.defined() || data_.version() == version_,
+                "one of the variables needed for gradient computation has been modified by an "
+                "inplace operation: ", describe(data_), " saved by ", node, " is at version ",
+                data_.version(), "; expected version ", version_,
+                " instead. Use the out-of-place op or clone() before modifying it.");
+  return data_;
+}
+
+Node::Node() : sequence_nr_(g_next_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
+
+AccumulateGrad::AccumulateGrad(Tensor leaf) : leaf_(std::move(leaf)) {
+  input_meta_.clear();
+  output_meta_ = {TensorMeta::of(leaf_)};
+}
+
+std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grad_outputs) {
+  TESSERA_ASSERT(grad_outputs.size() == 1);
+  const Tensor& g = grad_outputs[0];
+  TESSERA_CHECK(g.shape() == leaf_.shape(), "AccumulateGrad: gradient ", describe(g),
+                " does not match the leaf ", describe(leaf_));
+  Tensor current = leaf_.grad();
+  if (!current.defined()) {
+    // A fresh, contiguous buffer in the leaf's dtype: never alias a gradient another node may
+    // still hand out (e.g. the same tensor flowing to two leaves).
+    Tensor fresh = native::to(g, leaf_.dtype(), /*copy=*/true);
+    if (!fresh.is_contiguous()) fresh = native::contiguous(fresh);
+    leaf_.set_grad(fresh);
+  } else {
+    native::add_(current, g);
+  }
+  return {};
+}
+
+Edge gradient_edge(const Tensor& t) {
+  if (!t.defined() || !t.requires_grad()) return {};
+  const auto& fn = t.grad_fn();
+  if (fn) return {fn, t.autograd_meta_if_any()->output_nr};
+  return {std::make_shared<AccumulateGrad>(t), 0};
+}
+
+}  // namespace tessera::autograd

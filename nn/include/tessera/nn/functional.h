@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @brief Stateless layer functions (tessera::nn::functional, alias F), composed from the
+/// differentiable primitives of tessera::autograd.
+#pragma once
+
+#include <optional>
+
+#include <tessera/random.h>
+#include <tessera/tensor.h>
+
+namespace tessera::nn::functional {
+
+/// x (..., in) @ weight^T (out, in) + bias (out).
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+/// Normalises over the trailing `normalized_ndim` dims: (x - mean) / sqrt(var + eps) * w + b
+/// (population variance, as PyTorch). weight/bias optional.
+Tensor layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& weight, const Tensor& bias,
+                  double eps = 1e-5);
+/// Inverted dropout: zeroes with probability p and scales the rest by 1/(1-p) when training.
+/// The mask comes from `gen` (Philox; nullptr = default generator).
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
+Tensor gelu(const Tensor& x, bool tanh_approx = false);
+Tensor relu(const Tensor& x);
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+
+struct AttentionOptions {
+  /// Bool, broadcastable to (..., Tq, Tk): true = may attend (PyTorch SDPA convention).
+  Tensor attn_mask;
+  /// Causal: query i may attend key j when j <= i + (Tk - Tq) (so a query block at the end of a
+  /// cached sequence sees every past key).
+  bool causal = false;
+  double dropout_p = 0.0;
+  /// Defaults to 1 / sqrt(head_dim).
+  std::optional<double> scale;
+  Generator* gen = nullptr;
+};
+
+/// softmax(q k^T * scale + mask) v for q (..., Tq, D), k (..., Tk, D), v (..., Tk, Dv).
+/// Rows with every key masked give NaN (as PyTorch).
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const AttentionOptions& opts = {});
+
+/// The (Tq, Tk) bool causal mask described in AttentionOptions::causal.
+Tensor causal_mask(int64_t tq, int64_t tk, Device device = kCPU);
+
+}  // namespace tessera::nn::functional
+
+namespace tessera::nn {
+namespace F = functional;
+}
