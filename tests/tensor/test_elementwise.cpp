@@ -11,6 +11,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <numeric>
 #include <random>
 
 #include <tessera/creation.h>
@@ -624,4 +625,32 @@ TEST_CASE("elementwise results are bit-identical across thread counts", "[tensor
     }
   }
   check_close("add large", ref[0], binary_ref(a, b, kFloat32, [](double x, double y) { return x + y; }));
+}
+
+TEST_CASE("the strided loop handles high-rank permuted layouts across chunk boundaries", "[tensor][elementwise][loop]") {
+  std::mt19937 rng(20);
+  // 12 dims, 69984 elements: the 32768-element chunks start in the middle of inner runs.
+  const Shape shape = {3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 3};
+  Shape perm(shape.size());
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  Shape inv(shape.size());
+  for (size_t i = 0; i < perm.size(); ++i) inv[perm[i]] = static_cast<int64_t>(i);
+  Shape base_shape(shape.size());
+  for (size_t i = 0; i < perm.size(); ++i) base_shape[i] = shape[perm[i]];
+  // x has `shape` but a scrambled memory order.
+  const Tensor x = nt::permute(random_tensor(base_shape, kFloat32, rng, Layout::Contiguous), inv);
+  REQUIRE(x.shape() == shape);
+  const Tensor y = random_tensor(shape, kFloat32, rng, Layout::Transposed);
+  for (int threads : {1, 3}) {
+    ThreadCount tc(threads);
+    check_equal("clone of a scrambled layout", nt::clone(x), Ref::of(x));
+    check_close("add of two scrambled layouts", nt::add(x, y),
+                binary_ref(x, y, kFloat32, [](double a, double b) { return a + b; }));
+    Tensor out = nt::permute(empty(base_shape), inv);  // write through a scrambled view
+    nt::copy_(out, y);
+    check_equal("copy_ into a scrambled view", out, Ref::of(y));
+  }
+  Shape too_many(17, 1);
+  REQUIRE_THROWS_WITH(nt::add(zeros(too_many), zeros(too_many)), Contains("add") && Contains("16 dims"));
 }
