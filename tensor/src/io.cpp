@@ -3,9 +3,9 @@
 ///
 /// save: plans the layout (tessera/safetensors.h), then streams the header and each tensor's bytes
 /// (made contiguous on the CPU one at a time, so peak extra memory is one tensor) through an
-/// AtomicFileWriter. load: reads the 8-byte size and the header, validates all of it (including that
-/// every dtype is one tessera has) before allocating, then preads each tensor straight into its
-/// storage; BOOL bytes are checked to be 0 or 1, since any other byte is not a valid C++ bool.
+/// AtomicFileWriter. load: reads the 8-byte size and the header, validates all of it (including
+/// that every dtype is one tessera has) before allocating, then preads each tensor straight into
+/// its storage; BOOL bytes are checked to be 0 or 1, since any other byte is not a valid C++ bool.
 /// Memory: load allocates at most the file's data size, as every range was checked against it.
 #include <tessera/io.h>
 
@@ -35,13 +35,20 @@ static_assert(std::endian::native == std::endian::little,
 
 std::string_view safetensors_dtype(DType t) {
   switch (t) {
-    case DType::Bool: return "BOOL";
-    case DType::Int32: return "I32";
-    case DType::Int64: return "I64";
-    case DType::BFloat16: return "BF16";
-    case DType::Float16: return "F16";
-    case DType::Float32: return "F32";
-    case DType::Float64: return "F64";
+    case DType::Bool:
+      return "BOOL";
+    case DType::Int32:
+      return "I32";
+    case DType::Int64:
+      return "I64";
+    case DType::BFloat16:
+      return "BF16";
+    case DType::Float16:
+      return "F16";
+    case DType::Float32:
+      return "F32";
+    case DType::Float64:
+      return "F64";
   }
   TESSERA_FAIL("save: invalid dtype ", static_cast<int>(t));
 }
@@ -145,9 +152,10 @@ TensorDict load(const std::string& path, Device device, Metadata* metadata) {
   std::vector<DType> dtypes(header.tensors.size());
   for (size_t i = 0; i < header.tensors.size(); ++i) {
     const auto& info = header.tensors[i];
-    TESSERA_CHECK(tessera_dtype(info.dtype, &dtypes[i]), "load: '", path, "': tensor '", info.name,
-                  "' has dtype ", info.dtype,
-                  ", which tessera does not support (supported: F32, F64, BF16, F16, I32, I64, BOOL)");
+    TESSERA_CHECK(
+        tessera_dtype(info.dtype, &dtypes[i]), "load: '", path, "': tensor '", info.name,
+        "' has dtype ", info.dtype,
+        ", which tessera does not support (supported: F32, F64, BF16, F16, I32, I64, BOOL)");
   }
 
   TensorDict result;
@@ -155,13 +163,15 @@ TensorDict load(const std::string& path, Device device, Metadata* metadata) {
     const auto& info = header.tensors[i];
     Tensor t = empty(info.shape, {.dtype = dtypes[i], .device = kCPU});
     TESSERA_ASSERT(static_cast<uint64_t>(t.nbytes()) == info.nbytes());
-    if (info.nbytes() > 0) pread_all(file.fd, t.data_ptr(), info.nbytes(), header.data_start + info.begin, path);
+    if (info.nbytes() > 0)
+      pread_all(file.fd, t.data_ptr(), info.nbytes(), header.data_start + info.begin, path);
     if (dtypes[i] == kBool) {
       // Only 0 and 1 are valid bools; anything else read through a bool is undefined behaviour.
       const auto* bytes = static_cast<const uint8_t*>(t.data_ptr());
       for (uint64_t k = 0; k < info.nbytes(); ++k)
-        TESSERA_CHECK(bytes[k] <= 1, "load: '", path, "': tensor '", info.name, "' (BOOL) holds byte ",
-                      static_cast<int>(bytes[k]), " at element ", k, "; expected 0 or 1");
+        TESSERA_CHECK(bytes[k] <= 1, "load: '", path, "': tensor '", info.name,
+                      "' (BOOL) holds byte ", static_cast<int>(bytes[k]), " at element ", k,
+                      "; expected 0 or 1");
     }
     if (!device.is_cpu()) t = native::to(t, device);
     result.emplace(info.name, std::move(t));

@@ -52,7 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Round trip: serialize what was parsed, parse it again, compare.
   std::vector<st::TensorBytes> tensors;
   for (const st::TensorInfo& t : h.tensors)
-    tensors.push_back({{t.name, t.dtype, t.shape}, file.subspan(h.data_start + t.begin, t.nbytes())});
+    tensors.push_back(
+        {{t.name, t.dtype, t.shape}, file.subspan(h.data_start + t.begin, t.nbytes())});
   std::vector<std::byte> again;
   try {
     again = st::serialize(tensors, h.metadata);

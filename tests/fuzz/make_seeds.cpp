@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < seeds.size(); ++i) {
     const std::string path = std::string(argv[1]) + "/seed_" + std::to_string(i) + ".safetensors";
     std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(seeds[i].data()), static_cast<std::streamsize>(seeds[i].size()));
+    out.write(reinterpret_cast<const char*>(seeds[i].data()),
+              static_cast<std::streamsize>(seeds[i].size()));
     if (!out) {
       std::fprintf(stderr, "make_seeds: cannot write %s\n", path.c_str());
       return 1;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief Runs the fuzz target in the normal (g++) build: the seed corpus, every committed
-/// regression input, and deterministic mutations of the seeds (byte flips, truncations, splices of
-/// dictionary tokens). A finding traps, so the test crashes rather than passes. The long,
-/// coverage-guided run is scripts/fuzz.sh.
+/// @brief Runs a fuzz target (fuzz_safetensors.cpp or fuzz_load.cpp) in the normal (g++) build: the
+/// seed corpus, every committed regression input, and deterministic mutations of the seeds (byte
+/// flips, truncations, splices of dictionary tokens). A finding traps, so the test crashes rather
+/// than passes. The long, coverage-guided run is scripts/fuzz.sh.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -45,15 +45,30 @@ TEST_CASE("fuzz replay: seeds and committed regression inputs", "[fuzz][safetens
 
 TEST_CASE("fuzz replay: deterministic mutations of the seeds", "[fuzz][safetensors]") {
   const auto seeds = tessera::fuzz::safetensors_seeds();
-  const std::vector<std::string> tokens = {"__metadata__", "\"dtype\"", "\"shape\"", "\"data_offsets\"",
-                                           "\"F32\"",      "[0,0]",     "-1",        "18446744073709551615",
-                                           "{",            "}",         "[",         "]",
-                                           ",",            ":",         "\"",        "1e3"};
+  const std::vector<std::string> tokens = {"__metadata__",
+                                           "\"dtype\"",
+                                           "\"shape\"",
+                                           "\"data_offsets\"",
+                                           "\"F32\"",
+                                           "[0,0]",
+                                           "-1",
+                                           "18446744073709551615",
+                                           "{",
+                                           "}",
+                                           "[",
+                                           "]",
+                                           ",",
+                                           ":",
+                                           "\"",
+                                           "1e3"};
   std::mt19937_64 rng(20261129);
+#ifndef TESSERA_FUZZ_REPLAY_RUNS
+#define TESSERA_FUZZ_REPLAY_RUNS 50000
+#endif
 #ifdef NDEBUG
-  const int kRuns = 50000;
+  const int kRuns = TESSERA_FUZZ_REPLAY_RUNS;
 #else
-  const int kRuns = 5000;
+  const int kRuns = TESSERA_FUZZ_REPLAY_RUNS / 10;
 #endif
   for (int i = 0; i < kRuns; ++i) {
     std::vector<std::byte> f = seeds[rng() % seeds.size()];
@@ -73,9 +88,11 @@ TEST_CASE("fuzz replay: deterministic mutations of the seeds", "[fuzz][safetenso
         std::memcpy(f.data() + pos, t.data(), t.size());
         if (rng() % 2 && f.size() >= 8) {
           uint64_t n = 0;
-          for (int b = 7; b >= 0; --b) n = (n << 8) | static_cast<uint8_t>(f[static_cast<size_t>(b)]);
+          for (int b = 7; b >= 0; --b)
+            n = (n << 8) | static_cast<uint8_t>(f[static_cast<size_t>(b)]);
           n += t.size();
-          for (int b = 0; b < 8; ++b) f[static_cast<size_t>(b)] = static_cast<std::byte>((n >> (8 * b)) & 0xFF);
+          for (int b = 0; b < 8; ++b)
+            f[static_cast<size_t>(b)] = static_cast<std::byte>((n >> (8 * b)) & 0xFF);
         }
         break;
       }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief A safetensors file written by Python's safetensors, shared by the raw-format and I/O tests.
+/// @brief A safetensors file written by Python's safetensors, shared by the raw-format and I/O
+/// tests.
 #pragma once
 
 #include <cstddef>
@@ -13,8 +14,8 @@ namespace tessera::test {
 //   save({'w.f64': np.array([[1.5, -2.25], [3.0, 1e-300]]),
 //         'b.f32': np.array([0.1, -0.0, np.inf], np.float32),
 //         'empty': np.zeros((2, 0, 3), np.float32), 'ids': np.array([7, -8, 2**40], np.int64),
-//         'idx': np.array([[1, -2, 3]], np.int32), 'h': np.array([1.0, 65504.0, -2**-24], np.float16),
-//         'flag': np.array(True), 'mask': np.array([True, False, True, True, False]),
+//         'idx': np.array([[1, -2, 3]], np.int32), 'h': np.array([1.0, 65504.0, -2**-24],
+//         np.float16), 'flag': np.array(True), 'mask': np.array([True, False, True, True, False]),
 //         'scalar': np.array(3.25, np.float32)}, metadata={'format': 'pt'})
 inline constexpr uint8_t kPythonFile[] = {
     0x38, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x7b, 0x22, 0x5f, 0x5f, 0x6d, 0x65, 0x74, 0x61,

@@ -42,7 +42,8 @@ struct TempDir {
 
 void write_bytes(const std::string& path, std::span<const std::byte> bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   REQUIRE(out.good());
 }
 
@@ -58,7 +59,8 @@ std::vector<std::byte> read_bytes(const std::string& path) {
 Tensor random_tensor(const Shape& shape, DType dtype, std::mt19937& rng) {
   Tensor t = empty(shape, {.dtype = dtype});
   auto* p = static_cast<uint8_t*>(t.data_ptr());
-  for (int64_t i = 0; i < t.nbytes(); ++i) p[i] = static_cast<uint8_t>(dtype == kBool ? rng() % 2 : rng());
+  for (int64_t i = 0; i < t.nbytes(); ++i)
+    p[i] = static_cast<uint8_t>(dtype == kBool ? rng() % 2 : rng());
   return t;
 }
 
@@ -72,7 +74,8 @@ void require_identical(const Tensor& got, const Tensor& want) {
   if (got.numel() > 0) CHECK(got.is_contiguous());
   const Tensor w = native::contiguous(want);
   REQUIRE(got.nbytes() == w.nbytes());
-  if (got.nbytes() > 0) CHECK(std::memcmp(got.data_ptr(), w.data_ptr(), static_cast<size_t>(w.nbytes())) == 0);
+  if (got.nbytes() > 0)
+    CHECK(std::memcmp(got.data_ptr(), w.data_ptr(), static_cast<size_t>(w.nbytes())) == 0);
 }
 
 const DType kAllDTypes[] = {kBool, kInt32, kInt64, kBFloat16, kFloat16, kFloat32, kFloat64};
@@ -86,7 +89,8 @@ TEST_CASE("io: save/load round trip of every dtype, 0-d and empty tensors", "[te
   TensorDict tensors;
   for (DType dt : kAllDTypes)
     for (size_t s = 0; s < shapes.size(); ++s)
-      tensors.emplace(std::string(dtype_name(dt)) + "." + std::to_string(s), random_tensor(shapes[s], dt, rng));
+      tensors.emplace(std::string(dtype_name(dt)) + "." + std::to_string(s),
+                      random_tensor(shapes[s], dt, rng));
   const Metadata meta = {{"format", "pt"}, {"epoch", "3"}, {"unicode", "\xce\xbb=0.1"}};
   save(dir.file("all.safetensors"), tensors, meta);
 
@@ -118,10 +122,10 @@ TEST_CASE("io: non-contiguous inputs are saved in logical (row-major) order", "[
   std::vector<int64_t> iv = {10, 11, 12, 13, 14, 15};
   const Tensor ibase = from_vector(iv, {2, 3});
   TensorDict views = {
-      {"transposed", native::transpose(base, 0, 1)},            // (4, 3), strides (1, 4)
-      {"narrowed", native::narrow(base, 1, 1, 2)},              // (3, 2), offset 1
+      {"transposed", native::transpose(base, 0, 1)},  // (4, 3), strides (1, 4)
+      {"narrowed", native::narrow(base, 1, 1, 2)},    // (3, 2), offset 1
       {"expanded", native::expand(native::narrow(ibase, 0, 1, 1), {4, 3})},  // stride 0
-      {"stepped", native::slice(base, 1, 0, 4, 3)},             // columns 0 and 3
+      {"stepped", native::slice(base, 1, 0, 4, 3)},                          // columns 0 and 3
   };
   save(dir.file("views.safetensors"), views);
   const TensorDict got = load(dir.file("views.safetensors"));
@@ -199,17 +203,20 @@ TEST_CASE("io: save replaces an existing file atomically and reports bad paths",
   CHECK(to_vector<int32_t>(t.at("b")) == std::vector<int32_t>{4});
   CHECK(std::distance(fs::directory_iterator(dir.path), {}) == 1);  // no temporary left
 
-  CHECK_THROWS_WITH(save(dir.file("missing/dir/x.safetensors"), {{"a", from_vector(std::vector<float>{1})}}),
-                    Catch::Contains("missing/dir"));
+  CHECK_THROWS_WITH(
+      save(dir.file("missing/dir/x.safetensors"), {{"a", from_vector(std::vector<float>{1})}}),
+      Catch::Contains("missing/dir"));
   CHECK_THROWS_WITH(save(p, {{"u", Tensor()}}), Catch::Contains("undefined"));
   CHECK_THROWS_WITH(save(p, {{"__metadata__", from_vector(std::vector<float>{1})}}),
                     Catch::Contains("cannot be named"));
-  CHECK(to_vector<int32_t>(load(p).at("b")) == std::vector<int32_t>{4});  // failed saves left it alone
+  CHECK(to_vector<int32_t>(load(p).at("b")) ==
+        std::vector<int32_t>{4});  // failed saves left it alone
   CHECK_THROWS_WITH(load(dir.file("nope.safetensors")), Catch::Contains("No such file"));
   CHECK_THROWS_WITH(load(dir.path.string()), Catch::Contains("not a regular file"));
 }
 
-TEST_CASE("io: every truncation of a saved file fails to load with tessera::Error", "[tensor][io]") {
+TEST_CASE("io: every truncation of a saved file fails to load with tessera::Error",
+          "[tensor][io]") {
   TempDir dir;
   std::mt19937 rng(5);
   const TensorDict tensors = {{"w", random_tensor({3, 4}, kFloat32, rng)},
@@ -237,7 +244,8 @@ TEST_CASE("io: malformed files give clear errors", "[tensor][io]") {
   auto file_with = [&](const std::string& json, std::vector<uint8_t> data) {
     std::vector<std::byte> f(8 + json.size() + data.size());
     const uint64_t n = json.size();
-    for (int i = 0; i < 8; ++i) f[static_cast<size_t>(i)] = static_cast<std::byte>((n >> (8 * i)) & 0xFF);
+    for (int i = 0; i < 8; ++i)
+      f[static_cast<size_t>(i)] = static_cast<std::byte>((n >> (8 * i)) & 0xFF);
     std::memcpy(f.data() + 8, json.data(), json.size());
     if (!data.empty()) std::memcpy(f.data() + 8 + json.size(), data.data(), data.size());
     write_bytes(p, f);
@@ -248,8 +256,9 @@ TEST_CASE("io: malformed files give clear errors", "[tensor][io]") {
   CHECK_THROWS_WITH(load(p), Catch::Contains("dtype U8, which tessera does not support"));
   file_with(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", {0, 0, 0, 0});
   CHECK_THROWS_WITH(load(p), Catch::Contains("needs 8 bytes"));
-  file_with(R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
-            {0, 0, 0, 0});
+  file_with(
+      R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+      {0, 0, 0, 0});
   CHECK_THROWS_WITH(load(p), Catch::Contains("duplicate key"));
   file_with("not json", {});
   CHECK_THROWS_WITH(load(p), Catch::Contains("not valid JSON"));
