@@ -141,7 +141,33 @@ __global__ void barrier_loop_kernel(int* y, int iterations) {
   if (threadIdx.x == 0) y[blockIdx.x] = passed;
 }
 
+__global__ void math_kernel(const float* __restrict__ x, int n, float* __restrict__ out,
+                            float* __restrict__ bf16, float* __restrict__ f16) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i >= n) return;
+  const float v = x[i];
+  float* o = out + kMathOutputs * i;
+  o[0] = __expf(v);
+  o[1] = expf(v);
+  o[2] = rsqrtf(fabsf(v) + 0.25f);
+  o[3] = __fdividef(v, 3.0f);
+  o[4] = exp2f(v);
+  o[5] = fmaf(v, v, 1.0f);
+  o[6] = __logf(fabsf(v) + 1.0f);
+  o[7] = tanhf(v);
+  o[8] = erff(v);
+  o[9] = __frcp_rn(v);
+  o[10] = fmaxf(v, 0.5f);
+  o[11] = fminf(v, 0.5f);
+  bf16[i] = __bfloat162float(__float2bfloat16(v));
+  f16[i] = __half2float(__float2half(v));
+}
+
 }  // namespace
+
+void math_intrinsics(const float* x, int n, float* out, float* bf16, float* f16) {
+  TESSERA_LAUNCH(math_kernel, (n + 127) / 128, 128, 0, nullptr)(x, n, out, bf16, f16);
+}
 
 void block_sum(const float* x, int n, float* block_sums, int blocks) {
   TESSERA_LAUNCH(block_sum_kernel, blocks, kReduceThreads, 0, nullptr)(x, n, block_sums);

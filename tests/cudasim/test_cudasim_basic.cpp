@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <tessera/error.h>
+#include <tessera/half.h>
 
 #include "cudasim/cudasim_test_kernels.h"
 
@@ -195,5 +196,44 @@ TEST_CASE("cudasim: ballot/any/all and __syncthreads_count/and/or, partial warps
     REQUIRE(counts[b] == count);
     REQUIRE(ands[b] == (count == 80));
     REQUIRE(ors[b] == (count > 0));
+  }
+}
+
+TEST_CASE("cudasim: device math intrinsics and 16-bit conversions", "[cudasim][math]") {
+  std::vector<float> x = {0.0f, -0.0f, 1.0f, -1.0f, 0.3f, -2.7f, 9.5f, -9.5f, 1e-3f, 3.4028e3f,
+                          1.0f / 3.0f, 65504.0f, 65520.0f, 1e-8f, 2.5f};
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(-10.0f, 10.0f);
+  for (int i = 0; i < 200; ++i) x.push_back(dist(rng));
+  const int n = static_cast<int>(x.size());
+  std::vector<float> out(static_cast<size_t>(n) * ct::kMathOutputs), bf(n), hf(n);
+  ct::math_intrinsics(x.data(), n, out.data(), bf.data(), hf.data());
+  auto close = [](double got, double ref, double rtol) {
+    if (std::isinf(ref)) return got == ref;
+    return std::abs(got - ref) <= rtol * std::abs(ref) + 1e-30;
+  };
+  for (int i = 0; i < n; ++i) {
+    const double v = x[i];
+    const float* o = &out[static_cast<size_t>(i) * ct::kMathOutputs];
+    INFO("x = " << x[i]);
+    if (std::abs(v) < 80) {
+      REQUIRE(close(o[0], std::exp(v), 2e-6 * (1 + std::abs(v))));  // ex2.approx(x*log2e)
+      REQUIRE(close(o[1], std::exp(v), 1e-6));
+      REQUIRE(close(o[4], std::exp2(v), 1e-6));
+    }
+    REQUIRE(close(o[2], 1.0 / std::sqrt(std::abs(v) + 0.25), 1e-6));
+    REQUIRE(close(o[3], v / 3.0, 1e-6));
+    REQUIRE(o[5] == std::fma(x[i], x[i], 1.0f));
+    // __logf: CUDA documents an absolute error of 2^-21.41 for x in [0.5, 2], relative beyond.
+    REQUIRE(std::abs(o[6] - std::log(std::abs(v) + 1.0)) <=
+            0x1p-21 + 2e-6 * std::log(std::abs(v) + 1.0));
+    REQUIRE(close(o[7], std::tanh(v), 1e-6));
+    REQUIRE(close(o[8], std::erf(v), 1e-6));
+    REQUIRE(o[9] == 1.0f / x[i]);
+    REQUIRE(o[10] == std::max(x[i], 0.5f));
+    REQUIRE(o[11] == std::min(x[i], 0.5f));
+    // CUDA's own host conversions agree bit for bit with tessera's RNE types.
+    REQUIRE(bf[i] == static_cast<float>(tessera::BFloat16(x[i])));
+    REQUIRE(std::bit_cast<uint32_t>(hf[i]) == std::bit_cast<uint32_t>(static_cast<float>(tessera::Float16(x[i]))));
   }
 }

@@ -224,9 +224,14 @@ void run_block(const LaunchSpec& spec, void (*run)(void*), void* ctx, uint64_t b
   b.fibers.resize(nthreads);
   for (unsigned t = 0; t < nthreads; ++t) {
     Fiber& f = *worker.pool[t];
+    // ASan: a finished fiber never returns from fiber_main, so that frame's redzones stay
+    // poisoned near the top of the stack; an abandoned one (failed block) may have poison anywhere.
     if (f.dirty) {
       asan_unpoison(f.stack.bottom(), f.stack.size());
       f.dirty = false;
+    } else {
+      constexpr size_t kTop = 16 * 1024;
+      asan_unpoison(static_cast<char*>(f.stack.top()) - kTop, kTop);
     }
     f.block = &b;
     f.status = FiberStatus::kReady;
