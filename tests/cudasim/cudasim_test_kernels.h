@@ -111,4 +111,7 @@ void launch_too_many_threads();
 /// One block per element, n blocks of `threads`: y[b] = number of barriers passed (for timing).
 void barrier_loop(int* y, int blocks, int threads, int iterations);
 
+/// y[b] = sum over iterations of a full-warp __shfl_xor_sync (for timing).
+void shuffle_loop(int* y, int blocks, int threads, int iterations);
+
 }  // namespace tessera::cudasim_test

@@ -163,7 +163,17 @@ __global__ void math_kernel(const float* __restrict__ x, int n, float* __restric
   f16[i] = __half2float(__float2half(v));
 }
 
+__global__ void shuffle_loop_kernel(int* y, int iterations) {
+  int v = static_cast<int>(threadIdx.x);
+  for (int it = 0; it < iterations; ++it) v += __shfl_xor_sync(kFull, v, it & 31) & 1;
+  if (threadIdx.x == 0) y[blockIdx.x] = v;
+}
+
 }  // namespace
+
+void shuffle_loop(int* y, int blocks, int threads, int iterations) {
+  TESSERA_LAUNCH(shuffle_loop_kernel, blocks, threads, 0, nullptr)(y, iterations);
+}
 
 void math_intrinsics(const float* x, int n, float* out, float* bf16, float* f16) {
   TESSERA_LAUNCH(math_kernel, (n + 127) / 128, 128, 0, nullptr)(x, n, out, bf16, f16);

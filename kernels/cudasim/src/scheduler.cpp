@@ -364,20 +364,20 @@ void warp_collective(WarpOp op, uint32_t param, unsigned mask, const void* in, s
   const unsigned lane = f.state.lane;
   const unsigned bit = 1u << lane;
   Warp& w = b.warps[warp_id];
-  const std::string name = warp_op_name(op, param);
+  const char* name = warp_op_name(op, param);  // strings are only built on the error paths
   if ((mask & bit) == 0) {
     fault("lane " + std::to_string(lane) + " of warp " + std::to_string(warp_id) + " called " +
-          name + " (" + loc_str(loc) + ") with mask " + hex(mask) +
+          std::string(name) + " (" + loc_str(loc) + ") with mask " + hex(mask) +
           ", which does not include the lane itself");
   }
   const unsigned eff = mask & w.existing;
   if (eff & w.exited) {
-    fault(name + " (" + loc_str(loc) + ") with mask " + hex(mask) + " names lane(s) " +
+    fault(std::string(name) + " (" + loc_str(loc) + ") with mask " + hex(mask) + " names lane(s) " +
           hex(eff & w.exited) + " of warp " + std::to_string(warp_id) + " that have exited");
   }
   const bool full_warp = op == WarpOp::kLdMatrix || op == WarpOp::kMmaBf16 || op == WarpOp::kMmaF16;
   if (full_warp && eff != 0xffffffffu) {
-    fault(name + " (" + loc_str(loc) + ") is .sync.aligned and needs all 32 lanes of the warp, but "
+    fault(std::string(name) + " (" + loc_str(loc) + ") is .sync.aligned and needs all 32 lanes of the warp, but "
           "warp " + std::to_string(warp_id) + " has lanes " + hex(w.existing) +
           " (block size not a multiple of 32?)");
   }
@@ -392,7 +392,7 @@ void warp_collective(WarpOp op, uint32_t param, unsigned mask, const void* in, s
     const WarpGroup& g = w.groups[gi];
     if (g.mask != eff || g.op != op || g.param != param) {
       fault("lane " + std::to_string(lane) + " of warp " + std::to_string(warp_id) + " called " +
-            name + " with mask " + hex(mask) + " (" + loc_str(loc) + ") while lanes " +
+            std::string(name) + " with mask " + hex(mask) + " (" + loc_str(loc) + ") while lanes " +
             hex(g.arrived) + " wait in " + warp_op_name(g.op, g.param) + " with mask " +
             hex(g.mask) + " (" + loc_str(g.loc) +
             "): the lanes of one warp collective must call the same intrinsic with the same mask");
