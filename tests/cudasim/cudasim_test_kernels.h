@@ -70,6 +70,14 @@ void votes(const int* x, int n, int threshold, VoteOut out);
 /// depends on the schedule (the schedule tests must see that).
 void racy_neighbour(const int* x, int* y, int n);
 
+/// y[i] = x[partner(i)] exchanged through shared memory, blocks of 64 threads. mode 0: partner
+/// i^1, no synchronisation (race); 1: partner i^1 after __syncwarp (ordered: same warp);
+/// 2: partner i^32 after __syncwarp (race: other warp); 3: partner i^32 after __syncthreads.
+void neighbour_exchange(const int* x, int* y, int n, int mode);
+
+/// Whether these kernels were compiled for cudasim's race checker (RACE_CHECK, not under ASan).
+bool race_check_instrumented();
+
 /// One warp: D(16x8) = A(16x16) * B(16x8) + C with A, B rounded to bf16 (or f16); fragments read
 /// straight from global memory in the PTX layout. wrong_layout swaps A's registers 1 and 2.
 void mma_direct(const float* a, const float* b, const float* c, float* d, bool bf16,

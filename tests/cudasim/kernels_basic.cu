@@ -132,6 +132,17 @@ __global__ void racy_neighbour_kernel(const int* __restrict__ x, int* __restrict
   y[blockIdx.x * blockDim.x + t] = s[t ^ 1];
 }
 
+__global__ void neighbour_exchange_kernel(const int* __restrict__ x, int* __restrict__ y,
+                                          int mode) {
+  __shared__ int s[64];
+  const int t = static_cast<int>(threadIdx.x);
+  const int i = static_cast<int>(blockIdx.x * blockDim.x) + t;
+  s[t] = x[i];
+  if (mode == 1 || mode == 2) __syncwarp();
+  if (mode == 3) __syncthreads();
+  y[i] = s[mode >= 2 ? t ^ 32 : t ^ 1];
+}
+
 __global__ void barrier_loop_kernel(int* y, int iterations) {
   int passed = 0;
   for (int it = 0; it < iterations; ++it) {
@@ -214,6 +225,19 @@ void votes(const int* x, int n, int threshold, VoteOut out) {
 void racy_neighbour(const int* x, int* y, int n) {
   TESSERA_CHECK(n % 64 == 0, "racy_neighbour: n must be a multiple of 64, got ", n);
   TESSERA_LAUNCH(racy_neighbour_kernel, n / 64, 64, 0, nullptr)(x, y, n);
+}
+
+void neighbour_exchange(const int* x, int* y, int n, int mode) {
+  TESSERA_CHECK(n % 64 == 0, "neighbour_exchange: n must be a multiple of 64, got ", n);
+  TESSERA_LAUNCH(neighbour_exchange_kernel, n / 64, 64, 0, nullptr)(x, y, mode);
+}
+
+bool race_check_instrumented() {
+#if defined(TESSERA_CUDASIM_RACE_INSTRUMENTED)
+  return true;
+#else
+  return false;
+#endif
 }
 
 void barrier_loop(int* y, int blocks, int threads, int iterations) {

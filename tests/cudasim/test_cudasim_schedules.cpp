@@ -117,6 +117,12 @@ TEST_CASE("cudasim: results are identical under index, reverse and random schedu
                      << " threads " << c.threads);
     REQUIRE(run_all(o) == reference);
   }
+  // The race checker finds nothing in these correct kernels (and does not change their results).
+  Options checked;
+  checked.schedule = Schedule::kRandom;
+  checked.seed = 5;
+  checked.race_check = true;
+  REQUIRE(run_all(checked) == reference);
 }
 
 TEST_CASE("cudasim: schedules expose a missing barrier", "[cudasim][schedule]") {

@@ -7,6 +7,7 @@
 #include <random>
 #include <source_location>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <tessera/cudasim/launch.h>
@@ -71,6 +72,18 @@ struct Worker {
   size_t scheduler_stack_size = 0;
 };
 
+/// Race checker's view of one byte since the last __syncthreads (race.cpp).
+struct RaceRecord {
+  int32_t writer = -1;  ///< linear tid of the last writer
+  uint32_t writer_epoch = 0;
+  const void* writer_pc = nullptr;
+  int32_t reader = -1;  ///< one reader, or kManyReaders
+  uint32_t reader_epoch = 0;  ///< the newest reader's warp epoch
+  int32_t readers_warp = -1;  ///< the warp of every reader, or -1 if they span warps
+  const void* reader_pc = nullptr;
+};
+constexpr int32_t kManyReaders = -2;
+
 struct BlockRun {
   const LaunchSpec* spec = nullptr;
   void (*run)(void*) = nullptr;
@@ -90,6 +103,11 @@ struct BlockRun {
   unsigned char* smem = nullptr;
   size_t smem_bytes = 0;
   std::mt19937_64 rng;
+  // race checker (Options::race_check)
+  bool race_check = false;
+  std::unordered_map<uintptr_t, RaceRecord> race_bytes;
+  std::vector<uint32_t> warp_epoch;  ///< full-warp collectives completed, per warp
+  std::string race_error;
   bool failed = false;
   std::string error;
   Fiber* error_fiber = nullptr;
@@ -98,6 +116,10 @@ struct BlockRun {
 /// The warp collective's computation, run by the lane that completes the rendezvous.
 void compute_warp_op(WarpOp op, uint32_t param, unsigned mask, WarpSlot* slots);
 const char* warp_op_name(WarpOp op, uint32_t param);
+
+/// Race checker hooks (race.cpp): a new __syncthreads epoch, and a failure to report.
+void race_new_epoch(BlockRun& b);
+void race_report_pending(BlockRun& b);
 
 /// Largest dynamic shared memory set through cudaFuncSetAttribute for `kernel` (0 if none).
 int max_dynamic_smem_attribute(const void* kernel);

@@ -40,6 +40,12 @@ Options from_environment() {
                   "TESSERA_CUDASIM_THREADS: expected a thread count, got '", s, "'");
     o.threads = static_cast<int>(n);
   }
+  if (const char* s = std::getenv("TESSERA_CUDASIM_RACECHECK"); s != nullptr && *s != '\0') {
+    const std::string v = s;
+    TESSERA_CHECK(v == "0" || v == "1", "TESSERA_CUDASIM_RACECHECK: expected 0 or 1, got '", v,
+                  "'");
+    o.race_check = v == "1";
+  }
   return o;
 }
 

@@ -209,6 +209,8 @@ void run_block(const LaunchSpec& spec, void (*run)(void*), void* ctx, uint64_t b
   b.block_idx.z = static_cast<unsigned>(block_linear / (uint64_t{spec.grid.x} * spec.grid.y));
   b.rng.seed(splitmix(opt.seed ^ splitmix(block_linear)));
   b.warps.resize((nthreads + 31) / 32);
+  b.race_check = opt.race_check;
+  if (b.race_check) b.warp_epoch.assign(b.warps.size(), 0);
   for (unsigned t = 0; t < nthreads; ++t) b.warps[t / 32].existing |= 1u << (t % 32);
 
   struct SmemDeleter {
@@ -284,6 +286,7 @@ void run_block(const LaunchSpec& spec, void (*run)(void*), void* ctx, uint64_t b
     fault(where + ": " + b.error);
   }
   try {
+    race_report_pending(b);
     check_canary(b);
   } catch (KernelFault& e) {
     e.message = "block " + idx_str(b.block_idx) + ": " + e.message;
@@ -308,6 +311,7 @@ using namespace detail;
 int block_barrier(int kind, int pred, std::source_location loc) {
   Fiber& f = current_fiber(barrier_name(kind));
   BlockRun& b = *f.block;
+  if (b.race_check) race_report_pending(b);
   if (b.done > 0) {
     fault(thread_str(&f) + " reached " + barrier_name(kind) + " (" + loc_str(loc) + ") but " +
           std::to_string(b.done) + " thread(s) of the block have exited, e.g. " +
@@ -344,6 +348,7 @@ int block_barrier(int kind, int pred, std::source_location loc) {
       }
     }
     b.barrier_waiting = 0;
+    if (b.race_check) race_new_epoch(b);
     // The releasing thread yields too, so that after the barrier the threads start again in the
     // schedule's order (a race then shows up as a difference between schedules).
     f.barrier_result = result;
@@ -403,6 +408,10 @@ void warp_collective(WarpOp op, uint32_t param, unsigned mask, const void* in, s
   if (in_bytes > 0) std::memcpy(w.slots[lane].in, in, in_bytes);
   w.groups[gi].arrived |= bit;
   if (w.groups[gi].arrived == w.groups[gi].mask) {
+    if (b.race_check) {
+      race_report_pending(b);
+      if (eff == w.existing) ++b.warp_epoch[warp_id];  // orders the lanes' earlier accesses
+    }
     compute_warp_op(op, param, eff, w.slots);
     w.groups.erase(w.groups.begin() + static_cast<std::ptrdiff_t>(gi));
     for (unsigned l = 0; l < 32; ++l) {

@@ -31,6 +31,16 @@ namespace detail {
 /// Set by the scheduler before it resumes a fiber; null outside a kernel.
 extern thread_local constinit ThreadState* tls_thread;
 [[noreturn]] void outside_kernel(const char* what);
+
+/// Non-zero while an atomic runs: the race checker ignores atomic accesses. The guard's functions
+/// are not instrumented (they run inside instrumented kernel code).
+extern thread_local constinit int tls_atomic_depth;
+struct AtomicScope {
+  __attribute__((no_sanitize_address)) AtomicScope() { ++tls_atomic_depth; }
+  __attribute__((no_sanitize_address)) ~AtomicScope() { --tls_atomic_depth; }
+  AtomicScope(const AtomicScope&) = delete;
+  AtomicScope& operator=(const AtomicScope&) = delete;
+};
 inline ThreadState& this_thread(const char* what) {
   ThreadState* t = tls_thread;
   if (t == nullptr) [[unlikely]]
@@ -103,10 +113,13 @@ struct Options {
   uint64_t seed = 1;          ///< for kRandom
   int threads = 0;            ///< OS threads running blocks; 0 = OpenMP's default
   size_t stack_bytes = 0;     ///< fiber stack; 0 = 128 KiB (256 KiB under ASan)
+  /// Report data races (two threads access one address between barriers, at least one writing)
+  /// in kernels compiled with tessera_cudasim_sources(... RACE_CHECK ...). See race.cpp.
+  bool race_check = false;
 };
 
-/// Process-wide options, initialised from TESSERA_CUDASIM_SCHEDULE=index|reverse|random[:seed]
-/// and TESSERA_CUDASIM_THREADS=n. Not to be changed while a launch is running.
+/// Process-wide options, initialised from TESSERA_CUDASIM_SCHEDULE=index|reverse|random[:seed],
+/// TESSERA_CUDASIM_THREADS=n and TESSERA_CUDASIM_RACECHECK=0|1. Not to be changed while a launch is running.
 Options options();
 void set_options(const Options& o);
 

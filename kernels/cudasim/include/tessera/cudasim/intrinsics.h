@@ -173,6 +173,7 @@ std::atomic_ref<T> atomic(T* p) {
 template <typename T, typename Op>
 T atomic_16(T* address, Op op) {
   static_assert(sizeof(T) == 2);
+  const AtomicScope scope;
   const auto addr = reinterpret_cast<uintptr_t>(address);
   auto* word = reinterpret_cast<uint32_t*>(addr & ~uintptr_t{3});
   const unsigned shift = (addr & 2u) ? 16u : 0u;
@@ -191,6 +192,7 @@ T atomic_16(T* address, Op op) {
 
 #define TESSERA_CUDASIM_ATOMIC_ADD(T)                                                   \
   inline T atomicAdd(T* address, T val) {                                               \
+    const ::tessera::cudasim::detail::AtomicScope scope;                                \
     return ::tessera::cudasim::detail::atomic(address).fetch_add(val, std::memory_order_relaxed); \
   }
 TESSERA_CUDASIM_ATOMIC_ADD(int)
@@ -201,14 +203,17 @@ TESSERA_CUDASIM_ATOMIC_ADD(double)
 #undef TESSERA_CUDASIM_ATOMIC_ADD
 
 inline int atomicSub(int* address, int val) {
+  const ::tessera::cudasim::detail::AtomicScope scope;
   return ::tessera::cudasim::detail::atomic(address).fetch_sub(val, std::memory_order_relaxed);
 }
 inline unsigned atomicSub(unsigned* address, unsigned val) {
+  const ::tessera::cudasim::detail::AtomicScope scope;
   return ::tessera::cudasim::detail::atomic(address).fetch_sub(val, std::memory_order_relaxed);
 }
 
 #define TESSERA_CUDASIM_ATOMIC_RMW(name, T, expr)                                  \
   inline T name(T* address, T val) {                                               \
+    const ::tessera::cudasim::detail::AtomicScope scope;                           \
     auto ref = ::tessera::cudasim::detail::atomic(address);                        \
     T old = ref.load(std::memory_order_relaxed);                                   \
     for (;;) {                                                                     \
@@ -236,9 +241,11 @@ TESSERA_CUDASIM_ATOMIC_RMW(atomicDec, unsigned, (old == 0u || old > val) ? val :
 
 #define TESSERA_CUDASIM_ATOMIC_EXCH(T)                                                        \
   inline T atomicExch(T* address, T val) {                                                    \
+    const ::tessera::cudasim::detail::AtomicScope scope;                                      \
     return ::tessera::cudasim::detail::atomic(address).exchange(val, std::memory_order_relaxed); \
   }                                                                                           \
   inline T atomicCAS(T* address, T compare, T val) {                                          \
+    const ::tessera::cudasim::detail::AtomicScope scope;                                      \
     ::tessera::cudasim::detail::atomic(address).compare_exchange_strong(                      \
         compare, val, std::memory_order_relaxed);                                             \
     return compare;                                                                           \
@@ -248,6 +255,7 @@ TESSERA_CUDASIM_ATOMIC_EXCH(unsigned)
 TESSERA_CUDASIM_ATOMIC_EXCH(unsigned long long)
 #undef TESSERA_CUDASIM_ATOMIC_EXCH
 inline float atomicExch(float* address, float val) {
+  const ::tessera::cudasim::detail::AtomicScope scope;
   return ::tessera::cudasim::detail::atomic(address).exchange(val, std::memory_order_relaxed);
 }
 inline unsigned short atomicCAS(unsigned short* address, unsigned short compare,
