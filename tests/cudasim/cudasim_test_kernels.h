@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief Host launchers of the cudasim test kernels (the .cu files compile under nvcc and cudasim).
+/// @brief Host launchers of the cudasim test kernels (.cu files for both nvcc and cudasim).
 ///
 /// Pointers are device pointers; under cudasim device memory is host memory, so the tests pass
-/// std::vector data directly. Every launcher uses TESSERA_LAUNCH and throws tessera::Error on failure.
+/// std::vector data directly. Every launcher uses TESSERA_LAUNCH and throws tessera::Error on
+/// failure.
 #pragma once
 
 #include <cstdint>
@@ -94,16 +95,16 @@ void cp_async_copy(const float* x, float* y, int n, bool wait_first);
 
 /// Kernels that misuse barriers, warp collectives or shared memory; each launch must throw.
 enum class Misuse {
-  kBarrierAfterExit,      ///< half the block returns, the rest call __syncthreads
-  kBarrierDifferentSites, ///< odd and even threads wait at different __syncthreads
-  kShuffleLaneNotInMask,  ///< lane 5 calls __shfl_sync with mask 0x1
-  kShuffleMasksDiffer,    ///< lanes 0-15 use mask 0xffffffff, lanes 16-31 0xffff0000
-  kShuffleExitedLane,     ///< lanes 16-31 return, lanes 0-15 shuffle with the full mask
-  kShuffleBadWidth,       ///< width 3
-  kShuffleVsBarrier,      ///< lane 31 waits at __syncthreads while lanes 0-30 shuffle with it
-  kDynamicSmemOverflow,   ///< writes one float past the dynamic shared memory
-  kMmaPartialWarp,        ///< mma with a 16-thread block
-  kTrap,                  ///< __trap()
+  kBarrierAfterExit,       ///< half the block returns, the rest call __syncthreads
+  kBarrierDifferentSites,  ///< odd and even threads wait at different __syncthreads
+  kShuffleLaneNotInMask,   ///< lane 5 calls __shfl_sync with mask 0x1
+  kShuffleMasksDiffer,     ///< lanes 0-15 use mask 0xffffffff, lanes 16-31 0xffff0000
+  kShuffleExitedLane,      ///< lanes 16-31 return, lanes 0-15 shuffle with the full mask
+  kShuffleBadWidth,        ///< width 3
+  kShuffleVsBarrier,       ///< lane 31 waits at __syncthreads while lanes 0-30 shuffle with it
+  kDynamicSmemOverflow,    ///< writes one float past the dynamic shared memory
+  kMmaPartialWarp,         ///< mma with a 16-thread block
+  kTrap,                   ///< __trap()
 };
 void misuse(Misuse what);
 

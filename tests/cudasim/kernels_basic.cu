@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief Test kernels for cudasim's core features: shared memory, barriers, shuffles, atomics, votes.
+/// @brief Test kernels for cudasim: shared memory, barriers, shuffles, atomics, votes, math.
 ///
 /// Compiled by nvcc (scripts/nvcc_check.sh) and by g++ against cudasim (tests/cudasim). Each kernel
 /// is written so its result depends on the feature it tests: a missing barrier, a wrong shuffle
 /// segment or a lost atomic changes the output. Tests: test_cudasim_basic.cpp.
-#include <tessera/kernels/cuda/compat.h>
 #include <tessera/kernels/cuda/check.h>
+#include <tessera/kernels/cuda/compat.h>
 
 #include "cudasim_test_kernels.h"
 
@@ -56,8 +56,8 @@ __global__ void warp_shuffle_kernel(const int* __restrict__ x, int width, int sr
 }
 
 __global__ void reverse_chunks_kernel(const float* __restrict__ x, float* __restrict__ y, int n) {
-  TESSERA_DYNAMIC_SMEM(float, s);                                  // (chunk) floats, then
-  int* idx = reinterpret_cast<int*>(s + blockDim.x);               // (chunk) ints
+  TESSERA_DYNAMIC_SMEM(float, s);                     // (chunk) floats, then
+  int* idx = reinterpret_cast<int*>(s + blockDim.x);  // (chunk) ints
   const int base = static_cast<int>(blockIdx.x * blockDim.x);
   const int t = static_cast<int>(threadIdx.x);
   s[t] = base + t < n ? x[base + t] : 0.0f;
@@ -207,8 +207,8 @@ void reverse_chunks(const float* x, float* y, int n, int chunk) {
 
 void large_dynamic_smem(uint32_t* out, int blocks, int bytes, bool set_attribute) {
   if (set_attribute) {
-    TESSERA_CUDA_CHECK(
-        cudaFuncSetAttribute(large_smem_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    TESSERA_CUDA_CHECK(cudaFuncSetAttribute(large_smem_kernel,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
   }
   TESSERA_LAUNCH(large_smem_kernel, blocks, 128, bytes, nullptr)(out, bytes);
 }

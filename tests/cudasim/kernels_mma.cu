@@ -79,9 +79,11 @@ __global__ void mma_ldmatrix_kernel(const float* __restrict__ a,  // (16, 16) ro
     tessera::kernels::cuda::ldmatrix_x4(ra, &sa[lane % 16][(lane / 16) * 8]);
     uint32_t r[4];
     if (variant == 0) {
-      tessera::kernels::cuda::ldmatrix_x4(r, &sbt[lane % 8 + (lane / 16) * 8][((lane / 8) % 2) * 8]);
+      tessera::kernels::cuda::ldmatrix_x4(r,
+                                          &sbt[lane % 8 + (lane / 16) * 8][((lane / 8) % 2) * 8]);
     } else if (variant == 1) {
-      tessera::kernels::cuda::ldmatrix_x4_trans(r, &sb[lane % 8 + ((lane / 8) % 2) * 8][(lane / 16) * 8]);
+      tessera::kernels::cuda::ldmatrix_x4_trans(
+          r, &sb[lane % 8 + ((lane / 8) % 2) * 8][(lane / 16) * 8]);
     } else {
       tessera::kernels::cuda::ldmatrix_x4(r, &sb[lane % 8 + ((lane / 8) % 2) * 8][(lane / 16) * 8]);
     }
@@ -97,7 +99,8 @@ __global__ void mma_ldmatrix_kernel(const float* __restrict__ a,  // (16, 16) ro
     ra[1] = lo[1];
     ra[2] = hi[0];
     ra[3] = hi[1];
-    for (int nt = 0; nt < 2; ++nt) tessera::kernels::cuda::ldmatrix_x2_trans(rb[nt], &sb[lane % 16][nt * 8]);
+    for (int nt = 0; nt < 2; ++nt)
+      tessera::kernels::cuda::ldmatrix_x2_trans(rb[nt], &sb[lane % 16][nt * 8]);
   } else {
     for (int i = 0; i < 4; ++i) {
       uint32_t r[1];

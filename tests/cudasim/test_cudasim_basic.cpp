@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief cudasim runs CUDA kernels with CUDA semantics: reductions, shuffles, dynamic smem, atomics, votes.
+/// @brief cudasim runs CUDA kernels with CUDA semantics: smem, shuffles, atomics, votes, math.
 ///
 /// References are naive host loops (float64 where floats are summed); shuffle references follow the
 /// CUDA programming guide's per-width semantics.
@@ -43,12 +43,18 @@ struct ShuffleResult {
   std::vector<int> scan_up, suffix_down, total_xor, bcast_idx, raw_up, raw_down, raw_xor, radd,
       rmax;
   explicit ShuffleResult(size_t n)
-      : scan_up(n), suffix_down(n), total_xor(n), bcast_idx(n), raw_up(n), raw_down(n),
-        raw_xor(n), radd(n), rmax(n) {}
+      : scan_up(n),
+        suffix_down(n),
+        total_xor(n),
+        bcast_idx(n),
+        raw_up(n),
+        raw_down(n),
+        raw_xor(n),
+        radd(n),
+        rmax(n) {}
   ct::ShuffleOut out() {
-    return {scan_up.data(), suffix_down.data(), total_xor.data(), bcast_idx.data(),
-            raw_up.data(),  raw_down.data(),    raw_xor.data(),   radd.data(),
-            rmax.data()};
+    return {scan_up.data(),  suffix_down.data(), total_xor.data(), bcast_idx.data(), raw_up.data(),
+            raw_down.data(), raw_xor.data(),     radd.data(),      rmax.data()};
   }
 };
 
@@ -115,16 +121,18 @@ TEST_CASE("cudasim: dynamic shared memory holds two arrays per block", "[cudasim
   }
 }
 
-TEST_CASE("cudasim: more than 48 KiB of dynamic smem needs cudaFuncSetAttribute", "[cudasim][smem]") {
+TEST_CASE("cudasim: more than 48 KiB of dynamic smem needs cudaFuncSetAttribute",
+          "[cudasim][smem]") {
   const int bytes = 64 * 1024, blocks = 3;
   std::vector<uint32_t> out(blocks, 0);
-  REQUIRE_THROWS_WITH(ct::large_dynamic_smem(out.data(), blocks, bytes, false),
-                      Catch::Contains("cudaFuncSetAttribute") &&
-                          Catch::Contains("large_smem_kernel"));
+  REQUIRE_THROWS_WITH(
+      ct::large_dynamic_smem(out.data(), blocks, bytes, false),
+      Catch::Contains("cudaFuncSetAttribute") && Catch::Contains("large_smem_kernel"));
   ct::large_dynamic_smem(out.data(), blocks, bytes, true);
   for (int b = 0; b < blocks; ++b) {
     uint32_t sum = 0;
-    for (int i = 0; i < bytes; ++i) sum = sum * 31u + static_cast<unsigned char>((i * 7 + b) & 0xFF);
+    for (int i = 0; i < bytes; ++i)
+      sum = sum * 31u + static_cast<unsigned char>((i * 7 + b) & 0xFF);
     REQUIRE(out[b] == sum);
   }
 }
@@ -166,7 +174,8 @@ TEST_CASE("cudasim: atomics across many blocks build an exact histogram", "[cuda
   }
 }
 
-TEST_CASE("cudasim: ballot/any/all and __syncthreads_count/and/or, partial warps", "[cudasim][vote]") {
+TEST_CASE("cudasim: ballot/any/all and __syncthreads_count/and/or, partial warps",
+          "[cudasim][vote]") {
   const int threshold = GENERATE(-1, 50, 99);
   const int n = 80 * 5 - 7;  // the last block has 73 live elements
   std::vector<int> x(n);
@@ -200,8 +209,8 @@ TEST_CASE("cudasim: ballot/any/all and __syncthreads_count/and/or, partial warps
 }
 
 TEST_CASE("cudasim: device math intrinsics and 16-bit conversions", "[cudasim][math]") {
-  std::vector<float> x = {0.0f, -0.0f, 1.0f, -1.0f, 0.3f, -2.7f, 9.5f, -9.5f, 1e-3f, 3.4028e3f,
-                          1.0f / 3.0f, 65504.0f, 65520.0f, 1e-8f, 2.5f};
+  std::vector<float> x = {0.0f,  -0.0f,     1.0f,        -1.0f,    0.3f,     -2.7f, 9.5f, -9.5f,
+                          1e-3f, 3.4028e3f, 1.0f / 3.0f, 65504.0f, 65520.0f, 1e-8f, 2.5f};
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> dist(-10.0f, 10.0f);
   for (int i = 0; i < 200; ++i) x.push_back(dist(rng));
@@ -234,6 +243,7 @@ TEST_CASE("cudasim: device math intrinsics and 16-bit conversions", "[cudasim][m
     REQUIRE(o[11] == std::min(x[i], 0.5f));
     // CUDA's own host conversions agree bit for bit with tessera's RNE types.
     REQUIRE(bf[i] == static_cast<float>(tessera::BFloat16(x[i])));
-    REQUIRE(std::bit_cast<uint32_t>(hf[i]) == std::bit_cast<uint32_t>(static_cast<float>(tessera::Float16(x[i]))));
+    REQUIRE(std::bit_cast<uint32_t>(hf[i]) ==
+            std::bit_cast<uint32_t>(static_cast<float>(tessera::Float16(x[i]))));
   }
 }

@@ -39,8 +39,8 @@ double max_scaled_error(const std::vector<float>& a, const std::vector<float>& b
     for (int n = 0; n < ncols; ++n) {
       double ref = c ? (*c)[m * ncols + n] : 0.0, mag = c ? std::abs(ref) : 0.0;
       for (int k = 0; k < 16; ++k) {
-        const double p = static_cast<double>(round16(a[m * 16 + k], bf16)) *
-                         round16(b[k * ncols + n], bf16);
+        const double p =
+            static_cast<double>(round16(a[m * 16 + k], bf16)) * round16(b[k * ncols + n], bf16);
         ref += p;
         mag += std::abs(p);
       }
@@ -53,7 +53,8 @@ double max_scaled_error(const std::vector<float>& a, const std::vector<float>& b
 
 }  // namespace
 
-TEST_CASE("cudasim: mma.m16n8k16 fragments round-trip against a float64 product", "[cudasim][mma]") {
+TEST_CASE("cudasim: mma.m16n8k16 fragments round-trip against a float64 product",
+          "[cudasim][mma]") {
   const bool bf16 = GENERATE(true, false);
   const auto a = random_matrix(256, 1), b = random_matrix(128, 2), c = random_matrix(128, 3);
   std::vector<float> d(128, 0.0f);

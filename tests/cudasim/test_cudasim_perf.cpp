@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief cudasim's costs (docs/cudasim.md): context switch and barrier per thread. Hidden test:
-///   ./test_cudasim "[.perf]"
+/// @brief cudasim's measured costs (docs/cudasim.md); hidden: ./test_cudasim "[.perf]"
 #include <catch2/catch.hpp>
 
 #include <time.h>
@@ -37,9 +36,10 @@ TEST_CASE("cudasim: measured costs", "[.perf][cudasim]") {
     tessera::cudasim_test::barrier_loop(y.data(), blocks, threads, iterations);
     const double s = cpu_seconds() - t0;
     REQUIRE(y[0] == iterations);
-    std::printf("barrier: %4d threads: %.1f ns per thread per __syncthreads (%.1f us per block barrier)\n",
-                threads, s * 1e9 / (double(iterations) * threads * blocks),
-                s * 1e6 / (double(iterations) * blocks));
+    std::printf(
+        "barrier: %4d threads: %.1f ns per thread per __syncthreads (%.1f us per block barrier)\n",
+        threads, s * 1e9 / (double(iterations) * threads * blocks),
+        s * 1e6 / (double(iterations) * blocks));
   }
   {
     const int iterations = 2000, blocks = 4, threads = 256;

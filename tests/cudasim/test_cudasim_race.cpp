@@ -36,9 +36,9 @@ TEST_CASE("cudasim: the race checker reports unsynchronised shared-memory access
   // Races: no synchronisation at all, or __syncwarp between threads of different warps.
   for (int mode : {0, 2}) {
     INFO("mode " << mode);
-    REQUIRE_THROWS_WITH(ct::neighbour_exchange(x.data(), y.data(), n, mode),
-                        Catch::Contains("data race") &&
-                            Catch::Contains("neighbour_exchange_kernel"));
+    REQUIRE_THROWS_WITH(
+        ct::neighbour_exchange(x.data(), y.data(), n, mode),
+        Catch::Contains("data race") && Catch::Contains("neighbour_exchange_kernel"));
   }
   REQUIRE_THROWS_WITH(ct::racy_neighbour(x.data(), y.data(), n), Catch::Contains("data race"));
 }

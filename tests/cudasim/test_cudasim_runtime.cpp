@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include <tessera/kernels/cuda/compat.h>
 #include <tessera/kernels/cuda/check.h>
+#include <tessera/kernels/cuda/compat.h>
 
 TEST_CASE("cudasim runtime: malloc, memcpy, memset, free", "[cudasim][runtime]") {
   void* p = nullptr;
@@ -42,7 +42,8 @@ TEST_CASE("cudasim runtime: malloc, memcpy, memset, free", "[cudasim][runtime]")
   TESSERA_CUDA_CHECK(cudaFree(nullptr));
 }
 
-TEST_CASE("cudasim runtime: errors are returned, sticky until read, and checked", "[cudasim][runtime]") {
+TEST_CASE("cudasim runtime: errors are returned, sticky until read, and checked",
+          "[cudasim][runtime]") {
   REQUIRE(cudaGetLastError() == cudaSuccess);
   int local = 0;
   REQUIRE(cudaFree(&local) == cudaErrorInvalidValue);  // not from cudaMalloc
@@ -51,9 +52,9 @@ TEST_CASE("cudasim runtime: errors are returned, sticky until read, and checked"
   REQUIRE(cudaGetLastError() == cudaSuccess);
   REQUIRE(std::string(cudaGetErrorString(cudaErrorInvalidValue)) == "invalid argument");
   REQUIRE(cudaSetDevice(1) == cudaErrorInvalidDevice);
-  REQUIRE_THROWS_WITH([] { TESSERA_CUDA_CHECK(cudaSetDevice(3)); }(),
-                      Catch::Contains("cudaSetDevice(3)") &&
-                          Catch::Contains("cudaErrorInvalidDevice"));
+  REQUIRE_THROWS_WITH(
+      [] { TESSERA_CUDA_CHECK(cudaSetDevice(3)); }(),
+      Catch::Contains("cudaSetDevice(3)") && Catch::Contains("cudaErrorInvalidDevice"));
   (void)cudaGetLastError();
 }
 

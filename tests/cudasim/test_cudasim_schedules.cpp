@@ -38,10 +38,10 @@ std::vector<unsigned char> run_all(const Options& o) {
     std::vector<int> x(n);
     for (int& v : x) v = static_cast<int>(rng() % 100);
     std::vector<std::vector<int>> outs(9, std::vector<int>(n));
-    ct::warp_shuffles(x.data(), n, 8, 5, 3,
-                      {outs[0].data(), outs[1].data(), outs[2].data(), outs[3].data(),
-                       outs[4].data(), outs[5].data(), outs[6].data(), outs[7].data(),
-                       outs[8].data()});
+    ct::warp_shuffles(
+        x.data(), n, 8, 5, 3,
+        {outs[0].data(), outs[1].data(), outs[2].data(), outs[3].data(), outs[4].data(),
+         outs[5].data(), outs[6].data(), outs[7].data(), outs[8].data()});
     for (const auto& v : outs) append(v);
   }
   {
@@ -105,9 +105,9 @@ TEST_CASE("cudasim: results are identical under index, reverse and random schedu
     uint64_t seed;
     int threads;
   };
-  const Case cases[] = {{Schedule::kReverse, 1, 1}, {Schedule::kRandom, 1, 1},
+  const Case cases[] = {{Schedule::kReverse, 1, 1},    {Schedule::kRandom, 1, 1},
                         {Schedule::kRandom, 12345, 1}, {Schedule::kRandom, 7, 2},
-                        {Schedule::kIndex, 1, 2}, {Schedule::kReverse, 1, 0}};
+                        {Schedule::kIndex, 1, 2},      {Schedule::kReverse, 1, 0}};
   for (const Case& c : cases) {
     Options o;
     o.schedule = c.schedule;

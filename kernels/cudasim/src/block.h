@@ -77,7 +77,7 @@ struct RaceRecord {
   int32_t writer = -1;  ///< linear tid of the last writer
   uint32_t writer_epoch = 0;
   const void* writer_pc = nullptr;
-  int32_t reader = -1;  ///< one reader, or kManyReaders
+  int32_t reader = -1;        ///< one reader, or kManyReaders
   uint32_t reader_epoch = 0;  ///< the newest reader's warp epoch
   int32_t readers_warp = -1;  ///< the warp of every reader, or -1 if they span warps
   const void* reader_pc = nullptr;

@@ -98,12 +98,12 @@ void* make_context(const Stack& stack, void (*entry)(void*), void* arg) {
   std::memset(frame, 0, 10 * sizeof(uint64_t));
   std::memcpy(&frame[0], &fcw, sizeof(fcw));
   std::memcpy(&frame[1], &mxcsr, sizeof(mxcsr));
-  frame[2] = 0;                                     // r15
-  frame[3] = 0;                                     // r14
-  frame[4] = reinterpret_cast<uint64_t>(entry);     // r13
-  frame[5] = reinterpret_cast<uint64_t>(arg);       // r12
-  frame[6] = 0;                                     // rbx
-  frame[7] = 0;                                     // rbp
+  frame[2] = 0;                                  // r15
+  frame[3] = 0;                                  // r14
+  frame[4] = reinterpret_cast<uint64_t>(entry);  // r13
+  frame[5] = reinterpret_cast<uint64_t>(arg);    // r12
+  frame[6] = 0;                                  // rbx
+  frame[7] = 0;                                  // rbp
   frame[8] = reinterpret_cast<uint64_t>(&tessera_cudasim_trampoline);
   return frame;
 }
@@ -124,7 +124,8 @@ void asan_unpoison(void*, size_t) {}
 
 }  // namespace tessera::cudasim::detail
 
-// ---- micro-benchmark -------------------------------------------------------------------------------
+// ---- micro-benchmark
+// -------------------------------------------------------------------------------
 
 #include <chrono>
 

@@ -74,9 +74,12 @@ void set_options(const Options& o) {
 
 const char* schedule_name(Schedule s) {
   switch (s) {
-    case Schedule::kIndex: return "index";
-    case Schedule::kReverse: return "reverse";
-    case Schedule::kRandom: return "random";
+    case Schedule::kIndex:
+      return "index";
+    case Schedule::kReverse:
+      return "reverse";
+    case Schedule::kRandom:
+      return "random";
   }
   return "?";
 }

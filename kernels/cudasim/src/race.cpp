@@ -85,8 +85,8 @@ void record_race(BlockRun& b, uintptr_t addr, const char* kind, int32_t first, c
                   r.writer_pc, tid, pc);
     }
     if (write) {
-      if (r.reader != -1 && !ordered(r.reader == kManyReaders ? -1 : r.reader, r.readers_warp,
-                                     r.reader_epoch)) {
+      if (r.reader != -1 &&
+          !ordered(r.reader == kManyReaders ? -1 : r.reader, r.readers_warp, r.reader_epoch)) {
         record_race(b, addr + i, "write after read", r.reader, r.reader_pc, tid, pc);
       }
       r.writer = tid;
@@ -126,12 +126,12 @@ void race_report_pending(BlockRun& b) {
 // The instrumentation's callbacks. Not compiled into ASan builds, whose runtime owns these names
 // (RACE_CHECK is ignored there: -fsanitize=address and kernel-address do not mix).
 #if !defined(__SANITIZE_ADDRESS__)
-#define TESSERA_CUDASIM_HOOKS(n)                                                                   \
-  extern "C" void __asan_load##n##_noabort(uintptr_t a) {                                          \
-    tessera::cudasim::detail::on_access(a, n, false, __builtin_return_address(0));                 \
-  }                                                                                                \
-  extern "C" void __asan_store##n##_noabort(uintptr_t a) {                                         \
-    tessera::cudasim::detail::on_access(a, n, true, __builtin_return_address(0));                  \
+#define TESSERA_CUDASIM_HOOKS(n)                                                   \
+  extern "C" void __asan_load##n##_noabort(uintptr_t a) {                          \
+    tessera::cudasim::detail::on_access(a, n, false, __builtin_return_address(0)); \
+  }                                                                                \
+  extern "C" void __asan_store##n##_noabort(uintptr_t a) {                         \
+    tessera::cudasim::detail::on_access(a, n, true, __builtin_return_address(0));  \
   }
 TESSERA_CUDASIM_HOOKS(1)
 TESSERA_CUDASIM_HOOKS(2)

@@ -64,9 +64,7 @@ const char* barrier_name(int kind) {
   return kNames[kind];
 }
 
-Fiber& current_fiber(const char* what) {
-  return *static_cast<Fiber*>(this_thread(what).impl);
-}
+Fiber& current_fiber(const char* what) { return *static_cast<Fiber*>(this_thread(what).impl); }
 
 void yield_to_scheduler(Fiber& f, bool exiting) {
   Worker& w = *f.block->worker;
@@ -151,11 +149,10 @@ void resume(Worker& w, Fiber& f) {
 
 std::string deadlock_report(const BlockRun& b) {
   std::ostringstream os;
-  os << "deadlock: no thread can proceed (" << b.done << " of " << b.fibers.size()
-     << " exited).";
+  os << "deadlock: no thread can proceed (" << b.done << " of " << b.fibers.size() << " exited).";
   if (b.barrier_waiting > 0) {
-    os << " " << b.barrier_waiting << " thread(s) wait at " << barrier_name(b.barrier_kind)
-       << " (" << loc_str(b.barrier_loc) << "), e.g. " << thread_str(b.barrier_first) << ".";
+    os << " " << b.barrier_waiting << " thread(s) wait at " << barrier_name(b.barrier_kind) << " ("
+       << loc_str(b.barrier_loc) << "), e.g. " << thread_str(b.barrier_first) << ".";
   }
   for (size_t wi = 0; wi < b.warps.size(); ++wi) {
     for (const WarpGroup& g : b.warps[wi].groups) {
@@ -214,10 +211,10 @@ void run_block(const LaunchSpec& spec, void (*run)(void*), void* ctx, uint64_t b
   for (unsigned t = 0; t < nthreads; ++t) b.warps[t / 32].existing |= 1u << (t % 32);
 
   struct SmemDeleter {
-    void operator()(unsigned char* p) const { ::operator delete(p, std::align_val_t{kSmemAlign}); }
+    void operator()(unsigned char* p) const { ::operator delete (p, std::align_val_t{kSmemAlign}); }
   };
   std::unique_ptr<unsigned char, SmemDeleter> smem(static_cast<unsigned char*>(
-      ::operator new(spec.smem_bytes + kCanaryBytes, std::align_val_t{kSmemAlign})));
+      ::operator new (spec.smem_bytes + kCanaryBytes, std::align_val_t{kSmemAlign})));
   b.smem = smem.get();
   b.smem_bytes = spec.smem_bytes;
   std::memset(b.smem, kPoison, spec.smem_bytes);
@@ -326,9 +323,9 @@ int block_barrier(int kind, int pred, std::source_location loc) {
   } else if (b.barrier_kind != kind || b.barrier_loc.line() != loc.line() ||
              std::strcmp(b.barrier_loc.file_name(), loc.file_name()) != 0) {
     fault(thread_str(&f) + " reached " + barrier_name(kind) + " (" + loc_str(loc) + ") while " +
-          std::to_string(b.barrier_waiting) + " thread(s) wait at " +
-          barrier_name(b.barrier_kind) + " (" + loc_str(b.barrier_loc) + "), e.g. " +
-          thread_str(b.barrier_first) + ": divergent barrier");
+          std::to_string(b.barrier_waiting) + " thread(s) wait at " + barrier_name(b.barrier_kind) +
+          " (" + loc_str(b.barrier_loc) + "), e.g. " + thread_str(b.barrier_first) +
+          ": divergent barrier");
   }
   b.barrier_count += pred != 0;
   ++b.barrier_waiting;
@@ -336,10 +333,17 @@ int block_barrier(int kind, int pred, std::source_location loc) {
   int result = 0;
   if (b.barrier_waiting == n) {
     switch (kind) {
-      case 1: result = b.barrier_count; break;
-      case 2: result = b.barrier_count == static_cast<int>(n); break;
-      case 3: result = b.barrier_count > 0; break;
-      default: result = 0;
+      case 1:
+        result = b.barrier_count;
+        break;
+      case 2:
+        result = b.barrier_count == static_cast<int>(n);
+        break;
+      case 3:
+        result = b.barrier_count > 0;
+        break;
+      default:
+        result = 0;
     }
     for (Fiber* o : b.fibers) {
       if (o->status == FiberStatus::kBarrier) {
@@ -382,8 +386,10 @@ void warp_collective(WarpOp op, uint32_t param, unsigned mask, const void* in, s
   }
   const bool full_warp = op == WarpOp::kLdMatrix || op == WarpOp::kMmaBf16 || op == WarpOp::kMmaF16;
   if (full_warp && eff != 0xffffffffu) {
-    fault(std::string(name) + " (" + loc_str(loc) + ") is .sync.aligned and needs all 32 lanes of the warp, but "
-          "warp " + std::to_string(warp_id) + " has lanes " + hex(w.existing) +
+    fault(std::string(name) + " (" + loc_str(loc) +
+          ") is .sync.aligned and needs all 32 lanes of the warp, but "
+          "warp " +
+          std::to_string(warp_id) + " has lanes " + hex(w.existing) +
           " (block size not a multiple of 32?)");
   }
   size_t gi = w.groups.size();
@@ -487,9 +493,10 @@ void launch(const LaunchSpec& spec, void (*run)(void*), void* ctx) {
     const int attr = max_dynamic_smem_attribute(spec.kernel);
     if (spec.smem_bytes > kMaxSmemOptin) fail("dynamic shared memory exceeds 227 KiB");
     if (spec.smem_bytes > static_cast<size_t>(attr)) {
-      fail("more than 48 KiB of dynamic shared memory needs cudaFuncSetAttribute(kernel, "
-           "cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) first (set: " +
-           std::to_string(attr) + ")");
+      fail(
+          "more than 48 KiB of dynamic shared memory needs cudaFuncSetAttribute(kernel, "
+          "cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) first (set: " +
+          std::to_string(attr) + ")");
     }
   }
   const Options opt = options();

@@ -4,8 +4,9 @@
 /// Shuffles follow shfl.sync exactly: c = ((32 - width) << 8) | clamp, segment mask c[12:8],
 ///   maxLane = (lane & seg) | (c[4:0] & ~seg), minLane = lane & seg;
 ///   up: j = lane - b (valid j >= maxLane); down: j = lane + b (valid j <= maxLane);
-///   bfly: j = lane ^ b (valid j <= maxLane); idx: j = minLane | (b[4:0] & ~seg) (valid j <= maxLane);
-///   an invalid j reads the lane's own value. A source lane outside the mask is undefined: poisoned.
+///   bfly: j = lane ^ b (valid j <= maxLane); idx: j = minLane | (b[4:0] & ~seg) (valid j <=
+///   maxLane); an invalid j reads the lane's own value. A source lane outside the mask is
+///   undefined: poisoned.
 /// mma.m16n8k16 and ldmatrix use the fragment layouts of the PTX ISA (docs/cudasim.md, "Tensor
 /// cores"); the tile is reassembled from all 32 lanes, so a kernel's layout mistake shows.
 #include <cstdio>
@@ -40,10 +41,22 @@ void shuffle(WarpOp op, size_t bytes, unsigned mask, WarpSlot* s) {
     int j = l;
     bool valid = false;
     switch (op) {
-      case WarpOp::kShflUp: j = l - b; valid = j >= max_lane; break;
-      case WarpOp::kShflDown: j = l + b; valid = j <= max_lane; break;
-      case WarpOp::kShflXor: j = l ^ b; valid = j <= max_lane; break;
-      default: j = min_lane | (b & ~seg); valid = j <= max_lane; break;
+      case WarpOp::kShflUp:
+        j = l - b;
+        valid = j >= max_lane;
+        break;
+      case WarpOp::kShflDown:
+        j = l + b;
+        valid = j <= max_lane;
+        break;
+      case WarpOp::kShflXor:
+        j = l ^ b;
+        valid = j <= max_lane;
+        break;
+      default:
+        j = min_lane | (b & ~seg);
+        valid = j <= max_lane;
+        break;
     }
     if (!valid) j = l;
     if (((mask >> j) & 1u) == 0) {
@@ -134,11 +147,14 @@ void ldmatrix(uint32_t param, WarpSlot* s) {
 
 void compute_warp_op(WarpOp op, uint32_t param, unsigned mask, WarpSlot* s) {
   switch (op) {
-    case WarpOp::kSyncWarp: return;
+    case WarpOp::kSyncWarp:
+      return;
     case WarpOp::kShflIdx:
     case WarpOp::kShflUp:
     case WarpOp::kShflDown:
-    case WarpOp::kShflXor: shuffle(op, param, mask, s); return;
+    case WarpOp::kShflXor:
+      shuffle(op, param, mask, s);
+      return;
     case WarpOp::kBallot:
     case WarpOp::kAny:
     case WarpOp::kAll: {
@@ -176,36 +192,55 @@ void compute_warp_op(WarpOp op, uint32_t param, unsigned mask, WarpSlot* s) {
       for (unsigned l = 0; l < 32; ++l) std::memcpy(s[l].out, &acc, sizeof(acc));
       return;
     }
-    case WarpOp::kLdMatrix: ldmatrix(param, s); return;
-    case WarpOp::kMmaBf16: mma(true, s); return;
-    case WarpOp::kMmaF16: mma(false, s); return;
+    case WarpOp::kLdMatrix:
+      ldmatrix(param, s);
+      return;
+    case WarpOp::kMmaBf16:
+      mma(true, s);
+      return;
+    case WarpOp::kMmaF16:
+      mma(false, s);
+      return;
   }
 }
 
 const char* warp_op_name(WarpOp op, uint32_t param) {
   switch (op) {
-    case WarpOp::kSyncWarp: return "__syncwarp";
-    case WarpOp::kShflIdx: return "__shfl_sync";
-    case WarpOp::kShflUp: return "__shfl_up_sync";
-    case WarpOp::kShflDown: return "__shfl_down_sync";
-    case WarpOp::kShflXor: return "__shfl_xor_sync";
-    case WarpOp::kBallot: return "__ballot_sync";
-    case WarpOp::kAny: return "__any_sync";
-    case WarpOp::kAll: return "__all_sync";
-    case WarpOp::kReduceAdd: return "__reduce_add_sync";
-    case WarpOp::kReduceMin: return "__reduce_min_sync";
-    case WarpOp::kReduceMax: return "__reduce_max_sync";
+    case WarpOp::kSyncWarp:
+      return "__syncwarp";
+    case WarpOp::kShflIdx:
+      return "__shfl_sync";
+    case WarpOp::kShflUp:
+      return "__shfl_up_sync";
+    case WarpOp::kShflDown:
+      return "__shfl_down_sync";
+    case WarpOp::kShflXor:
+      return "__shfl_xor_sync";
+    case WarpOp::kBallot:
+      return "__ballot_sync";
+    case WarpOp::kAny:
+      return "__any_sync";
+    case WarpOp::kAll:
+      return "__all_sync";
+    case WarpOp::kReduceAdd:
+      return "__reduce_add_sync";
+    case WarpOp::kReduceMin:
+      return "__reduce_min_sync";
+    case WarpOp::kReduceMax:
+      return "__reduce_max_sync";
     case WarpOp::kLdMatrix: {
-      static constexpr const char* kNames[] = {
-          "ldmatrix.x?", "ldmatrix.x1", "ldmatrix.x2", "ldmatrix.x?", "ldmatrix.x4"};
+      static constexpr const char* kNames[] = {"ldmatrix.x?", "ldmatrix.x1", "ldmatrix.x2",
+                                               "ldmatrix.x?", "ldmatrix.x4"};
       static constexpr const char* kTrans[] = {"ldmatrix.x?.trans", "ldmatrix.x1.trans",
                                                "ldmatrix.x2.trans", "ldmatrix.x?.trans",
                                                "ldmatrix.x4.trans"};
       const unsigned n = param & 0xF;
       return ((param & 0x10) ? kTrans : kNames)[n <= 4 ? n : 0];
     }
-    case WarpOp::kMmaBf16: return "mma.sync.m16n8k16.bf16";
-    case WarpOp::kMmaF16: return "mma.sync.m16n8k16.f16";
+    case WarpOp::kMmaBf16:
+      return "mma.sync.m16n8k16.bf16";
+    case WarpOp::kMmaF16:
+      return "mma.sync.m16n8k16.f16";
   }
   return "warp collective";
 }

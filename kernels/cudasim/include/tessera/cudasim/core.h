@@ -63,9 +63,9 @@ enum class WarpOp : uint32_t {
   kReduceAdd,
   kReduceMin,
   kReduceMax,
-  kLdMatrix,      ///< param: count (1, 2, 4) | 0x10 for .trans
-  kMmaBf16,       ///< mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32
-  kMmaF16,        ///< mma.sync.m16n8k16.row.col.f32.f16.f16.f32
+  kLdMatrix,  ///< param: count (1, 2, 4) | 0x10 for .trans
+  kMmaBf16,   ///< mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32
+  kMmaF16,    ///< mma.sync.m16n8k16.row.col.f32.f16.f16.f32
 };
 
 /// Per-lane payload of a rendezvous: inputs and the result the computing lane writes back.
@@ -110,16 +110,17 @@ enum class Schedule { kIndex, kReverse, kRandom };
 
 struct Options {
   Schedule schedule = Schedule::kIndex;
-  uint64_t seed = 1;          ///< for kRandom
-  int threads = 0;            ///< OS threads running blocks; 0 = OpenMP's default
-  size_t stack_bytes = 0;     ///< fiber stack; 0 = 128 KiB (256 KiB under ASan)
+  uint64_t seed = 1;       ///< for kRandom
+  int threads = 0;         ///< OS threads running blocks; 0 = OpenMP's default
+  size_t stack_bytes = 0;  ///< fiber stack; 0 = 128 KiB (256 KiB under ASan)
   /// Report data races (two threads access one address between barriers, at least one writing)
   /// in kernels compiled with tessera_cudasim_sources(... RACE_CHECK ...). See race.cpp.
   bool race_check = false;
 };
 
 /// Process-wide options, initialised from TESSERA_CUDASIM_SCHEDULE=index|reverse|random[:seed],
-/// TESSERA_CUDASIM_THREADS=n and TESSERA_CUDASIM_RACECHECK=0|1. Not to be changed while a launch is running.
+/// TESSERA_CUDASIM_THREADS=n and TESSERA_CUDASIM_RACECHECK=0|1. Not to be changed while a launch is
+/// running.
 Options options();
 void set_options(const Options& o);
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief cudasim: compile CUDA kernel source with g++ and run it on CPU fibers with CUDA semantics.
+/// @brief cudasim: CUDA kernel source compiled by g++, run on CPU fibers with CUDA semantics.
 ///
 /// Included (through tessera/kernels/cuda/compat.h) first by every .cu file built with
 /// TESSERA_CUDASIM. Order matters: the keywords must exist before CUDA's headers, and the builtin

@@ -23,7 +23,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-// ---- barriers ------------------------------------------------------------------------------------
+// ---- barriers
+// ------------------------------------------------------------------------------------
 
 inline void __syncthreads(std::source_location loc = std::source_location::current()) {
   ::tessera::cudasim::block_barrier(0, 1, loc);
@@ -52,7 +53,8 @@ inline unsigned __activemask() { return ::tessera::cudasim::active_mask(); }
 
 inline constexpr int warpSize = 32;
 
-// ---- warp shuffles and votes ---------------------------------------------------------------------
+// ---- warp shuffles and votes
+// ---------------------------------------------------------------------
 
 namespace tessera::cudasim::detail {
 struct ShflIn {
@@ -136,15 +138,18 @@ inline uint32_t reduce(WarpOp op, uint32_t is_signed, unsigned mask, uint32_t v,
 }  // namespace tessera::cudasim::detail
 inline unsigned __reduce_add_sync(unsigned mask, unsigned v,
                                   std::source_location loc = std::source_location::current()) {
-  return ::tessera::cudasim::detail::reduce(::tessera::cudasim::WarpOp::kReduceAdd, 0, mask, v, loc);
+  return ::tessera::cudasim::detail::reduce(::tessera::cudasim::WarpOp::kReduceAdd, 0, mask, v,
+                                            loc);
 }
 inline unsigned __reduce_min_sync(unsigned mask, unsigned v,
                                   std::source_location loc = std::source_location::current()) {
-  return ::tessera::cudasim::detail::reduce(::tessera::cudasim::WarpOp::kReduceMin, 0, mask, v, loc);
+  return ::tessera::cudasim::detail::reduce(::tessera::cudasim::WarpOp::kReduceMin, 0, mask, v,
+                                            loc);
 }
 inline unsigned __reduce_max_sync(unsigned mask, unsigned v,
                                   std::source_location loc = std::source_location::current()) {
-  return ::tessera::cudasim::detail::reduce(::tessera::cudasim::WarpOp::kReduceMax, 0, mask, v, loc);
+  return ::tessera::cudasim::detail::reduce(::tessera::cudasim::WarpOp::kReduceMax, 0, mask, v,
+                                            loc);
 }
 inline int __reduce_add_sync(unsigned mask, int v,
                              std::source_location loc = std::source_location::current()) {
@@ -162,7 +167,8 @@ inline int __reduce_max_sync(unsigned mask, int v,
       ::tessera::cudasim::WarpOp::kReduceMax, 1, mask, static_cast<uint32_t>(v), loc));
 }
 
-// ---- atomics -------------------------------------------------------------------------------------
+// ---- atomics
+// -------------------------------------------------------------------------------------
 
 namespace tessera::cudasim::detail {
 template <typename T>
@@ -190,9 +196,9 @@ T atomic_16(T* address, Op op) {
 }
 }  // namespace tessera::cudasim::detail
 
-#define TESSERA_CUDASIM_ATOMIC_ADD(T)                                                   \
-  inline T atomicAdd(T* address, T val) {                                               \
-    const ::tessera::cudasim::detail::AtomicScope scope;                                \
+#define TESSERA_CUDASIM_ATOMIC_ADD(T)                                                             \
+  inline T atomicAdd(T* address, T val) {                                                         \
+    const ::tessera::cudasim::detail::AtomicScope scope;                                          \
     return ::tessera::cudasim::detail::atomic(address).fetch_add(val, std::memory_order_relaxed); \
   }
 TESSERA_CUDASIM_ATOMIC_ADD(int)
@@ -211,15 +217,15 @@ inline unsigned atomicSub(unsigned* address, unsigned val) {
   return ::tessera::cudasim::detail::atomic(address).fetch_sub(val, std::memory_order_relaxed);
 }
 
-#define TESSERA_CUDASIM_ATOMIC_RMW(name, T, expr)                                  \
-  inline T name(T* address, T val) {                                               \
-    const ::tessera::cudasim::detail::AtomicScope scope;                           \
-    auto ref = ::tessera::cudasim::detail::atomic(address);                        \
-    T old = ref.load(std::memory_order_relaxed);                                   \
-    for (;;) {                                                                     \
-      const T next = (expr);                                                       \
+#define TESSERA_CUDASIM_ATOMIC_RMW(name, T, expr)                                      \
+  inline T name(T* address, T val) {                                                   \
+    const ::tessera::cudasim::detail::AtomicScope scope;                               \
+    auto ref = ::tessera::cudasim::detail::atomic(address);                            \
+    T old = ref.load(std::memory_order_relaxed);                                       \
+    for (;;) {                                                                         \
+      const T next = (expr);                                                           \
       if (ref.compare_exchange_weak(old, next, std::memory_order_relaxed)) return old; \
-    }                                                                              \
+    }                                                                                  \
   }
 TESSERA_CUDASIM_ATOMIC_RMW(atomicMax, int, old > val ? old : val)
 TESSERA_CUDASIM_ATOMIC_RMW(atomicMax, unsigned, old > val ? old : val)
@@ -229,8 +235,8 @@ TESSERA_CUDASIM_ATOMIC_RMW(atomicMin, int, old < val ? old : val)
 TESSERA_CUDASIM_ATOMIC_RMW(atomicMin, unsigned, old < val ? old : val)
 TESSERA_CUDASIM_ATOMIC_RMW(atomicMin, long long, old < val ? old : val)
 TESSERA_CUDASIM_ATOMIC_RMW(atomicMin, unsigned long long, old < val ? old : val)
-TESSERA_CUDASIM_ATOMIC_RMW(atomicAnd, int, old & val)
-TESSERA_CUDASIM_ATOMIC_RMW(atomicAnd, unsigned, old & val)
+TESSERA_CUDASIM_ATOMIC_RMW(atomicAnd, int, old& val)
+TESSERA_CUDASIM_ATOMIC_RMW(atomicAnd, unsigned, old& val)
 TESSERA_CUDASIM_ATOMIC_RMW(atomicOr, int, old | val)
 TESSERA_CUDASIM_ATOMIC_RMW(atomicOr, unsigned, old | val)
 TESSERA_CUDASIM_ATOMIC_RMW(atomicXor, int, old ^ val)
@@ -239,16 +245,16 @@ TESSERA_CUDASIM_ATOMIC_RMW(atomicInc, unsigned, old >= val ? 0u : old + 1u)
 TESSERA_CUDASIM_ATOMIC_RMW(atomicDec, unsigned, (old == 0u || old > val) ? val : old - 1u)
 #undef TESSERA_CUDASIM_ATOMIC_RMW
 
-#define TESSERA_CUDASIM_ATOMIC_EXCH(T)                                                        \
-  inline T atomicExch(T* address, T val) {                                                    \
-    const ::tessera::cudasim::detail::AtomicScope scope;                                      \
+#define TESSERA_CUDASIM_ATOMIC_EXCH(T)                                                           \
+  inline T atomicExch(T* address, T val) {                                                       \
+    const ::tessera::cudasim::detail::AtomicScope scope;                                         \
     return ::tessera::cudasim::detail::atomic(address).exchange(val, std::memory_order_relaxed); \
-  }                                                                                           \
-  inline T atomicCAS(T* address, T compare, T val) {                                          \
-    const ::tessera::cudasim::detail::AtomicScope scope;                                      \
-    ::tessera::cudasim::detail::atomic(address).compare_exchange_strong(                      \
-        compare, val, std::memory_order_relaxed);                                             \
-    return compare;                                                                           \
+  }                                                                                              \
+  inline T atomicCAS(T* address, T compare, T val) {                                             \
+    const ::tessera::cudasim::detail::AtomicScope scope;                                         \
+    ::tessera::cudasim::detail::atomic(address).compare_exchange_strong(                         \
+        compare, val, std::memory_order_relaxed);                                                \
+    return compare;                                                                              \
   }
 TESSERA_CUDASIM_ATOMIC_EXCH(int)
 TESSERA_CUDASIM_ATOMIC_EXCH(unsigned)
@@ -273,7 +279,8 @@ inline __nv_bfloat16 atomicAdd(__nv_bfloat16* address, __nv_bfloat16 val) {
   });
 }
 
-// ---- math the CUDA headers declare for device code only ------------------------------------------
+// ---- math the CUDA headers declare for device code only
+// ------------------------------------------
 
 inline float __expf(float x) { return exp2f(x * 1.4426950408889634f); }
 inline float __exp10f(float x) { return exp2f(x * 3.3219280948873622f); }
@@ -284,8 +291,14 @@ inline float __powf(float x, float y) { return exp2f(y * log2f(x)); }
 inline float __sinf(float x) { return sinf(x); }
 inline float __cosf(float x) { return cosf(x); }
 inline float __tanf(float x) { return tanf(x); }
-inline void __sincosf(float x, float* s, float* c) { *s = sinf(x); *c = cosf(x); }
-inline void sincosf(float x, float* s, float* c) { *s = sinf(x); *c = cosf(x); }
+inline void __sincosf(float x, float* s, float* c) {
+  *s = sinf(x);
+  *c = cosf(x);
+}
+inline void sincosf(float x, float* s, float* c) {
+  *s = sinf(x);
+  *c = cosf(x);
+}
 /// Hardware __fdividef is x * rcp.approx(y); it returns 0 for 2^126 < |y| < 2^128.
 inline float __fdividef(float x, float y) {
   const float ay = fabsf(y);
@@ -326,7 +339,8 @@ inline unsigned long long max(unsigned long long a, unsigned long long b) { retu
 inline float min(float a, float b) { return fminf(a, b); }
 inline float max(float a, float b) { return fmaxf(a, b); }
 
-// ---- bits and memory hints -----------------------------------------------------------------------
+// ---- bits and memory hints
+// -----------------------------------------------------------------------
 
 inline int __popc(unsigned x) { return std::popcount(x); }
 inline int __popcll(unsigned long long x) { return std::popcount(x); }
@@ -370,7 +384,5 @@ template <typename T>
 void __stcg(T* p, T v) {
   *p = v;
 }
-inline long long clock64() {
-  return std::chrono::steady_clock::now().time_since_epoch().count();
-}
+inline long long clock64() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 inline void __nanosleep(unsigned) {}

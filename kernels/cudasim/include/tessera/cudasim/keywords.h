@@ -5,10 +5,10 @@
 /// defining them first lets g++ compile the toolkit's <cuda_bf16.h>/<cuda_fp16.h> as host code.
 ///
 /// NOTE [static shared memory]: `__shared__` is `static thread_local` so that blocks may run on
-/// several OS threads at once (each block's fibers stay on one OS thread). AddressSanitizer does not
-/// put redzones around thread_local arrays, so an overflow there would silently corrupt the
-/// neighbour; under ASan `__shared__` is plain `static` (redzoned) and the launch runs the blocks of
-/// a grid one after another (LaunchSpec::serial_blocks).
+/// several OS threads at once (each block's fibers stay on one OS thread). AddressSanitizer does
+/// not put redzones around thread_local arrays, so an overflow there would silently corrupt the
+/// neighbour; under ASan `__shared__` is plain `static` (redzoned) and the launch runs the blocks
+/// of a grid one after another (LaunchSpec::serial_blocks).
 #pragma once
 
 #if defined(__CUDACC__)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief Warp-wide emulation of mma.sync.m16n8k16 and ldmatrix (called by tessera/kernels/cuda/ptx.h).
+/// @brief Warp-wide emulation of mma.sync.m16n8k16 and ldmatrix (used by kernels/cuda/ptx.h).
 ///
 /// Both are warp rendezvous that need all 32 lanes; the lane that arrives last assembles the whole
 /// tile from every lane's fragment using the PTX ISA layouts (docs/cudasim.md), computes, and hands

@@ -23,8 +23,8 @@
 /// Declares `T* name` pointing at the block's dynamic shared memory (the launch's smem_bytes).
 /// One untyped extern array for every kernel: typed extern __shared__ arrays of different types in
 /// one translation unit are a compile error under nvcc.
-#define TESSERA_DYNAMIC_SMEM(T, name)                                       \
-  extern __shared__ __align__(16) unsigned char tessera_dynamic_smem_[];   \
+#define TESSERA_DYNAMIC_SMEM(T, name)                                    \
+  extern __shared__ __align__(16) unsigned char tessera_dynamic_smem_[]; \
   T* name = reinterpret_cast<T*>(tessera_dynamic_smem_)
 
 #elif defined(TESSERA_CUDASIM)

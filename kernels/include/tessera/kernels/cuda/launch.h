@@ -22,8 +22,14 @@ class Launch {
  public:
   Launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem_bytes, cudaStream_t stream,
          const char* name, const char* file, int line)
-      : kernel_(kernel), grid_(grid), block_(block), smem_bytes_(smem_bytes), stream_(stream),
-        name_(name), file_(file), line_(line) {}
+      : kernel_(kernel),
+        grid_(grid),
+        block_(block),
+        smem_bytes_(smem_bytes),
+        stream_(stream),
+        name_(name),
+        file_(file),
+        line_(line) {}
 
   template <typename... A>
   void operator()(A&&... args) const {
@@ -65,6 +71,6 @@ class Launch {
 
 }  // namespace tessera::kernels::cuda
 
-#define TESSERA_LAUNCH(kernel, grid, block, smem_bytes, stream)                                 \
+#define TESSERA_LAUNCH(kernel, grid, block, smem_bytes, stream)                                  \
   ::tessera::kernels::cuda::Launch(kernel, grid, block, static_cast<size_t>(smem_bytes), stream, \
                                    #kernel, __FILE__, __LINE__)

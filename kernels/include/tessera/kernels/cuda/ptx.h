@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief Tensor-core and async-copy primitives: inline PTX under nvcc, warp emulation under cudasim.
+/// @brief Tensor-core and cp.async primitives: inline PTX under nvcc, emulated under cudasim.
 ///
 /// The only file in tessera with inline PTX. Fragment layouts (PTX ISA, m16n8k16, g = lane/4,
 /// t = lane%4; two 16-bit values per 32-bit register, lower index in the low half):
-///   A (16x16, row):  a[0] = A[g][2t..2t+1]   a[1] = A[g+8][2t..]  a[2] = A[g][2t+8..]  a[3] = A[g+8][2t+8..]
-///   B (16x8, col):   b[0] = {B[2t][g], B[2t+1][g]}                b[1] = {B[2t+8][g], B[2t+9][g]}
-///   C/D (16x8 f32):  c[0..1] = C[g][2t..2t+1]                     c[2..3] = C[g+8][2t..2t+1]
-///   ldmatrix x1/x2/x4: lanes 8j..8j+7 give the 16-byte aligned row addresses of matrix j;
+///   A (16x16, row):  a[0] = A[g][2t..2t+1]   a[1] = A[g+8][2t..]  a[2] = A[g][2t+8..]  a[3] =
+///   A[g+8][2t+8..] B (16x8, col):   b[0] = {B[2t][g], B[2t+1][g]}                b[1] =
+///   {B[2t+8][g], B[2t+9][g]} C/D (16x8 f32):  c[0..1] = C[g][2t..2t+1]                     c[2..3]
+///   = C[g+8][2t..2t+1] ldmatrix x1/x2/x4: lanes 8j..8j+7 give the 16-byte aligned row addresses of
+///   matrix j;
 ///     r[j] = {M_j[lane/4][2(lane%4)], M_j[lane/4][2(lane%4)+1]}; .trans gives M_j transposed.
 /// Under cudasim every one of these is a rendezvous of all 32 lanes (docs/cudasim.md).
 #pragma once
@@ -62,47 +63,58 @@ __device__ __forceinline__ void mma_m16n8k16_f16(float (&d)[4], const uint32_t (
 __device__ __forceinline__ void ldmatrix_x1(uint32_t (&r)[1], const void* smem_row) {
 #if defined(__CUDA_ARCH__)
   asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];\n"
-               : "=r"(r[0]) : "r"(TESSERA_PTX_SMEM_ADDR(smem_row)) : "memory");
+               : "=r"(r[0])
+               : "r"(TESSERA_PTX_SMEM_ADDR(smem_row))
+               : "memory");
 #endif
 }
 __device__ __forceinline__ void ldmatrix_x2(uint32_t (&r)[2], const void* smem_row) {
 #if defined(__CUDA_ARCH__)
   asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n"
-               : "=r"(r[0]), "=r"(r[1]) : "r"(TESSERA_PTX_SMEM_ADDR(smem_row)) : "memory");
+               : "=r"(r[0]), "=r"(r[1])
+               : "r"(TESSERA_PTX_SMEM_ADDR(smem_row))
+               : "memory");
 #endif
 }
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem_row) {
 #if defined(__CUDA_ARCH__)
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(TESSERA_PTX_SMEM_ADDR(smem_row)) : "memory");
+               : "r"(TESSERA_PTX_SMEM_ADDR(smem_row))
+               : "memory");
 #endif
 }
 __device__ __forceinline__ void ldmatrix_x1_trans(uint32_t (&r)[1], const void* smem_row) {
 #if defined(__CUDA_ARCH__)
   asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];\n"
-               : "=r"(r[0]) : "r"(TESSERA_PTX_SMEM_ADDR(smem_row)) : "memory");
+               : "=r"(r[0])
+               : "r"(TESSERA_PTX_SMEM_ADDR(smem_row))
+               : "memory");
 #endif
 }
 __device__ __forceinline__ void ldmatrix_x2_trans(uint32_t (&r)[2], const void* smem_row) {
 #if defined(__CUDA_ARCH__)
   asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
-               : "=r"(r[0]), "=r"(r[1]) : "r"(TESSERA_PTX_SMEM_ADDR(smem_row)) : "memory");
+               : "=r"(r[0]), "=r"(r[1])
+               : "r"(TESSERA_PTX_SMEM_ADDR(smem_row))
+               : "memory");
 #endif
 }
 __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* smem_row) {
 #if defined(__CUDA_ARCH__)
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(TESSERA_PTX_SMEM_ADDR(smem_row)) : "memory");
+               : "r"(TESSERA_PTX_SMEM_ADDR(smem_row))
+               : "memory");
 #endif
 }
 
 /// 16-byte global -> shared copy that bypasses registers (cp.async.cg, sm_80+).
 __device__ __forceinline__ void cp_async_16(void* smem_dst, const void* gmem_src) {
 #if defined(__CUDA_ARCH__)
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n"
-               :: "r"(TESSERA_PTX_SMEM_ADDR(smem_dst)), "l"(gmem_src) : "memory");
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(TESSERA_PTX_SMEM_ADDR(smem_dst)),
+               "l"(gmem_src)
+               : "memory");
 #endif
 }
 __device__ __forceinline__ void cp_async_commit() {
@@ -114,7 +126,7 @@ __device__ __forceinline__ void cp_async_commit() {
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
 #if defined(__CUDA_ARCH__)
-  asm volatile("cp.async.wait_group %0;\n" :: "n"(N) : "memory");
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 #endif
 }
 __device__ __forceinline__ void cp_async_wait_all() {
@@ -127,20 +139,20 @@ __device__ __forceinline__ void cp_async_wait_all() {
 
 #else  // cudasim
 
-__forceinline__ void mma_m16n8k16_bf16(
-    float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const float (&c)[4],
-    std::source_location loc = std::source_location::current()) {
+__forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4],
+                                       const uint32_t (&b)[2], const float (&c)[4],
+                                       std::source_location loc = std::source_location::current()) {
   ::tessera::cudasim::mma_m16n8k16(::tessera::cudasim::WarpOp::kMmaBf16, d, a, b, c, loc);
 }
-__forceinline__ void mma_m16n8k16_f16(
-    float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const float (&c)[4],
-    std::source_location loc = std::source_location::current()) {
+__forceinline__ void mma_m16n8k16_f16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2],
+                                      const float (&c)[4],
+                                      std::source_location loc = std::source_location::current()) {
   ::tessera::cudasim::mma_m16n8k16(::tessera::cudasim::WarpOp::kMmaF16, d, a, b, c, loc);
 }
-#define TESSERA_CUDASIM_LDMATRIX(fn, count, trans)                                            \
-  __forceinline__ void fn(uint32_t (&r)[count], const void* smem_row,                         \
-                          std::source_location loc = std::source_location::current()) {       \
-    ::tessera::cudasim::ldmatrix(count, trans, r, smem_row, loc);                             \
+#define TESSERA_CUDASIM_LDMATRIX(fn, count, trans)                                      \
+  __forceinline__ void fn(uint32_t(&r)[count], const void* smem_row,                    \
+                          std::source_location loc = std::source_location::current()) { \
+    ::tessera::cudasim::ldmatrix(count, trans, r, smem_row, loc);                       \
   }
 TESSERA_CUDASIM_LDMATRIX(ldmatrix_x1, 1, false)
 TESSERA_CUDASIM_LDMATRIX(ldmatrix_x2, 2, false)
