@@ -110,8 +110,9 @@ void misuse(Misuse what);
 
 /// Device math, 12 outputs per element (out[12*i + k]): __expf, expf, rsqrtf, __fdividef(x, 3),
 /// exp2f, fmaf(x, x, 1), __logf(|x|+1), tanhf, erff, __frcp_rn, fmaxf(x, 0.5), fminf(x, 0.5).
-/// Round trips: bf16[i] = __bfloat162float(__float2bfloat16(x)), f16[i] likewise through __half.
-constexpr int kMathOutputs = 12;
+/// Then 16-bit math: __hfma(h(x), h(0.5), h(1)) for __half and __nv_bfloat16, hexp(h(x/4)),
+/// hsqrt(bf16(|x|)). Round trips: bf16[i] = __bfloat162float(__float2bfloat16(x)), f16[i] likewise.
+constexpr int kMathOutputs = 16;
 void math_intrinsics(const float* x, int n, float* out, float* bf16, float* f16);
 
 /// Launch configuration errors: block of 2048 threads.

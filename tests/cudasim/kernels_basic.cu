@@ -170,6 +170,11 @@ __global__ void math_kernel(const float* __restrict__ x, int n, float* __restric
   o[9] = __frcp_rn(v);
   o[10] = fmaxf(v, 0.5f);
   o[11] = fminf(v, 0.5f);
+  o[12] = __half2float(__hfma(__float2half(v), __float2half(0.5f), __float2half(1.0f)));
+  o[13] =
+      __bfloat162float(__hfma(__float2bfloat16(v), __float2bfloat16(0.5f), __float2bfloat16(1.0f)));
+  o[14] = __half2float(hexp(__float2half(v * 0.25f)));
+  o[15] = __bfloat162float(hsqrt(__float2bfloat16(fabsf(v))));
   bf16[i] = __bfloat162float(__float2bfloat16(v));
   f16[i] = __half2float(__float2half(v));
 }

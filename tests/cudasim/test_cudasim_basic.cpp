@@ -241,6 +241,14 @@ TEST_CASE("cudasim: device math intrinsics and 16-bit conversions", "[cudasim][m
     REQUIRE(o[9] == 1.0f / x[i]);
     REQUIRE(o[10] == std::max(x[i], 0.5f));
     REQUIRE(o[11] == std::min(x[i], 0.5f));
+    const float h = static_cast<float>(tessera::Float16(x[i]));
+    const float b = static_cast<float>(tessera::BFloat16(x[i]));
+    REQUIRE(o[12] == static_cast<float>(tessera::Float16(static_cast<float>(h * 0.5 + 1.0))));
+    REQUIRE(o[13] == static_cast<float>(tessera::BFloat16(static_cast<float>(b * 0.5 + 1.0))));
+    const double e =
+        std::exp(static_cast<double>(static_cast<float>(tessera::Float16(x[i] * 0.25f))));
+    if (e < 60000) REQUIRE(std::abs(o[14] - e) <= 1e-3 * e);  // f16 has 11 significant bits
+    REQUIRE(std::abs(o[15] - std::sqrt(std::abs(b))) <= 8e-3 * std::sqrt(std::abs(b)));
     // CUDA's own host conversions agree bit for bit with tessera's RNE types.
     REQUIRE(bf[i] == static_cast<float>(tessera::BFloat16(x[i])));
     REQUIRE(std::bit_cast<uint32_t>(hf[i]) ==
