@@ -119,8 +119,8 @@ struct Options {
 };
 
 /// Process-wide options, initialised from TESSERA_CUDASIM_SCHEDULE=index|reverse|random[:seed],
-/// TESSERA_CUDASIM_THREADS=n and TESSERA_CUDASIM_RACECHECK=0|1. Not to be changed while a launch is
-/// running.
+/// TESSERA_CUDASIM_THREADS=n, TESSERA_CUDASIM_STACK_KB=n and TESSERA_CUDASIM_RACECHECK=0|1. Not to
+/// be changed while a launch is running.
 Options options();
 void set_options(const Options& o);
 
