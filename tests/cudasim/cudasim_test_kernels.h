@@ -101,6 +101,7 @@ enum class Misuse {
   kShuffleMasksDiffer,     ///< lanes 0-15 use mask 0xffffffff, lanes 16-31 0xffff0000
   kShuffleExitedLane,      ///< lanes 16-31 return, lanes 0-15 shuffle with the full mask
   kShuffleBadWidth,        ///< width 3
+  kDifferentCollectives,   ///< odd lanes __shfl_sync, even lanes __ballot_sync, same full mask
   kShuffleVsBarrier,       ///< lane 31 waits at __syncthreads while lanes 0-30 shuffle with it
   kDynamicSmemOverflow,    ///< writes one float past the dynamic shared memory
   kMmaPartialWarp,         ///< mma with a 16-thread block

@@ -41,6 +41,13 @@ __global__ void misuse_kernel(Misuse what, int* out) {
     case Misuse::kShuffleBadWidth:
       v = __shfl_sync(kFull, v, 0, 3);
       break;
+    case Misuse::kDifferentCollectives:
+      if (t % 2) {
+        v = __shfl_sync(kFull, v, 0);
+      } else {
+        v = static_cast<int>(__ballot_sync(kFull, v > 3));
+      }
+      break;
     case Misuse::kShuffleVsBarrier:
       if (t == 31) {
         __syncthreads();
@@ -77,7 +84,7 @@ void misuse(Misuse what) {
   int threads = 64;
   if (what == Misuse::kShuffleLaneNotInMask || what == Misuse::kShuffleMasksDiffer ||
       what == Misuse::kShuffleExitedLane || what == Misuse::kShuffleBadWidth ||
-      what == Misuse::kShuffleVsBarrier) {
+      what == Misuse::kDifferentCollectives || what == Misuse::kShuffleVsBarrier) {
     threads = 32;
   } else if (what == Misuse::kMmaPartialWarp) {
     threads = 16;
