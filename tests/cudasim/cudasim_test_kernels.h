@@ -33,6 +33,10 @@ struct ShuffleOut {
 };
 void warp_shuffles(const int* x, int n, int width, int src, int xor_mask, ShuffleOut out);
 
+/// y[i] = sum of x over i's half-warp, computed by the two half-warps concurrently with disjoint
+/// masks (0x0000ffff and 0xffff0000) and __syncwarp(mask); blocks of 64 threads.
+void half_warp_sums(const int* x, int* y, int n);
+
 /// y = x with each chunk of `chunk` elements reversed, through dynamic shared memory (one block of
 /// `chunk` threads per chunk, smem = chunk floats + chunk ints).
 void reverse_chunks(const float* x, float* y, int n, int chunk);

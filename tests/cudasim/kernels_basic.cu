@@ -55,6 +55,16 @@ __global__ void warp_shuffle_kernel(const int* __restrict__ x, int width, int sr
   out.reduce_max[i] = __reduce_max_sync(kFull, v0);
 }
 
+__global__ void half_warp_sums_kernel(const int* __restrict__ x, int* __restrict__ y) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  const unsigned lane = threadIdx.x % 32;
+  const unsigned mask = lane < 16 ? 0x0000ffffu : 0xffff0000u;
+  int v = x[i];
+  __syncwarp(mask);
+  for (int offset = 8; offset >= 1; offset /= 2) v += __shfl_xor_sync(mask, v, offset);
+  y[i] = v;
+}
+
 __global__ void reverse_chunks_kernel(const float* __restrict__ x, float* __restrict__ y, int n) {
   TESSERA_DYNAMIC_SMEM(float, s);                     // (chunk) floats, then
   int* idx = reinterpret_cast<int*>(s + blockDim.x);  // (chunk) ints
@@ -202,6 +212,11 @@ void block_sum(const float* x, int n, float* block_sums, int blocks) {
 void warp_shuffles(const int* x, int n, int width, int src, int xor_mask, ShuffleOut out) {
   TESSERA_CHECK(n % 96 == 0, "warp_shuffles: n must be a multiple of 96, got ", n);
   TESSERA_LAUNCH(warp_shuffle_kernel, n / 96, 96, 0, nullptr)(x, width, src, xor_mask, out);
+}
+
+void half_warp_sums(const int* x, int* y, int n) {
+  TESSERA_CHECK(n % 64 == 0, "half_warp_sums: n must be a multiple of 64, got ", n);
+  TESSERA_LAUNCH(half_warp_sums_kernel, n / 64, 64, 0, nullptr)(x, y);
 }
 
 void reverse_chunks(const float* x, float* y, int n, int chunk) {
