@@ -109,6 +109,7 @@ enum class Misuse {
   kShuffleVsBarrier,       ///< lane 31 waits at __syncthreads while lanes 0-30 shuffle with it
   kDynamicSmemOverflow,    ///< writes one float past the dynamic shared memory
   kMmaPartialWarp,         ///< mma with a 16-thread block
+  kLdmatrixMisaligned,     ///< ldmatrix row addresses 2 bytes off 16-byte alignment
   kTrap,                   ///< __trap()
 };
 void misuse(Misuse what);
