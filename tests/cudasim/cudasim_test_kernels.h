@@ -37,6 +37,10 @@ void warp_shuffles(const int* x, int n, int width, int src, int xor_mask, Shuffl
 /// masks (0x0000ffff and 0xffff0000) and __syncwarp(mask); blocks of 64 threads.
 void half_warp_sums(const int* x, int* y, int n);
 
+/// y = 3 * x through a template kernel launched as TESSERA_LAUNCH((scale_kernel<float, 3>), ...),
+/// with __launch_bounds__; the grid is 2-D (blocks of (32, 4) threads, grid (ceil(n/128), 1)).
+void scale_by_three(const float* x, float* y, int n);
+
 /// y = x with each chunk of `chunk` elements reversed, through dynamic shared memory (one block of
 /// `chunk` threads per chunk, smem = chunk floats + chunk ints).
 void reverse_chunks(const float* x, float* y, int n, int chunk);

@@ -65,6 +65,14 @@ __global__ void half_warp_sums_kernel(const int* __restrict__ x, int* __restrict
   y[i] = v;
 }
 
+template <typename T, int kScale>
+__global__ void __launch_bounds__(128)
+    scale_kernel(const T* __restrict__ x, T* __restrict__ y, int n) {
+  const int i =
+      static_cast<int>((blockIdx.x * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x);
+  if (i < n) y[i] = static_cast<T>(kScale) * x[i];
+}
+
 __global__ void reverse_chunks_kernel(const float* __restrict__ x, float* __restrict__ y, int n) {
   TESSERA_DYNAMIC_SMEM(float, s);                     // (chunk) floats, then
   int* idx = reinterpret_cast<int*>(s + blockDim.x);  // (chunk) ints
@@ -217,6 +225,12 @@ void warp_shuffles(const int* x, int n, int width, int src, int xor_mask, Shuffl
 void half_warp_sums(const int* x, int* y, int n) {
   TESSERA_CHECK(n % 64 == 0, "half_warp_sums: n must be a multiple of 64, got ", n);
   TESSERA_LAUNCH(half_warp_sums_kernel, n / 64, 64, 0, nullptr)(x, y);
+}
+
+void scale_by_three(const float* x, float* y, int n) {
+  const dim3 block(32, 4);
+  const dim3 grid(static_cast<unsigned>((n + 127) / 128), 1);
+  TESSERA_LAUNCH((scale_kernel<float, 3>), grid, block, 0, nullptr)(x, y, n);
 }
 
 void reverse_chunks(const float* x, float* y, int n, int chunk) {

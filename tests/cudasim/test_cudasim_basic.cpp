@@ -121,6 +121,14 @@ TEST_CASE("cudasim: half-warps run collectives concurrently with disjoint masks"
   }
 }
 
+TEST_CASE("cudasim: template kernels, __launch_bounds__ and 2-D blocks", "[cudasim]") {
+  const int n = GENERATE(1, 127, 128, 1000);
+  std::vector<float> x(n), y(n, -1.0f);
+  for (int i = 0; i < n; ++i) x[i] = static_cast<float>(i) - 0.25f;
+  ct::scale_by_three(x.data(), y.data(), n);
+  for (int i = 0; i < n; ++i) REQUIRE(y[i] == 3.0f * x[i]);
+}
+
 TEST_CASE("cudasim: dynamic shared memory holds two arrays per block", "[cudasim][smem]") {
   const int chunk = GENERATE(1, 33, 128, 1024);
   const int n = 1000;
