@@ -41,6 +41,10 @@ void half_warp_sums(const int* x, int* y, int n);
 /// with __launch_bounds__; the grid is 2-D (blocks of (32, 4) threads, grid (ceil(n/128), 1)).
 void scale_by_three(const float* x, float* y, int n);
 
+/// Per element (blocks of 64): match_any[i] = __match_any_sync(full, x[i]), match_all[i] =
+/// __match_all_sync(full, x[i] / 1000, &pred) and all_pred[i] = pred.
+void match_values(const int* x, int n, unsigned* match_any, unsigned* match_all, int* all_pred);
+
 /// y = x with each chunk of `chunk` elements reversed, through dynamic shared memory (one block of
 /// `chunk` threads per chunk, smem = chunk floats + chunk ints).
 void reverse_chunks(const float* x, float* y, int n, int chunk);

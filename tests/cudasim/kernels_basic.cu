@@ -73,6 +73,15 @@ __global__ void __launch_bounds__(128)
   if (i < n) y[i] = static_cast<T>(kScale) * x[i];
 }
 
+__global__ void match_kernel(const int* __restrict__ x, unsigned* __restrict__ any,
+                             unsigned* __restrict__ all, int* __restrict__ all_pred) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  any[i] = __match_any_sync(kFull, x[i]);
+  int pred = -1;
+  all[i] = __match_all_sync(kFull, x[i] / 1000, &pred);
+  all_pred[i] = pred;
+}
+
 __global__ void reverse_chunks_kernel(const float* __restrict__ x, float* __restrict__ y, int n) {
   TESSERA_DYNAMIC_SMEM(float, s);                     // (chunk) floats, then
   int* idx = reinterpret_cast<int*>(s + blockDim.x);  // (chunk) ints
@@ -231,6 +240,11 @@ void scale_by_three(const float* x, float* y, int n) {
   const dim3 block(32, 4);
   const dim3 grid(static_cast<unsigned>((n + 127) / 128), 1);
   TESSERA_LAUNCH((scale_kernel<float, 3>), grid, block, 0, nullptr)(x, y, n);
+}
+
+void match_values(const int* x, int n, unsigned* match_any, unsigned* match_all, int* all_pred) {
+  TESSERA_CHECK(n % 64 == 0, "match_values: n must be a multiple of 64, got ", n);
+  TESSERA_LAUNCH(match_kernel, n / 64, 64, 0, nullptr)(x, match_any, match_all, all_pred);
 }
 
 void reverse_chunks(const float* x, float* y, int n, int chunk) {

@@ -129,6 +129,33 @@ TEST_CASE("cudasim: template kernels, __launch_bounds__ and 2-D blocks", "[cudas
   for (int i = 0; i < n; ++i) REQUIRE(y[i] == 3.0f * x[i]);
 }
 
+TEST_CASE("cudasim: __match_any_sync and __match_all_sync", "[cudasim][vote]") {
+  const int n = 128;
+  std::vector<int> x(n);
+  for (int i = 0; i < n; ++i) {
+    x[i] = i < 64 ? 1000 + i % 5 : 2000 + (i * 7) % 3;
+    if (i >= 96) x[i] += 1000 * (i % 2);  // warp 3 mixes two values of x / 1000
+  }
+  std::vector<unsigned> any(n), all(n);
+  std::vector<int> pred(n);
+  ct::match_values(x.data(), n, any.data(), all.data(), pred.data());
+  for (int i = 0; i < n; ++i) {
+    const int base = i / 32 * 32;
+    unsigned ref_any = 0;
+    bool same = true;
+    for (int k = 0; k < 32; ++k) {
+      if (x[base + k] == x[i]) ref_any |= 1u << k;
+      if (x[base + k] / 1000 != x[base] / 1000) same = false;
+    }
+    INFO("i=" << i);
+    REQUIRE(any[i] == ref_any);
+    REQUIRE(all[i] == (same ? 0xffffffffu : 0u));
+    REQUIRE(pred[i] == (same ? 1 : 0));
+  }
+  REQUIRE(pred[0] == 1);
+  REQUIRE(pred[96] == 0);
+}
+
 TEST_CASE("cudasim: dynamic shared memory holds two arrays per block", "[cudasim][smem]") {
   const int chunk = GENERATE(1, 33, 128, 1024);
   const int n = 1000;

@@ -63,6 +63,8 @@ enum class WarpOp : uint32_t {
   kReduceAdd,
   kReduceMin,
   kReduceMax,
+  kMatchAny,  ///< param: value size in bytes
+  kMatchAll,  ///< param: value size in bytes
   kLdMatrix,  ///< param: count (1, 2, 4) | 0x10 for .trans
   kMmaBf16,   ///< mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32
   kMmaF16,    ///< mma.sync.m16n8k16.row.col.f32.f16.f16.f32

@@ -167,6 +167,34 @@ inline int __reduce_max_sync(unsigned mask, int v,
       ::tessera::cudasim::WarpOp::kReduceMax, 1, mask, static_cast<uint32_t>(v), loc));
 }
 
+namespace tessera::cudasim::detail {
+template <typename T>
+unsigned match(WarpOp op, unsigned mask, T value, std::source_location loc) {
+  static_assert(std::is_arithmetic_v<T> && (sizeof(T) == 4 || sizeof(T) == 8),
+                "cudasim: __match_*_sync takes a 32- or 64-bit value");
+  unsigned out = 0;
+  warp_collective(op, static_cast<uint32_t>(sizeof(T)), mask, &value, sizeof(T), &out, sizeof(out),
+                  loc);
+  return out;
+}
+}  // namespace tessera::cudasim::detail
+
+/// Lanes of `mask` whose `value` has the same bits as this lane's.
+template <typename T>
+unsigned __match_any_sync(unsigned mask, T value,
+                          std::source_location loc = std::source_location::current()) {
+  return ::tessera::cudasim::detail::match(::tessera::cudasim::WarpOp::kMatchAny, mask, value, loc);
+}
+/// `mask` if every lane of it has the same value (and *pred = 1), else 0 (and *pred = 0).
+template <typename T>
+unsigned __match_all_sync(unsigned mask, T value, int* pred,
+                          std::source_location loc = std::source_location::current()) {
+  const unsigned r =
+      ::tessera::cudasim::detail::match(::tessera::cudasim::WarpOp::kMatchAll, mask, value, loc);
+  *pred = r != 0;
+  return r;
+}
+
 // ---- atomics
 // -------------------------------------------------------------------------------------
 
