@@ -33,6 +33,18 @@ struct ShuffleOut {
 };
 void warp_shuffles(const int* x, int n, int width, int src, int xor_mask, ShuffleOut out);
 
+/// y[i] = sum of x over i's half-warp, computed by the two half-warps concurrently with disjoint
+/// masks (0x0000ffff and 0xffff0000) and __syncwarp(mask); blocks of 64 threads.
+void half_warp_sums(const int* x, int* y, int n);
+
+/// y = 3 * x through a template kernel launched as TESSERA_LAUNCH((scale_kernel<float, 3>), ...),
+/// with __launch_bounds__; the grid is 2-D (blocks of (32, 4) threads, grid (ceil(n/128), 1)).
+void scale_by_three(const float* x, float* y, int n);
+
+/// Per element (blocks of 64): match_any[i] = __match_any_sync(full, x[i]), match_all[i] =
+/// __match_all_sync(full, x[i] / 1000, &pred) and all_pred[i] = pred.
+void match_values(const int* x, int n, unsigned* match_any, unsigned* match_all, int* all_pred);
+
 /// y = x with each chunk of `chunk` elements reversed, through dynamic shared memory (one block of
 /// `chunk` threads per chunk, smem = chunk floats + chunk ints).
 void reverse_chunks(const float* x, float* y, int n, int chunk);
@@ -101,17 +113,20 @@ enum class Misuse {
   kShuffleMasksDiffer,     ///< lanes 0-15 use mask 0xffffffff, lanes 16-31 0xffff0000
   kShuffleExitedLane,      ///< lanes 16-31 return, lanes 0-15 shuffle with the full mask
   kShuffleBadWidth,        ///< width 3
+  kDifferentCollectives,   ///< odd lanes __shfl_sync, even lanes __ballot_sync, same full mask
   kShuffleVsBarrier,       ///< lane 31 waits at __syncthreads while lanes 0-30 shuffle with it
   kDynamicSmemOverflow,    ///< writes one float past the dynamic shared memory
   kMmaPartialWarp,         ///< mma with a 16-thread block
+  kLdmatrixMisaligned,     ///< ldmatrix row addresses 2 bytes off 16-byte alignment
   kTrap,                   ///< __trap()
 };
 void misuse(Misuse what);
 
 /// Device math, 12 outputs per element (out[12*i + k]): __expf, expf, rsqrtf, __fdividef(x, 3),
 /// exp2f, fmaf(x, x, 1), __logf(|x|+1), tanhf, erff, __frcp_rn, fmaxf(x, 0.5), fminf(x, 0.5).
-/// Round trips: bf16[i] = __bfloat162float(__float2bfloat16(x)), f16[i] likewise through __half.
-constexpr int kMathOutputs = 12;
+/// Then 16-bit math: __hfma(h(x), h(0.5), h(1)) for __half and __nv_bfloat16, hexp(h(x/4)),
+/// hsqrt(bf16(|x|)). Round trips: bf16[i] = __bfloat162float(__float2bfloat16(x)), f16[i] likewise.
+constexpr int kMathOutputs = 16;
 void math_intrinsics(const float* x, int n, float* out, float* bf16, float* f16);
 
 /// Launch configuration errors: block of 2048 threads.

@@ -55,6 +55,33 @@ __global__ void warp_shuffle_kernel(const int* __restrict__ x, int width, int sr
   out.reduce_max[i] = __reduce_max_sync(kFull, v0);
 }
 
+__global__ void half_warp_sums_kernel(const int* __restrict__ x, int* __restrict__ y) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  const unsigned lane = threadIdx.x % 32;
+  const unsigned mask = lane < 16 ? 0x0000ffffu : 0xffff0000u;
+  int v = x[i];
+  __syncwarp(mask);
+  for (int offset = 8; offset >= 1; offset /= 2) v += __shfl_xor_sync(mask, v, offset);
+  y[i] = v;
+}
+
+template <typename T, int kScale>
+__global__ void __launch_bounds__(128)
+    scale_kernel(const T* __restrict__ x, T* __restrict__ y, int n) {
+  const int i =
+      static_cast<int>((blockIdx.x * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x);
+  if (i < n) y[i] = static_cast<T>(kScale) * x[i];
+}
+
+__global__ void match_kernel(const int* __restrict__ x, unsigned* __restrict__ any,
+                             unsigned* __restrict__ all, int* __restrict__ all_pred) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  any[i] = __match_any_sync(kFull, x[i]);
+  int pred = -1;
+  all[i] = __match_all_sync(kFull, x[i] / 1000, &pred);
+  all_pred[i] = pred;
+}
+
 __global__ void reverse_chunks_kernel(const float* __restrict__ x, float* __restrict__ y, int n) {
   TESSERA_DYNAMIC_SMEM(float, s);                     // (chunk) floats, then
   int* idx = reinterpret_cast<int*>(s + blockDim.x);  // (chunk) ints
@@ -170,6 +197,11 @@ __global__ void math_kernel(const float* __restrict__ x, int n, float* __restric
   o[9] = __frcp_rn(v);
   o[10] = fmaxf(v, 0.5f);
   o[11] = fminf(v, 0.5f);
+  o[12] = __half2float(__hfma(__float2half(v), __float2half(0.5f), __float2half(1.0f)));
+  o[13] =
+      __bfloat162float(__hfma(__float2bfloat16(v), __float2bfloat16(0.5f), __float2bfloat16(1.0f)));
+  o[14] = __half2float(hexp(__float2half(v * 0.25f)));
+  o[15] = __bfloat162float(hsqrt(__float2bfloat16(fabsf(v))));
   bf16[i] = __bfloat162float(__float2bfloat16(v));
   f16[i] = __half2float(__float2half(v));
 }
@@ -197,6 +229,22 @@ void block_sum(const float* x, int n, float* block_sums, int blocks) {
 void warp_shuffles(const int* x, int n, int width, int src, int xor_mask, ShuffleOut out) {
   TESSERA_CHECK(n % 96 == 0, "warp_shuffles: n must be a multiple of 96, got ", n);
   TESSERA_LAUNCH(warp_shuffle_kernel, n / 96, 96, 0, nullptr)(x, width, src, xor_mask, out);
+}
+
+void half_warp_sums(const int* x, int* y, int n) {
+  TESSERA_CHECK(n % 64 == 0, "half_warp_sums: n must be a multiple of 64, got ", n);
+  TESSERA_LAUNCH(half_warp_sums_kernel, n / 64, 64, 0, nullptr)(x, y);
+}
+
+void scale_by_three(const float* x, float* y, int n) {
+  const dim3 block(32, 4);
+  const dim3 grid(static_cast<unsigned>((n + 127) / 128), 1);
+  TESSERA_LAUNCH((scale_kernel<float, 3>), grid, block, 0, nullptr)(x, y, n);
+}
+
+void match_values(const int* x, int n, unsigned* match_any, unsigned* match_all, int* all_pred) {
+  TESSERA_CHECK(n % 64 == 0, "match_values: n must be a multiple of 64, got ", n);
+  TESSERA_LAUNCH(match_kernel, n / 64, 64, 0, nullptr)(x, match_any, match_all, all_pred);
 }
 
 void reverse_chunks(const float* x, float* y, int n, int chunk) {

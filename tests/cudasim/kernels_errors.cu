@@ -41,6 +41,13 @@ __global__ void misuse_kernel(Misuse what, int* out) {
     case Misuse::kShuffleBadWidth:
       v = __shfl_sync(kFull, v, 0, 3);
       break;
+    case Misuse::kDifferentCollectives:
+      if (t % 2) {
+        v = __shfl_sync(kFull, v, 0);
+      } else {
+        v = static_cast<int>(__ballot_sync(kFull, v > 3));
+      }
+      break;
     case Misuse::kShuffleVsBarrier:
       if (t == 31) {
         __syncthreads();
@@ -61,6 +68,17 @@ __global__ void misuse_kernel(Misuse what, int* out) {
       v = static_cast<int>(d[0]);
       break;
     }
+    case Misuse::kLdmatrixMisaligned: {
+      __shared__ __align__(16) unsigned short rows[8][16];
+      if (t < 8) {
+        for (int c = 0; c < 16; ++c) rows[t][c] = static_cast<unsigned short>(c);
+      }
+      __syncthreads();
+      uint32_t r[1];
+      tessera::kernels::cuda::ldmatrix_x1(r, &rows[t % 8][1]);  // BUG on purpose: misaligned
+      v = static_cast<int>(r[0]);
+      break;
+    }
     case Misuse::kTrap:
       if (t == 3) __trap();
       break;
@@ -77,7 +95,9 @@ void misuse(Misuse what) {
   int threads = 64;
   if (what == Misuse::kShuffleLaneNotInMask || what == Misuse::kShuffleMasksDiffer ||
       what == Misuse::kShuffleExitedLane || what == Misuse::kShuffleBadWidth ||
-      what == Misuse::kShuffleVsBarrier) {
+      what == Misuse::kDifferentCollectives || what == Misuse::kShuffleVsBarrier) {
+    threads = 32;
+  } else if (what == Misuse::kLdmatrixMisaligned) {
     threads = 32;
   } else if (what == Misuse::kMmaPartialWarp) {
     threads = 16;

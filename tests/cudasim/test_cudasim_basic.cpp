@@ -12,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include <tessera/cudasim/core.h>
 #include <tessera/error.h>
 #include <tessera/half.h>
 
@@ -101,6 +102,58 @@ TEST_CASE("cudasim: warp shuffles follow CUDA's width/segment semantics", "[cuda
     REQUIRE(r.rmax[i] == wmax);
   }
   if (width == 8 && xor_mask == 8) REQUIRE(r.raw_xor[8] == x[0]);  // lane 8 reads lane 0
+}
+
+TEST_CASE("cudasim: half-warps run collectives concurrently with disjoint masks",
+          "[cudasim][shuffle]") {
+  const int n = 256;
+  std::vector<int> x(n), y(n, 0);
+  for (int i = 0; i < n; ++i) x[i] = i * i % 97;
+  const auto schedule =
+      GENERATE(tessera::cudasim::Schedule::kIndex, tessera::cudasim::Schedule::kReverse,
+               tessera::cudasim::Schedule::kRandom);
+  tessera::cudasim::ScopedOptions scope({schedule, 4, 1, 0, false});
+  ct::half_warp_sums(x.data(), y.data(), n);
+  for (int i = 0; i < n; ++i) {
+    int ref = 0;
+    for (int k = i / 16 * 16; k < i / 16 * 16 + 16; ++k) ref += x[k];
+    REQUIRE(y[i] == ref);
+  }
+}
+
+TEST_CASE("cudasim: template kernels, __launch_bounds__ and 2-D blocks", "[cudasim]") {
+  const int n = GENERATE(1, 127, 128, 1000);
+  std::vector<float> x(n), y(n, -1.0f);
+  for (int i = 0; i < n; ++i) x[i] = static_cast<float>(i) - 0.25f;
+  ct::scale_by_three(x.data(), y.data(), n);
+  for (int i = 0; i < n; ++i) REQUIRE(y[i] == 3.0f * x[i]);
+}
+
+TEST_CASE("cudasim: __match_any_sync and __match_all_sync", "[cudasim][vote]") {
+  const int n = 128;
+  std::vector<int> x(n);
+  for (int i = 0; i < n; ++i) {
+    x[i] = i < 64 ? 1000 + i % 5 : 2000 + (i * 7) % 3;
+    if (i >= 96) x[i] += 1000 * (i % 2);  // warp 3 mixes two values of x / 1000
+  }
+  std::vector<unsigned> any(n), all(n);
+  std::vector<int> pred(n);
+  ct::match_values(x.data(), n, any.data(), all.data(), pred.data());
+  for (int i = 0; i < n; ++i) {
+    const int base = i / 32 * 32;
+    unsigned ref_any = 0;
+    bool same = true;
+    for (int k = 0; k < 32; ++k) {
+      if (x[base + k] == x[i]) ref_any |= 1u << k;
+      if (x[base + k] / 1000 != x[base] / 1000) same = false;
+    }
+    INFO("i=" << i);
+    REQUIRE(any[i] == ref_any);
+    REQUIRE(all[i] == (same ? 0xffffffffu : 0u));
+    REQUIRE(pred[i] == (same ? 1 : 0));
+  }
+  REQUIRE(pred[0] == 1);
+  REQUIRE(pred[96] == 0);
 }
 
 TEST_CASE("cudasim: dynamic shared memory holds two arrays per block", "[cudasim][smem]") {
@@ -241,6 +294,14 @@ TEST_CASE("cudasim: device math intrinsics and 16-bit conversions", "[cudasim][m
     REQUIRE(o[9] == 1.0f / x[i]);
     REQUIRE(o[10] == std::max(x[i], 0.5f));
     REQUIRE(o[11] == std::min(x[i], 0.5f));
+    const float h = static_cast<float>(tessera::Float16(x[i]));
+    const float b = static_cast<float>(tessera::BFloat16(x[i]));
+    REQUIRE(o[12] == static_cast<float>(tessera::Float16(static_cast<float>(h * 0.5 + 1.0))));
+    REQUIRE(o[13] == static_cast<float>(tessera::BFloat16(static_cast<float>(b * 0.5 + 1.0))));
+    const double e =
+        std::exp(static_cast<double>(static_cast<float>(tessera::Float16(x[i] * 0.25f))));
+    if (e < 60000) REQUIRE(std::abs(o[14] - e) <= 1e-3 * e);  // f16 has 11 significant bits
+    REQUIRE(std::abs(o[15] - std::sqrt(std::abs(b))) <= 8e-3 * std::sqrt(std::abs(b)));
     // CUDA's own host conversions agree bit for bit with tessera's RNE types.
     REQUIRE(bf[i] == static_cast<float>(tessera::BFloat16(x[i])));
     REQUIRE(std::bit_cast<uint32_t>(hf[i]) ==

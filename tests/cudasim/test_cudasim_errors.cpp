@@ -25,9 +25,11 @@ TEST_CASE("cudasim: kernel misuse is a tessera::Error naming the kernel and the 
       {ct::Misuse::kShuffleMasksDiffer, "mask"},  // "same mask" or "exited": see below
       {ct::Misuse::kShuffleExitedLane, "exited"},
       {ct::Misuse::kShuffleBadWidth, "not a power of two"},
+      {ct::Misuse::kDifferentCollectives, "same intrinsic with the same mask"},
       {ct::Misuse::kShuffleVsBarrier, "deadlock"},
       {ct::Misuse::kDynamicSmemOverflow, "dynamic shared memory overflow"},
       {ct::Misuse::kMmaPartialWarp, "needs all 32 lanes"},
+      {ct::Misuse::kLdmatrixMisaligned, "not 16-byte aligned"},
       {ct::Misuse::kTrap, "__trap"},
   };
   const Schedule schedule = GENERATE(Schedule::kIndex, Schedule::kReverse, Schedule::kRandom);

@@ -73,6 +73,15 @@ TEST_CASE("cudasim runtime: device, events", "[cudasim][runtime]") {
   REQUIRE(prop.sharedMemPerBlockOptin == 227 * 1024);
   REQUIRE(std::strlen(prop.name) > 0);
   TESSERA_CUDA_CHECK(cudaDeviceSynchronize());
+  int sms = 0, optin = 0;
+  TESSERA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  TESSERA_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
+  REQUIRE(sms == prop.multiProcessorCount);
+  REQUIRE(optin == 227 * 1024);
+  size_t free_bytes = 0, total_bytes = 0;
+  TESSERA_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  REQUIRE(total_bytes > 0);
+  REQUIRE(free_bytes <= total_bytes);
 
   cudaEvent_t start, stop;
   TESSERA_CUDA_CHECK(cudaEventCreate(&start));

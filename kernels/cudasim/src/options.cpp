@@ -40,6 +40,13 @@ Options from_environment() {
                   "TESSERA_CUDASIM_THREADS: expected a thread count, got '", s, "'");
     o.threads = static_cast<int>(n);
   }
+  if (const char* s = std::getenv("TESSERA_CUDASIM_STACK_KB"); s != nullptr && *s != '\0') {
+    char* end = nullptr;
+    const long kb = std::strtol(s, &end, 10);
+    TESSERA_CHECK(*end == '\0' && kb >= 16 && kb <= 64 * 1024,
+                  "TESSERA_CUDASIM_STACK_KB: expected a size in KiB in [16, 65536], got '", s, "'");
+    o.stack_bytes = static_cast<size_t>(kb) * 1024;
+  }
   if (const char* s = std::getenv("TESSERA_CUDASIM_RACECHECK"); s != nullptr && *s != '\0') {
     const std::string v = s;
     TESSERA_CHECK(v == "0" || v == "1", "TESSERA_CUDASIM_RACECHECK: expected 0 or 1, got '", v,

@@ -11,6 +11,8 @@
 /// Blocks run on OpenMP threads (each OS thread has its own fiber pool); see NOTE [static shared
 /// memory] in keywords.h for when they run one after another.
 #include <omp.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -166,6 +168,57 @@ std::string deadlock_report(const BlockRun& b) {
   return os.str();
 }
 
+// A fiber that overflows its stack faults on the guard page. The SIGSEGV handler (on an alternate
+// signal stack, since the faulting stack is exhausted) says so, then restores the previous handler
+// and returns, so the fault repeats and the process dies as it would have. Not under ASan, which
+// reports stack overflows itself and owns SIGSEGV.
+#if !defined(__SANITIZE_ADDRESS__)
+struct sigaction g_previous_segv;
+
+void on_segv(int, siginfo_t* info, void*) {
+  const ThreadState* t = tls_thread;
+  if (t != nullptr) {
+    const auto* f = static_cast<const Fiber*>(t->impl);
+    const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+    const auto bottom = reinterpret_cast<uintptr_t>(f->stack.bottom());
+    if (addr < bottom && addr + 64 * 1024 >= bottom) {
+      static constexpr char kMsg[] =
+          "cudasim: a kernel thread overflowed its fiber stack (use less stack per thread, or "
+          "raise TESSERA_CUDASIM_STACK_KB / Options::stack_bytes)\n";
+      [[maybe_unused]] const ssize_t n = write(STDERR_FILENO, kMsg, sizeof(kMsg) - 1);
+    }
+  }
+  sigaction(SIGSEGV, &g_previous_segv, nullptr);
+}
+
+void install_stack_overflow_reporter() {
+  thread_local std::unique_ptr<char[]> alt_stack;
+  if (!alt_stack) {
+    stack_t current{};
+    if (sigaltstack(nullptr, &current) == 0 && (current.ss_flags & SS_DISABLE) != 0) {
+      constexpr size_t kBytes = 64 * 1024;
+      alt_stack = std::make_unique<char[]>(kBytes);
+      stack_t ss{};
+      ss.ss_sp = alt_stack.get();
+      ss.ss_size = kBytes;
+      sigaltstack(&ss, nullptr);
+    } else {
+      alt_stack = std::make_unique<char[]>(1);  // someone else's alternate stack is in place
+    }
+  }
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = &on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &g_previous_segv);
+  });
+}
+#else
+void install_stack_overflow_reporter() {}
+#endif
+
 uint64_t splitmix(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -189,6 +242,7 @@ void check_canary(const BlockRun& b) {
 void run_block(const LaunchSpec& spec, void (*run)(void*), void* ctx, uint64_t block_linear,
                const Options& opt, size_t stack_bytes) {
   Worker& worker = tls_worker;
+  install_stack_overflow_reporter();
   if (worker.stack_bytes != stack_bytes) {
     worker.pool.clear();
     worker.stack_bytes = stack_bytes;

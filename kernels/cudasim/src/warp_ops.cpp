@@ -192,6 +192,23 @@ void compute_warp_op(WarpOp op, uint32_t param, unsigned mask, WarpSlot* s) {
       for (unsigned l = 0; l < 32; ++l) std::memcpy(s[l].out, &acc, sizeof(acc));
       return;
     }
+    case WarpOp::kMatchAny:
+    case WarpOp::kMatchAll: {
+      unsigned all_same = mask;
+      for (unsigned l = 0; l < 32; ++l) {
+        if (((mask >> l) & 1u) == 0) continue;
+        unsigned same = 0;
+        for (unsigned k = 0; k < 32; ++k) {
+          if ((mask >> k) & 1u && std::memcmp(s[l].in, s[k].in, param) == 0) same |= 1u << k;
+        }
+        if (same != mask) all_same = 0;
+        std::memcpy(s[l].out, &same, sizeof(same));
+      }
+      if (op == WarpOp::kMatchAll) {
+        for (unsigned l = 0; l < 32; ++l) std::memcpy(s[l].out, &all_same, sizeof(all_same));
+      }
+      return;
+    }
     case WarpOp::kLdMatrix:
       ldmatrix(param, s);
       return;
@@ -228,6 +245,10 @@ const char* warp_op_name(WarpOp op, uint32_t param) {
       return "__reduce_min_sync";
     case WarpOp::kReduceMax:
       return "__reduce_max_sync";
+    case WarpOp::kMatchAny:
+      return "__match_any_sync";
+    case WarpOp::kMatchAll:
+      return "__match_all_sync";
     case WarpOp::kLdMatrix: {
       static constexpr const char* kNames[] = {"ldmatrix.x?", "ldmatrix.x1", "ldmatrix.x2",
                                                "ldmatrix.x?", "ldmatrix.x4"};

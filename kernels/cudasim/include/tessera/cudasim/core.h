@@ -63,6 +63,8 @@ enum class WarpOp : uint32_t {
   kReduceAdd,
   kReduceMin,
   kReduceMax,
+  kMatchAny,  ///< param: value size in bytes
+  kMatchAll,  ///< param: value size in bytes
   kLdMatrix,  ///< param: count (1, 2, 4) | 0x10 for .trans
   kMmaBf16,   ///< mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32
   kMmaF16,    ///< mma.sync.m16n8k16.row.col.f32.f16.f16.f32
@@ -119,8 +121,8 @@ struct Options {
 };
 
 /// Process-wide options, initialised from TESSERA_CUDASIM_SCHEDULE=index|reverse|random[:seed],
-/// TESSERA_CUDASIM_THREADS=n and TESSERA_CUDASIM_RACECHECK=0|1. Not to be changed while a launch is
-/// running.
+/// TESSERA_CUDASIM_THREADS=n, TESSERA_CUDASIM_STACK_KB=n and TESSERA_CUDASIM_RACECHECK=0|1. Not to
+/// be changed while a launch is running.
 Options options();
 void set_options(const Options& o);
 

@@ -167,6 +167,34 @@ inline int __reduce_max_sync(unsigned mask, int v,
       ::tessera::cudasim::WarpOp::kReduceMax, 1, mask, static_cast<uint32_t>(v), loc));
 }
 
+namespace tessera::cudasim::detail {
+template <typename T>
+unsigned match(WarpOp op, unsigned mask, T value, std::source_location loc) {
+  static_assert(std::is_arithmetic_v<T> && (sizeof(T) == 4 || sizeof(T) == 8),
+                "cudasim: __match_*_sync takes a 32- or 64-bit value");
+  unsigned out = 0;
+  warp_collective(op, static_cast<uint32_t>(sizeof(T)), mask, &value, sizeof(T), &out, sizeof(out),
+                  loc);
+  return out;
+}
+}  // namespace tessera::cudasim::detail
+
+/// Lanes of `mask` whose `value` has the same bits as this lane's.
+template <typename T>
+unsigned __match_any_sync(unsigned mask, T value,
+                          std::source_location loc = std::source_location::current()) {
+  return ::tessera::cudasim::detail::match(::tessera::cudasim::WarpOp::kMatchAny, mask, value, loc);
+}
+/// `mask` if every lane of it has the same value (and *pred = 1), else 0 (and *pred = 0).
+template <typename T>
+unsigned __match_all_sync(unsigned mask, T value, int* pred,
+                          std::source_location loc = std::source_location::current()) {
+  const unsigned r =
+      ::tessera::cudasim::detail::match(::tessera::cudasim::WarpOp::kMatchAll, mask, value, loc);
+  *pred = r != 0;
+  return r;
+}
+
 // ---- atomics
 // -------------------------------------------------------------------------------------
 
@@ -320,6 +348,11 @@ inline float exp10f(float x) { return powf(10.0f, x); }
 inline int __float2int_rn(float x) { return static_cast<int>(nearbyintf(x)); }
 inline int __float2int_rz(float x) { return static_cast<int>(x); }
 inline float __int2float_rn(int x) { return static_cast<float>(x); }
+inline float __uint2float_rn(unsigned x) { return static_cast<float>(x); }
+inline float __ll2float_rn(long long x) { return static_cast<float>(x); }
+inline unsigned __float2uint_rn(float x) { return static_cast<unsigned>(nearbyintf(x)); }
+inline long long __float2ll_rn(float x) { return static_cast<long long>(nearbyintf(x)); }
+inline int __double2int_rn(double x) { return static_cast<int>(nearbyint(x)); }
 inline float __int_as_float(int x) { return std::bit_cast<float>(x); }
 inline int __float_as_int(float x) { return std::bit_cast<int>(x); }
 inline float __uint_as_float(unsigned x) { return std::bit_cast<float>(x); }
@@ -336,8 +369,14 @@ inline long long min(long long a, long long b) { return a < b ? a : b; }
 inline long long max(long long a, long long b) { return a > b ? a : b; }
 inline unsigned long long min(unsigned long long a, unsigned long long b) { return a < b ? a : b; }
 inline unsigned long long max(unsigned long long a, unsigned long long b) { return a > b ? a : b; }
+inline long min(long a, long b) { return a < b ? a : b; }
+inline long max(long a, long b) { return a > b ? a : b; }
+inline unsigned long min(unsigned long a, unsigned long b) { return a < b ? a : b; }
+inline unsigned long max(unsigned long a, unsigned long b) { return a > b ? a : b; }
 inline float min(float a, float b) { return fminf(a, b); }
 inline float max(float a, float b) { return fmaxf(a, b); }
+inline double min(double a, double b) { return fmin(a, b); }
+inline double max(double a, double b) { return fmax(a, b); }
 
 // ---- bits and memory hints
 // -----------------------------------------------------------------------
@@ -386,3 +425,34 @@ void __stcg(T* p, T v) {
 }
 inline long long clock64() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 inline void __nanosleep(unsigned) {}
+
+// ---- 16-bit float math that CUDA's headers define for device code only ------------------------
+// Computed in float (double for the fused multiply-add) and rounded once to the 16-bit type, which
+// is what the hardware's 16-bit units and the f32-based library routines deliver.
+
+#define TESSERA_CUDASIM_HALF_MATH(T, to_f, from_f)                                       \
+  inline T __hfma(T a, T b, T c) {                                                       \
+    return from_f(static_cast<float>(static_cast<double>(to_f(a)) * to_f(b) + to_f(c))); \
+  }                                                                                      \
+  inline T hexp(T a) { return from_f(expf(to_f(a))); }                                   \
+  inline T hexp2(T a) { return from_f(exp2f(to_f(a))); }                                 \
+  inline T hlog(T a) { return from_f(logf(to_f(a))); }                                   \
+  inline T hlog2(T a) { return from_f(log2f(to_f(a))); }                                 \
+  inline T hsqrt(T a) { return from_f(sqrtf(to_f(a))); }                                 \
+  inline T hrsqrt(T a) { return from_f(1.0f / sqrtf(to_f(a))); }                         \
+  inline T hrcp(T a) { return from_f(1.0f / to_f(a)); }                                  \
+  inline T hsin(T a) { return from_f(sinf(to_f(a))); }                                   \
+  inline T hcos(T a) { return from_f(cosf(to_f(a))); }                                   \
+  inline T htanh(T a) { return from_f(tanhf(to_f(a))); }
+TESSERA_CUDASIM_HALF_MATH(__half, __half2float, __float2half)
+TESSERA_CUDASIM_HALF_MATH(__nv_bfloat16, __bfloat162float, __float2bfloat16)
+#undef TESSERA_CUDASIM_HALF_MATH
+
+inline __half2 __hfma2(__half2 a, __half2 b, __half2 c) {
+  return __halves2half2(__hfma(__low2half(a), __low2half(b), __low2half(c)),
+                        __hfma(__high2half(a), __high2half(b), __high2half(c)));
+}
+inline __nv_bfloat162 __hfma2(__nv_bfloat162 a, __nv_bfloat162 b, __nv_bfloat162 c) {
+  return __halves2bfloat162(__hfma(__low2bfloat16(a), __low2bfloat16(b), __low2bfloat16(c)),
+                            __hfma(__high2bfloat16(a), __high2bfloat16(b), __high2bfloat16(c)));
+}
