@@ -114,12 +114,16 @@ TEST_CASE("binary arithmetic broadcasts every pattern and matches float64", "[te
       {{}, {}},
       {{0, 3}, {3}},
       {{2, 0}, {1}},
-      {{33, 129}, {129}},
+      {TESSERA_TEST_BIG(Shape({33, 129}), Shape({5, 129})), {129}},
       {TESSERA_TEST_BIG(Shape({2, 129, 257}), Shape({2, 9, 17})), {1, 1, 1}},  // crosses the grain
       {{129, 1}, {1, 300}},
   }));
   const Layout la = GENERATE(Layout::Contiguous, Layout::Transposed, Layout::Strided, Layout::Broadcast);
+#ifdef NDEBUG
   const Layout lb = GENERATE(Layout::Contiguous, Layout::Strided);
+#else  // sanitizer builds: one right-hand layout keeps this case within seconds
+  const Layout lb = GENERATE(Layout::Strided);
+#endif
   CAPTURE(dt, shape_str(sp.a), shape_str(sp.b), layout_name(la), layout_name(lb));
   const Tensor a = random_tensor(sp.a, dt, rng, la, -5, 5);
   Tensor b = random_tensor(sp.b, dt, rng, lb, -5, 5);
@@ -604,7 +608,7 @@ TEST_CASE("allclose and equal", "[tensor][elementwise]") {
 
 TEST_CASE("elementwise results are bit-identical across thread counts", "[tensor][elementwise][determinism]") {
   std::mt19937 rng(19);
-  const int64_t n = TESSERA_TEST_BIG(int64_t{1} << 21, int64_t{1} << 17);
+  const int64_t n = TESSERA_TEST_BIG((int64_t{1} << 20) + 64 * 3, int64_t{1} << 17);  // > 1M in Release
   const Tensor a = random_tensor({n / 64, 64}, kFloat32, rng, Layout::Transposed);
   const Tensor b = random_tensor({64}, kFloat32, rng);
   auto run = [&] {
