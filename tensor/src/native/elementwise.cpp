@@ -462,6 +462,8 @@ Tensor& add_scaled_(Tensor& self, const Tensor& other, Scalar alpha) {
                         [al]<typename A>(A x, A y) -> A { return A(x + A(al) * y); });
 }
 Tensor& clamp_(Tensor& self, std::optional<Scalar> lo, std::optional<Scalar> hi) {
+  if (lo) check_inplace_cast("clamp_", self, weak_promote(self.dtype(), *lo));
+  if (hi) check_inplace_cast("clamp_", self, weak_promote(self.dtype(), *hi));
   Tensor r = clamp(self, lo, hi);
   return copy_(self, r);
 }
