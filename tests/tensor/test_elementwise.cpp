@@ -552,6 +552,10 @@ TEST_CASE("in-place ops write through views", "[tensor][elementwise][inplace]") 
     REQUIRE_THROWS_WITH(nt::add_(i, 2.5), Contains("add_"));
     REQUIRE_THROWS_WITH(nt::add_scaled_(i, i, 0.5), Contains("add_scaled_"));
     REQUIRE_THROWS_WITH(nt::div_(i, i), Contains("div_"));
+    REQUIRE_THROWS_WITH(nt::clamp_(i, 0.5, std::nullopt), Contains("clamp_") && Contains("int64"));
+    nt::clamp_(i, 0, 0);
+    check_equal("clamp_ int", i, Ref({3}, {0, 0, 0}));
+    nt::fill_(i, 1);
     Tensor b = ones({3}, {.dtype = kBool});
     REQUIRE_THROWS_WITH(nt::mul_(b, ones({3}, {.dtype = kInt32})), Contains("mul_"));
     // Allowed: int64 += int32, float32 += bool, float16 += float32 (computed in float32).
