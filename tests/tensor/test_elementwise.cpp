@@ -219,6 +219,17 @@ TEST_CASE("type promotion table and weak scalars", "[tensor][elementwise][promot
     check_equal("rsub", nt::rsub(i32, 5), Ref({2}, {4, 4}));
     check_close("rdiv", nt::rdiv(f32, 3.0), Ref({2}, {3, 3}));
     check_close("sub scalar", nt::sub(f16, 0.5), Ref({2}, {0.5, 0.5}));
+    // A 16-bit tensor with a floating scalar computes with the scalar in float32 and rounds once:
+    // 1 + (2^-11 + 2^-22) is 1 + 2^-10 in float16, but 1 if the addend were rounded to float16
+    // first (a tie, to 2^-11, then another tie, to 1).
+    const double s = 1 + std::ldexp(1.0, -11) + std::ldexp(1.0, -22);
+    check_equal("f16 * scalar rounds once", nt::mul(f16, s), Ref({2}, {1 + std::ldexp(1.0, -10), 1 + std::ldexp(1.0, -10)}));
+    check_equal("f16 + scalar rounds once", nt::add(f16, s - 1), Ref({2}, {1 + std::ldexp(1.0, -10), 1 + std::ldexp(1.0, -10)}));
+    CHECK(nt::mul(f16, s).dtype() == kFloat16);
+    CHECK(nt::rsub(bf, 2.5).dtype() == kBFloat16);
+    check_equal("bf16 rsub", nt::rsub(bf, 2.5), Ref({2}, {1.5, 1.5}));
+    check_equal("bf16 rdiv", nt::rdiv(bf, 3), Ref({2}, {3, 3}));
+    check_equal("bf16 div", nt::div(bf, 4), Ref({2}, {0.25, 0.25}));
     CHECK(nt::gt(i32, 0.5).dtype() == kBool);
     check_equal("i32 > 0.5 compares in float", nt::gt(i32, 0.5), Ref({2}, {1, 1}));
     check_equal("i32 < 1.5", nt::lt(i32, 1.5), Ref({2}, {1, 1}));
