@@ -393,6 +393,8 @@ TEST_CASE("special values: NaN, inf, signed zero, half-to-even rounding", "[tens
   check_equal("relu propagates NaN (torch.relu)", nt::relu(s), Ref({5}, {0, 0, kInf, kNaN, 0}));
   check_equal("abs", nt::abs(s), Ref({5}, {1, 0, kInf, kNaN, kInf}));
   check_equal("sign", nt::sign(tensor({-2.0, 0.0, 3.0})), Ref({3}, {-1, 0, 1}));
+  // torch.sign(nan) is 0 (pytorch/pytorch#41245, NumPy gives nan); tessera follows PyTorch.
+  check_equal("sign NaN", nt::sign(tensor({NAN})), Ref({1}, {0}));
   check_close("gelu", nt::gelu(nt::narrow(s, 0, 0, 4)), Ref({4}, {gelu_ref(-1), 0, kInf, kNaN}));
   check_equal("reciprocal", nt::reciprocal(tensor({0.0, -0.0})), Ref({2}, {kInf, -kInf}));
   const Tensor big = tensor({-100.0f, 100.0f});
