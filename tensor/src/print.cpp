@@ -26,17 +26,17 @@ struct Formatter {
   bool sci_mode = false;
   size_t max_width = 1;
 
-  Formatter(DType t, const std::vector<double>& vals) : dtype(t), floating(is_floating(t)) {
+  Formatter(DType t, const std::vector<long double>& vals) : dtype(t), floating(is_floating(t)) {
     if (!floating) {
-      for (double v : vals) max_width = std::max(max_width, raw(v).size());
+      for (long double v : vals) max_width = std::max(max_width, raw(v).size());
       return;
     }
-    std::vector<double> nz;
-    for (double v : vals)
+    std::vector<long double> nz;
+    for (long double v : vals)
       if (std::isfinite(v) && v != 0) nz.push_back(v);
     if (nz.empty()) return;
-    double lo = INFINITY, hi = 0;
-    for (double v : nz) {
+    long double lo = INFINITY, hi = 0;
+    for (long double v : nz) {
       lo = std::min(lo, std::abs(v));
       hi = std::max(hi, std::abs(v));
       int_mode = int_mode && v == std::ceil(v);
@@ -46,10 +46,10 @@ struct Formatter {
     } else {
       sci_mode = hi / lo > 1000.0 || hi > 1.0e8 || lo < 1.0e-4;
     }
-    for (double v : nz) max_width = std::max(max_width, raw(v).size());
+    for (long double v : nz) max_width = std::max(max_width, raw(v).size());
   }
 
-  std::string raw(double v) const {
+  std::string raw(long double v) const {
     std::ostringstream os;
     if (dtype == kBool) return v != 0 ? "True" : "False";
     if (!floating) {
@@ -68,16 +68,17 @@ struct Formatter {
     return os.str();
   }
 
-  std::string format(double v) const {
+  std::string format(long double v) const {
     const std::string s = raw(v);
-    return std::string(max_width > s.size() ? max_width - s.size() : 0, ' ') + s;
+    std::string out(max_width > s.size() ? max_width - s.size() : 0, ' ');
+    return out.append(s);
   }
 };
 
 /// Values (row-major) of the elements shown when summarising: per dim the first and last
 /// kEdgeItems when the dim is longer than 2 * kEdgeItems (torch's get_summarized_data).
-void summarized_values(const std::vector<double>& vals, const Shape& shape, size_t dim,
-                       int64_t offset, const Shape& strides, bool summarize, std::vector<double>& out) {
+void summarized_values(const std::vector<long double>& vals, const Shape& shape, size_t dim,
+                       int64_t offset, const Shape& strides, bool summarize, std::vector<long double>& out) {
   if (dim == shape.size()) {
     out.push_back(vals[offset]);
     return;
@@ -90,7 +91,7 @@ void summarized_values(const std::vector<double>& vals, const Shape& shape, size
 }
 
 /// torch._tensor_str._tensor_str_with_formatter (and _vector_str for the innermost dim).
-std::string tensor_str(const std::vector<double>& vals, const Shape& shape, const Shape& strides,
+std::string tensor_str(const std::vector<long double>& vals, const Shape& shape, const Shape& strides,
                        int64_t offset, size_t dim, int64_t indent, bool summarize,
                        const Formatter& f) {
   const size_t remaining = shape.size() - dim;
@@ -110,10 +111,12 @@ std::string tensor_str(const std::vector<double>& vals, const Shape& shape, cons
         std::max<int64_t>(1, (kLineWidth - indent) / static_cast<int64_t>(f.max_width + 2));
     std::string out = "[";
     for (size_t i = 0; i < parts.size(); ++i) {
-      if (i > 0) {
-        out += static_cast<int64_t>(i) % per_line == 0 ? ",\n" + std::string(indent + 1, ' ') : ", ";
+      if (i > 0 && static_cast<int64_t>(i) % per_line == 0) {
+        out.append(",\n").append(static_cast<size_t>(indent + 1), ' ');
+      } else if (i > 0) {
+        out.append(", ");
       }
-      out += parts[i];
+      out.append(parts[i]);
     }
     return out + "]";
   }
@@ -125,19 +128,32 @@ std::string tensor_str(const std::vector<double>& vals, const Shape& shape, cons
     parts.push_back(tensor_str(vals, shape, strides, offset + i * strides[dim], dim + 1, indent + 1,
                                summarize, f));
   }
-  const std::string sep = "," + std::string(remaining - 1, '\n') + std::string(indent + 1, ' ');
+  std::string sep = ",";
+  sep.append(remaining - 1, '\n').append(static_cast<size_t>(indent + 1), ' ');
   std::string out = "[";
-  for (size_t i = 0; i < parts.size(); ++i) out += (i ? sep : "") + parts[i];
-  return out + "]";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out.append(sep);
+    out.append(parts[i]);
+  }
+  return out.append("]");
 }
 
 }  // namespace
 
 std::string Tensor::to_string() const {
   if (!defined()) return "tensor(undefined)";
-  const Tensor c = native::contiguous(native::to(native::to(*this, kCPU), kFloat64));
-  const double* q = static_cast<const double*>(c.data_ptr());
-  const std::vector<double> vals(q, q + numel());
+  // long double holds every int64 exactly (64-bit mantissa), so integers print exactly.
+  std::vector<long double> vals(static_cast<size_t>(numel()));
+  const bool integral = is_integral(dtype());
+  const Tensor c =
+      native::contiguous(native::to(native::to(*this, kCPU), integral ? kInt64 : kFloat64));
+  if (integral) {
+    const int64_t* q = static_cast<const int64_t*>(c.data_ptr());
+    std::copy(q, q + numel(), vals.begin());
+  } else {
+    const double* q = static_cast<const double*>(c.data_ptr());
+    std::copy(q, q + numel(), vals.begin());
+  }
   Shape strides(shape().size());
   int64_t s = 1;
   for (int64_t d = dim() - 1; d >= 0; --d) {
@@ -145,7 +161,7 @@ std::string Tensor::to_string() const {
     s *= std::max<int64_t>(shape()[d], 1);
   }
   const bool summarize = numel() > kSummarizeAbove;
-  std::vector<double> shown;
+  std::vector<long double> shown;
   if (numel() > 0) summarized_values(vals, shape(), 0, 0, strides, summarize, shown);
   const Formatter f(dtype(), shown);
   const std::string prefix = "tensor(";

@@ -66,6 +66,9 @@ TEST_CASE("to_string matches PyTorch for small tensors", "[tensor][print]") {
   os << tensor({1, 2});
   CHECK(os.str() == expect("tensor([1, 2]", "[2]", "int64"));
   CHECK(Tensor().to_string() == "tensor(undefined)");
+  // int64 beyond 2^53 prints exactly: torch.tensor([2**62 + 1, -1])
+  CHECK(from_vector(std::vector<int64_t>{(int64_t{1} << 62) + 1, -1}).to_string() ==
+        expect("tensor([4611686018427387905,                  -1]", "[2]", "int64"));
 }
 
 TEST_CASE("to_string wraps long rows at 80 columns like PyTorch", "[tensor][print]") {

@@ -232,12 +232,46 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
     return x < y ? x : y;
   });
 }
-Tensor add(const Tensor& a, Scalar b) { return add(a, wrap(a, b)); }
-Tensor sub(const Tensor& a, Scalar b) { return sub(a, wrap(a, b)); }
-Tensor rsub(const Tensor& a, Scalar b) { return sub(wrap(a, b), a); }
-Tensor mul(const Tensor& a, Scalar b) { return mul(a, wrap(a, b)); }
-Tensor div(const Tensor& a, Scalar b) { return div(a, wrap(a, b)); }
-Tensor rdiv(const Tensor& a, Scalar b) { return div(wrap(a, b), a); }
+namespace {
+bool is_16bit(DType t) { return t == kBFloat16 || t == kFloat16; }
+
+/// `a op s` (or `s op a` when `reversed`) for a 16-bit tensor a: the scalar stays in float32, the
+/// compute type, instead of being rounded to 16 bits first (PyTorch's opmath scalar path), so
+/// x * 0.1 rounds once.
+template <typename F>
+Tensor scalar_16bit(const char* op, const Tensor& a, const Scalar& s, bool reversed, F f) {
+  const double sv = s.to_double();
+  return unary<Family::Floating>(op, a, a.dtype(), [sv, reversed, f]<typename A>(A v) -> A {
+    const A c = static_cast<A>(sv);
+    return reversed ? f(c, v) : f(v, c);
+  });
+}
+}  // namespace
+
+Tensor add(const Tensor& a, Scalar b) {
+  if (is_16bit(a.dtype())) return scalar_16bit("add", a, b, false, [](auto x, auto y) { return x + y; });
+  return add(a, wrap(a, b));
+}
+Tensor sub(const Tensor& a, Scalar b) {
+  if (is_16bit(a.dtype())) return scalar_16bit("sub", a, b, false, [](auto x, auto y) { return x - y; });
+  return sub(a, wrap(a, b));
+}
+Tensor rsub(const Tensor& a, Scalar b) {
+  if (is_16bit(a.dtype())) return scalar_16bit("rsub", a, b, true, [](auto x, auto y) { return x - y; });
+  return sub(wrap(a, b), a);
+}
+Tensor mul(const Tensor& a, Scalar b) {
+  if (is_16bit(a.dtype())) return scalar_16bit("mul", a, b, false, [](auto x, auto y) { return x * y; });
+  return mul(a, wrap(a, b));
+}
+Tensor div(const Tensor& a, Scalar b) {
+  if (is_16bit(a.dtype())) return scalar_16bit("div", a, b, false, [](auto x, auto y) { return x / y; });
+  return div(a, wrap(a, b));
+}
+Tensor rdiv(const Tensor& a, Scalar b) {
+  if (is_16bit(a.dtype())) return scalar_16bit("rdiv", a, b, true, [](auto x, auto y) { return x / y; });
+  return div(wrap(a, b), a);
+}
 Tensor pow(const Tensor& a, Scalar e) { return pow(a, wrap(a, e)); }
 
 // ---- comparisons and logic ----------------------------------------------------------------------
@@ -462,6 +496,8 @@ Tensor& add_scaled_(Tensor& self, const Tensor& other, Scalar alpha) {
                         [al]<typename A>(A x, A y) -> A { return A(x + A(al) * y); });
 }
 Tensor& clamp_(Tensor& self, std::optional<Scalar> lo, std::optional<Scalar> hi) {
+  if (lo) check_inplace_cast("clamp_", self, weak_promote(self.dtype(), *lo));
+  if (hi) check_inplace_cast("clamp_", self, weak_promote(self.dtype(), *hi));
   Tensor r = clamp(self, lo, hi);
   return copy_(self, r);
 }
