@@ -1,12 +1,37 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @brief The umbrella header: everything a research program needs from tessera.
+///
+/// tessera::*          differentiable ops (add, matmul, softmax, ...; operators + - * /), backward()
+/// tessera::native::*  the same ops without gradient recording
+/// tessera::nn         Module, layers, losses, optimizers, schedules, checkpoints
+/// tessera::models     GPT, tokenizers, BLEU
 #pragma once
 
 #include <tessera/creation.h>
-#include <tessera/dtype.h>
 #include <tessera/device.h>
+#include <tessera/dtype.h>
 #include <tessera/error.h>
 #include <tessera/io.h>
 #include <tessera/native.h>
+#include <tessera/ops.h>
 #include <tessera/random.h>
 #include <tessera/tensor.h>
+
+#include <tessera/nn/activation.h>
+#include <tessera/nn/attention.h>
+#include <tessera/nn/checkpoint.h>
+#include <tessera/nn/dropout.h>
+#include <tessera/nn/embedding.h>
+#include <tessera/nn/functional.h>
+#include <tessera/nn/init.h>
+#include <tessera/nn/layer_norm.h>
+#include <tessera/nn/linear.h>
+#include <tessera/nn/loss.h>
+#include <tessera/nn/module.h>
+#include <tessera/nn/optim.h>
+#include <tessera/nn/schedule.h>
+#include <tessera/nn/transformer.h>
+
+#include <tessera/models/gpt.h>
+#include <tessera/models/sampling.h>
+#include <tessera/models/tokenizer.h>
