@@ -7,6 +7,7 @@
 /// tessera::models     GPT, tokenizers, BLEU
 #pragma once
 
+#include <tessera/allocator.h>
 #include <tessera/creation.h>
 #include <tessera/device.h>
 #include <tessera/dtype.h>
