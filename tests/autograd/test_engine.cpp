@@ -200,6 +200,7 @@ struct Scale {
   }
 };
 struct MulCounting {
+  static const char* name() { return "MulCountingBackward"; }
   static inline int b_grads_computed = 0;
   static Tensor forward(autograd::AutogradContext& ctx, const Tensor& a, const Tensor& b) {
     ctx.save_for_backward({a, b});
@@ -230,7 +231,9 @@ TEST_CASE("custom functions: values in ctx, saved tensors, needs_input_grad mask
   Tensor a = param({1.0, 2.0}, {2});
   Tensor b = from_vector<double>({3.0, 5.0}, {2});  // constant
   MulCounting::b_grads_computed = 0;
-  backward(sum(autograd::Function<MulCounting>::apply(a, b)));
+  Tensor ab = autograd::Function<MulCounting>::apply(a, b);
+  CHECK(ab.grad_fn()->name() == "MulCountingBackward");
+  backward(sum(ab));
   CHECK(vals(a.grad()) == std::vector<double>{3.0, 5.0});
   CHECK(MulCounting::b_grads_computed == 0);
   // No input requires grad: no node.
@@ -263,4 +266,34 @@ TEST_CASE("backward frees the graph's saved tensors; a training loop does not gr
   backward(loss);
   zero_grad({big});
   CHECK(memory_stats().allocated < with_graph);
+}
+
+TEST_CASE("empty and size-1 tensors flow through backward", "[autograd][engine][edge]") {
+  Tensor e = zeros({0, 3}, {.dtype = kFloat64}).requires_grad_(true);
+  Tensor w = ones({3, 2}, {.dtype = kFloat64}).requires_grad_(true);
+  Tensor loss = sum(matmul(exp(e), w));
+  CHECK(loss.item<double>() == 0.0);
+  backward(loss);
+  CHECK(e.grad().shape() == Shape{0, 3});
+  REQUIRE(w.grad().defined());
+  CHECK(native::sum(native::abs(w.grad())).item<double>() == 0.0);
+  Tensor one = from_vector<double>({2.0}, {1, 1}).requires_grad_(true);
+  backward(mean(softmax(one, 1) * log_softmax(one, 0)));  // softmax of one element is 1
+  CHECK(to_vector<double>(one.grad())[0] == Approx(0.0).margin(1e-15));
+  Tensor s = param({3.0}, {});
+  backward(s * s);  // 0-d leaf
+  CHECK(s.grad().item<double>() == 6.0);
+  backward(s);  // the loss is the leaf itself
+  CHECK(s.grad().item<double>() == 7.0);
+}
+
+TEST_CASE("non-contiguous operands (transposed, expanded, strided) give correct gradients",
+          "[autograd][engine][edge]") {
+  Tensor base = param({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor tt = transpose(base, 0, 1);           // (3, 2), non-contiguous view
+  Tensor st = slice(base, 1, 0, 3, 2);         // (2, 2), stride 2
+  Tensor ex = expand(select(base, 1, 0), {4, 2});  // stride 0
+  backward(sum(tt * 2.0) + sum(st * 10.0) + sum(ex));
+  // d/d base: 2 everywhere, +10 at columns 0 and 2, +4 at column 0.
+  CHECK(vals(base.grad()) == std::vector<double>{16, 2, 12, 16, 2, 12});
 }

@@ -17,7 +17,8 @@
 ///   };
 ///   Tensor y = autograd::Function<ScaledSquare>::apply(x, 3.0);
 ///
-/// forward runs with gradient recording off; backward returns one entry per Tensor argument of
+/// An optional `static const char* name()` names the node (errors, printing); otherwise the
+/// mangled type name is used. forward runs with gradient recording off; backward returns one entry per Tensor argument of
 /// forward (in order; undefined where ctx.needs_input_grad(i) is false). Backward is computed with
 /// native (non-recording) ops: create_graph / double backward is not supported (docs/autograd.md).
 #pragma once
@@ -26,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <typeinfo>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -123,7 +125,7 @@ struct Function {
     if (recording) {
       // The forward's ctx (saved tensors and values) moves into the node.
       record(
-          typeid(F).name(), inputs, outputs,
+          node_name(), inputs, outputs,
           [](AutogradContext& c, const std::vector<Tensor>& g) { return F::backward(c, g); },
           [ctx](AutogradContext& node_ctx) {
             auto needs = std::move(node_ctx.needs_input_grad_);
@@ -137,6 +139,11 @@ struct Function {
   }
 
  private:
+  /// F::name() when F provides it (static, returning something convertible to const char*).
+  static const char* node_name() {
+    if constexpr (requires { F::name(); }) return F::name();
+    else return typeid(F).name();
+  }
   template <typename A> static void collect(std::vector<Tensor>& v, const A& a) {
     if constexpr (std::is_same_v<std::decay_t<A>, Tensor>) v.push_back(a);
   }
