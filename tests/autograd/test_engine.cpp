@@ -30,7 +30,8 @@ bool throws_with(const std::function<void()>& f, const std::string& needle) {
 }
 }  // namespace
 
-TEST_CASE("backward computes a hand-derived gradient and accumulates across calls", "[autograd][engine]") {
+TEST_CASE("backward computes a hand-derived gradient and accumulates across calls",
+          "[autograd][engine]") {
   Tensor x = param({1.0, 2.0, 3.0}, {3});
   Tensor w = param({0.5, -1.0, 2.0}, {3});
   // L = sum(x * w + x^2) -> dL/dx = w + 2x, dL/dw = x.
@@ -48,7 +49,8 @@ TEST_CASE("backward computes a hand-derived gradient and accumulates across call
   CHECK(vals(w.grad()) == std::vector<double>{0.0, 0.0, 0.0});
 }
 
-TEST_CASE("a tensor used by several ops gets the sum of its gradients (diamond)", "[autograd][engine]") {
+TEST_CASE("a tensor used by several ops gets the sum of its gradients (diamond)",
+          "[autograd][engine]") {
   Tensor x = param({2.0}, {});
   Tensor a = x * 3.0;
   Tensor b = exp(a) + a * a;  // d/dx = 3 exp(3x) + 18x
@@ -101,7 +103,7 @@ TEST_CASE("NoGradGuard and detach stop recording", "[autograd][engine]") {
 
 TEST_CASE("modifying a saved tensor in place makes backward fail clearly", "[autograd][engine]") {
   Tensor x = param({1.0, 2.0}, {2});
-  Tensor y = exp(x);           // saves its output
+  Tensor y = exp(x);  // saves its output
   Tensor z = sum(y * 1.0);
   {
     NoGradGuard guard;
@@ -117,7 +119,8 @@ TEST_CASE("modifying a saved tensor in place makes backward fail clearly", "[aut
   CHECK(throws_with([&] { backward(c); }, "modified by an inplace operation"));
 }
 
-TEST_CASE("in-place ops on tensors that require grad are refused while recording", "[autograd][engine]") {
+TEST_CASE("in-place ops on tensors that require grad are refused while recording",
+          "[autograd][engine]") {
   Tensor x = param({1.0, 2.0}, {2});
   Tensor one = ones({2}, {.dtype = kFloat64});
   CHECK(throws_with([&] { add_(x, one); }, "leaf tensor that requires grad"));
@@ -136,8 +139,8 @@ TEST_CASE("in-place ops on tensors that require grad are refused while recording
 TEST_CASE("autograd::grad returns gradients of leaves and intermediates without touching .grad",
           "[autograd][engine]") {
   Tensor x = param({1.0, 2.0, 3.0}, {3});
-  Tensor h = x * x;          // dh/dx = 2x
-  Tensor y = sum(h * 3.0);   // dy/dh = 3
+  Tensor h = x * x;         // dh/dx = 2x
+  Tensor y = sum(h * 3.0);  // dy/dh = 3
   auto g = autograd::grad({y}, {x, h}, {}, /*retain_graph=*/true);
   CHECK(vals(g[0]) == std::vector<double>{6.0, 12.0, 18.0});
   CHECK(vals(g[1]) == std::vector<double>{3.0, 3.0, 3.0});
@@ -290,8 +293,8 @@ TEST_CASE("empty and size-1 tensors flow through backward", "[autograd][engine][
 TEST_CASE("non-contiguous operands (transposed, expanded, strided) give correct gradients",
           "[autograd][engine][edge]") {
   Tensor base = param({1, 2, 3, 4, 5, 6}, {2, 3});
-  Tensor tt = transpose(base, 0, 1);           // (3, 2), non-contiguous view
-  Tensor st = slice(base, 1, 0, 3, 2);         // (2, 2), stride 2
+  Tensor tt = transpose(base, 0, 1);               // (3, 2), non-contiguous view
+  Tensor st = slice(base, 1, 0, 3, 2);             // (2, 2), stride 2
   Tensor ex = expand(select(base, 1, 0), {4, 2});  // stride 0
   backward(sum(tt * 2.0) + sum(st * 10.0) + sum(ex));
   // d/d base: 2 everywhere, +10 at columns 0 and 2, +4 at column 0.
