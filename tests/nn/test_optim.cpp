@@ -106,6 +106,9 @@ TEST_CASE("parameter groups: per-group lr and weight decay; decay_groups splits 
   SGD opt2({unused}, {.lr = 1.0});
   opt2.step();
   CHECK(to_vector<double>(unused)[0] == 5.0);
+  // Non-leaves and integer tensors cannot be optimized.
+  CHECK_THROWS_WITH(SGD({mul(w, Scalar(2.0))}, {}), Catch::Contains("floating-point leaf"));
+  CHECK_THROWS_WITH(SGD({tensor({1, 2})}, {}), Catch::Contains("floating-point leaf"));
 }
 
 TEST_CASE("optimizer state_dict round trip continues the same trajectory; bad state is rejected",
