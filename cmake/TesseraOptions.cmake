@@ -35,15 +35,24 @@ message(STATUS "tessera: MPI backend ${TESSERA_HAS_MPI}")
 add_library(tessera_flags INTERFACE)
 target_compile_options(tessera_flags INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>
+  # Error messages name files relative to the source tree, not the build machine's paths.
+  $<BUILD_INTERFACE:$<$<COMPILE_LANGUAGE:CXX>:-fmacro-prefix-map=${PROJECT_SOURCE_DIR}/=>>
   $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${TESSERA_WERROR}>>:-Werror>)
 if(TESSERA_NATIVE)
   target_compile_options(tessera_flags INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-march=native>)
+  # GCC 12.2 with AVX-512 miscompiles SLP-vectorised constant stores: at -O2 -march=native,
+  # std::vector<double>{2, 2, 0, 0} holds {2, 2, 2, 2} (found by tests/tensor). Off before GCC 13.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+    target_compile_options(tessera_flags INTERFACE
+      $<$<COMPILE_LANGUAGE:CXX>:-fno-tree-slp-vectorize>)
+  endif()
 endif()
 if(TESSERA_SANITIZE)
   target_compile_options(tessera_flags INTERFACE
     $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined>)
   target_link_options(tessera_flags INTERFACE -fsanitize=address,undefined)
 endif()
+set_target_properties(tessera_flags PROPERTIES EXPORT_NAME flags)
 install(TARGETS tessera_flags EXPORT tesseraTargets)
 
 # tessera_library(<name> [SOURCES ...] [DEPS ...])
@@ -60,6 +69,7 @@ function(tessera_library name)
     target_include_directories(${target}
       INTERFACE $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:include>)
     target_link_libraries(${target} INTERFACE ${ARG_DEPS})
+    target_compile_features(${target} INTERFACE cxx_std_20)
   else()
     add_library(${target} ${ARG_SOURCES})
     add_library(tessera::${name} ALIAS ${target})
@@ -68,6 +78,7 @@ function(tessera_library name)
       PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:include>
       PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
     target_link_libraries(${target} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS} tessera_flags)
+    target_compile_features(${target} PUBLIC cxx_std_20)  # users' code compiles our headers too
   endif()
   install(TARGETS ${target} EXPORT tesseraTargets)
   install(DIRECTORY include/ DESTINATION include)

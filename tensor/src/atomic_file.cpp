@@ -35,8 +35,8 @@ int close_retry(int fd) {
 
 AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
   const auto [dir, name] = split_path(path_);
-  TESSERA_CHECK(!name.empty() && name != "." && name != "..",
-                "atomic write: '", path_, "' does not name a file");
+  TESSERA_CHECK(!name.empty() && name != "." && name != "..", "atomic write: '", path_,
+                "' does not name a file");
   std::random_device rd;
   for (int attempt = 0; attempt < 100; ++attempt) {
     char suffix[32];
@@ -81,8 +81,8 @@ void AtomicFileWriter::write(std::span<const std::byte> bytes) {
       if (errno == EINTR) continue;
       const int err = errno;
       abandon();
-      TESSERA_FAIL("atomic write: writing '", path_, "' failed after ", size_, " bytes: ",
-                   errno_text(err));
+      TESSERA_FAIL("atomic write: writing '", path_, "' failed after ", size_,
+                   " bytes: ", errno_text(err));
     }
     p += n;
     left -= static_cast<size_t>(n);
@@ -108,7 +108,8 @@ void AtomicFileWriter::commit() {
   if (::rename(temp_path_.c_str(), path_.c_str()) != 0) fail("renaming the temporary file onto");
   done_ = true;  // the target now holds the new content; the temporary name is gone
 
-  // Persist the rename. Some filesystems cannot fsync a directory (EINVAL): nothing more to do there.
+  // Persist the rename. Some filesystems cannot fsync a directory (EINVAL): nothing more to do
+  // there.
   const std::string dir = split_path(path_).first;
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) {

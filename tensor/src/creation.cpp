@@ -97,7 +97,18 @@ Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions opts) {
                 " end=", end, " step=", step);
   TESSERA_CHECK((e - s) / st >= 0 || s == e, "arange: step ", step,
                 " has the wrong sign for start=", start, " end=", end);
-  const int64_t n = static_cast<int64_t>(std::ceil((e - s) / st));
+  const bool int_args = !start.is_floating() && !end.is_floating() && !step.is_floating();
+  int64_t n;
+  if (int_args) {
+    // Exact in integers: (end - start) in double loses the low bits beyond 2^53.
+    const int64_t si = start.to_int(), ei = end.to_int(), sti = step.to_int();
+    TESSERA_CHECK((ei - si == 0) || ((ei - si > 0) == (sti > 0)), "arange: step ", step,
+                  " has the wrong sign for start=", start, " end=", end);
+    const int64_t span = ei - si;
+    n = sti > 0 ? (span + sti - 1) / sti : (span + sti + 1) / sti;
+  } else {
+    n = static_cast<int64_t>(std::ceil((e - s) / st));
+  }
   Tensor cpu = empty({std::max<int64_t>(n, 0)}, {.dtype = opts.dtype});
   visit_dtype(opts.dtype, [&]<typename T>() {
     T* p = static_cast<T*>(cpu.data_ptr());
@@ -121,8 +132,10 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions opts) {
     T* p = static_cast<T*>(cpu.data_ptr());
     // Symmetric evaluation (as PyTorch): the second half counts back from `end` so both ends are exact.
     for (int64_t i = 0; i < steps; ++i) {
-      const double v = i < steps / 2 ? start + step * static_cast<double>(i)
-                                     : end - step * static_cast<double>(steps - 1 - i);
+      // steps == 1 gives [start], as torch.linspace.
+      const double v = steps == 1        ? start
+                       : i < steps / 2 ? start + step * static_cast<double>(i)
+                                       : end - step * static_cast<double>(steps - 1 - i);
       p[i] = Scalar(v).to<T>();
     }
   });

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @brief PyTorch-style printing: nested brackets, a shared number format, "..." past 1000 elements.
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <sstream>
@@ -10,105 +11,154 @@
 namespace tessera {
 namespace {
 
-constexpr int64_t kSummarizeAbove = 1000;  // as torch's default print threshold
+// PyTorch's print options (torch._tensor_str.PRINT_OPTS defaults).
+constexpr int64_t kSummarizeAbove = 1000;  // threshold
 constexpr int64_t kEdgeItems = 3;
+constexpr int kPrecision = 4;
+constexpr int64_t kLineWidth = 80;
 
+/// torch._tensor_str._Formatter: one number format and width for the whole tensor, decided from its
+/// (summarised) values. Widths and modes look only at non-zero finite values, as PyTorch does.
 struct Formatter {
+  DType dtype = kFloat32;
   bool floating = false;
-  bool integral_valued = true;
-  bool scientific = false;
-  int precision = 4;
+  bool int_mode = true;  // floating values that are all integers print as "3."
+  bool sci_mode = false;
+  size_t max_width = 1;
 
-  std::string format(double v) const {
+  Formatter(DType t, const std::vector<double>& vals) : dtype(t), floating(is_floating(t)) {
+    if (!floating) {
+      for (double v : vals) max_width = std::max(max_width, raw(v).size());
+      return;
+    }
+    std::vector<double> nz;
+    for (double v : vals)
+      if (std::isfinite(v) && v != 0) nz.push_back(v);
+    if (nz.empty()) return;
+    double lo = INFINITY, hi = 0;
+    for (double v : nz) {
+      lo = std::min(lo, std::abs(v));
+      hi = std::max(hi, std::abs(v));
+      int_mode = int_mode && v == std::ceil(v);
+    }
+    if (int_mode) {
+      sci_mode = hi / lo > 1000.0 || hi > 1.0e8;
+    } else {
+      sci_mode = hi / lo > 1000.0 || hi > 1.0e8 || lo < 1.0e-4;
+    }
+    for (double v : nz) max_width = std::max(max_width, raw(v).size());
+  }
+
+  std::string raw(double v) const {
     std::ostringstream os;
-    if (std::isnan(v)) return "nan";
-    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    if (dtype == kBool) return v != 0 ? "True" : "False";
     if (!floating) {
       os << static_cast<int64_t>(v);
-    } else if (scientific) {
-      os << std::scientific << std::setprecision(precision) << v;
-    } else if (integral_valued) {
-      os << static_cast<int64_t>(v) << ".";
+      return os.str();
+    }
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    if (sci_mode) {
+      os << std::scientific << std::setprecision(kPrecision) << v;
+    } else if (int_mode) {
+      os << std::fixed << std::setprecision(0) << v << ".";
     } else {
-      os << std::fixed << std::setprecision(precision) << v;
+      os << std::fixed << std::setprecision(kPrecision) << v;
     }
     return os.str();
   }
+
+  std::string format(double v) const {
+    const std::string s = raw(v);
+    return std::string(max_width > s.size() ? max_width - s.size() : 0, ' ') + s;
+  }
 };
 
-void print_rec(std::ostringstream& os, const std::vector<double>& vals, const Shape& shape,
-               const Shape& strides, int64_t offset, size_t dim, bool summarize,
-               const Formatter& f, int indent, size_t width) {
-  if (shape.empty()) {
-    os << f.format(vals[offset]);
+/// Values (row-major) of the elements shown when summarising: per dim the first and last
+/// kEdgeItems when the dim is longer than 2 * kEdgeItems (torch's get_summarized_data).
+void summarized_values(const std::vector<double>& vals, const Shape& shape, size_t dim,
+                       int64_t offset, const Shape& strides, bool summarize, std::vector<double>& out) {
+  if (dim == shape.size()) {
+    out.push_back(vals[offset]);
     return;
   }
   const int64_t n = shape[dim];
-  os << "[";
-  auto item = [&](int64_t i) {
-    if (dim + 1 == shape.size()) {
-      std::string s = f.format(vals[offset + i * strides[dim]]);
-      os << std::string(width > s.size() ? width - s.size() : 0, ' ') << s;
-    } else {
-      print_rec(os, vals, shape, strides, offset + i * strides[dim], dim + 1, summarize, f,
-                indent + 1, width);
-    }
-  };
-  const std::string sep = dim + 1 == shape.size() ? ", " : ",\n" + std::string(indent + 1, ' ');
   for (int64_t i = 0; i < n; ++i) {
-    if (summarize && n > 2 * kEdgeItems && i == kEdgeItems) {
-      os << "..." << sep;
+    if (summarize && n > 2 * kEdgeItems && i == kEdgeItems) i = n - kEdgeItems;
+    summarized_values(vals, shape, dim + 1, offset + i * strides[dim], strides, summarize, out);
+  }
+}
+
+/// torch._tensor_str._tensor_str_with_formatter (and _vector_str for the innermost dim).
+std::string tensor_str(const std::vector<double>& vals, const Shape& shape, const Shape& strides,
+                       int64_t offset, size_t dim, int64_t indent, bool summarize,
+                       const Formatter& f) {
+  const size_t remaining = shape.size() - dim;
+  if (remaining == 0) return f.format(vals[offset]);
+  const int64_t n = shape[dim];
+  const bool cut = summarize && n > 2 * kEdgeItems;
+  std::vector<std::string> parts;
+  if (remaining == 1) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (cut && i == kEdgeItems) {
+        parts.push_back(" ...");
+        i = n - kEdgeItems;
+      }
+      parts.push_back(f.format(vals[offset + i * strides[dim]]));
+    }
+    const int64_t per_line =
+        std::max<int64_t>(1, (kLineWidth - indent) / static_cast<int64_t>(f.max_width + 2));
+    std::string out = "[";
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (i > 0) {
+        out += static_cast<int64_t>(i) % per_line == 0 ? ",\n" + std::string(indent + 1, ' ') : ", ";
+      }
+      out += parts[i];
+    }
+    return out + "]";
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (cut && i == kEdgeItems) {
+      parts.push_back("...");
       i = n - kEdgeItems;
     }
-    item(i);
-    if (i + 1 < n) os << sep;
+    parts.push_back(tensor_str(vals, shape, strides, offset + i * strides[dim], dim + 1, indent + 1,
+                               summarize, f));
   }
-  os << "]";
+  const std::string sep = "," + std::string(remaining - 1, '\n') + std::string(indent + 1, ' ');
+  std::string out = "[";
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? sep : "") + parts[i];
+  return out + "]";
 }
 
 }  // namespace
 
 std::string Tensor::to_string() const {
   if (!defined()) return "tensor(undefined)";
-  const Tensor c = native::to(native::to(*this, kCPU), kFloat64);
-  // Gather values in logical order (row-major), then index them by logical position.
-  std::vector<double> vals(static_cast<size_t>(numel()));
-  {
-    const Tensor dense = native::contiguous(c);
-    const double* q = static_cast<const double*>(dense.data_ptr());
-    std::copy(q, q + numel(), vals.begin());
-  }
-  Formatter f;
-  f.floating = is_floating(dtype());
-  double max_abs = 0, min_abs = INFINITY;
-  for (double v : vals) {
-    if (!std::isfinite(v)) continue;
-    f.integral_valued = f.integral_valued && v == std::nearbyint(v);
-    max_abs = std::max(max_abs, std::abs(v));
-    if (v != 0) min_abs = std::min(min_abs, std::abs(v));
-  }
-  if (f.floating && !f.integral_valued &&
-      (max_abs >= 1e8 || (min_abs < 1e-4 && min_abs > 0) || (max_abs / min_abs > 1e3 && max_abs > 1e3)))
-    f.scientific = true;
-  if (f.floating && f.integral_valued && max_abs >= 1e8) f.scientific = true;
-  size_t width = 0;
-  for (double v : vals) width = std::max(width, f.format(v).size());
+  const Tensor c = native::contiguous(native::to(native::to(*this, kCPU), kFloat64));
+  const double* q = static_cast<const double*>(c.data_ptr());
+  const std::vector<double> vals(q, q + numel());
   Shape strides(shape().size());
   int64_t s = 1;
   for (int64_t d = dim() - 1; d >= 0; --d) {
     strides[d] = s;
     s *= std::max<int64_t>(shape()[d], 1);
   }
+  const bool summarize = numel() > kSummarizeAbove;
+  std::vector<double> shown;
+  if (numel() > 0) summarized_values(vals, shape(), 0, 0, strides, summarize, shown);
+  const Formatter f(dtype(), shown);
+  const std::string prefix = "tensor(";
   std::ostringstream os;
-  os << "tensor(";
+  os << prefix;
   if (numel() == 0) {
     os << "[]";
   } else {
-    print_rec(os, vals, shape(), strides, 0, 0, numel() > kSummarizeAbove, f, 7, width);
+    os << tensor_str(vals, shape(), strides, 0, 0, static_cast<int64_t>(prefix.size()), summarize, f);
   }
   os << ", shape=" << shape_str(shape()) << ", dtype=" << dtype();
   if (!device().is_cpu()) os << ", device=" << device();
-  if (requires_grad()) os << ", requires_grad=true";
+  if (requires_grad()) os << ", requires_grad=True";
   os << ")";
   return os.str();
 }

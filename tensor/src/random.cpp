@@ -127,8 +127,12 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opts
 
 Tensor bernoulli(const Tensor& p, Generator* gen) {
   TESSERA_CHECK(is_floating(p.dtype()), "bernoulli: p must be floating, got ", describe(p));
-  const Tensor u = uniform_draw(p.shape(), kFloat32, pick(gen));
   const Tensor pf = native::to(native::to(p, kCPU), kFloat32);
+  // NaN fails both comparisons, so it is rejected too.
+  TESSERA_CHECK(p.numel() == 0 || native::equal(native::logical_and(native::ge(pf, 0), native::le(pf, 1)),
+                                                ones(pf.shape(), {.dtype = kBool})),
+                "bernoulli: every probability must be in [0, 1], got ", describe(p));
+  const Tensor u = uniform_draw(p.shape(), kFloat32, pick(gen));
   return native::to(native::to(native::lt(u, pf), p.dtype()), p.device());
 }
 
@@ -146,6 +150,7 @@ Tensor& uniform_(Tensor& t, double low, double high, Generator* gen) {
 }
 
 Tensor& normal_(Tensor& t, double mean, double std, Generator* gen) {
+  TESSERA_CHECK(std >= 0, "normal_: std must be non-negative, got ", std);
   Tensor z = normal_draw(t.shape(), draw_dtype(t.dtype(), "normal_"), pick(gen));
   z = native::add(native::mul(z, std), mean);
   return native::copy_(t, z);

@@ -23,14 +23,26 @@ struct DTypeInfo {
   int rank;  // position in the reference's Dtype enum: the writer lays out larger ranks first
 };
 
-// Byte-sized dtypes of the reference implementation, with their enum order (BOOL < F4 < F6_E2M3 <
-// F6_E3M2 < U8 < I8 < F8_E5M2 < F8_E4M3 < F8_E8M0 < I16 < U16 < F16 < BF16 < I32 < U32 < F32 < C64 <
-// F64 < I64 < U64; the sub-byte F4/F6 are left out).
+// The byte-sized dtypes of the reference implementation. `rank` is the position in its Dtype enum
+// (BOOL, F4, F6_E2M3, F6_E3M2, U8, I8, ..., U64); the sub-byte F4/F6 types are left out.
 constexpr std::array<DTypeInfo, 17> kDTypes = {{
-    {"BOOL", 1, 0},     {"U8", 1, 4},       {"I8", 1, 5},   {"F8_E5M2", 1, 6}, {"F8_E4M3", 1, 7},
-    {"F8_E8M0", 1, 8},  {"I16", 2, 9},      {"U16", 2, 10}, {"F16", 2, 11},    {"BF16", 2, 12},
-    {"I32", 4, 13},     {"U32", 4, 14},     {"F32", 4, 15}, {"C64", 8, 16},    {"F64", 8, 17},
-    {"I64", 8, 18},     {"U64", 8, 19},
+    {"BOOL", 1, 0},
+    {"U8", 1, 4},
+    {"I8", 1, 5},
+    {"F8_E5M2", 1, 6},
+    {"F8_E4M3", 1, 7},
+    {"F8_E8M0", 1, 8},
+    {"I16", 2, 9},
+    {"U16", 2, 10},
+    {"F16", 2, 11},
+    {"BF16", 2, 12},
+    {"I32", 4, 13},
+    {"U32", 4, 14},
+    {"F32", 4, 15},
+    {"C64", 8, 16},
+    {"F64", 8, 17},
+    {"I64", 8, 18},
+    {"U64", 8, 19},
 }};
 
 const DTypeInfo* find_dtype(std::string_view name) {
@@ -83,8 +95,8 @@ TensorInfo parse_entry(const std::string& name, const Json& v, uint64_t data_siz
   TESSERA_CHECK(v.is_object(), "safetensors: ", source, ": ", where,
                 ": entry must be an object, got ", v.type_name());
   for (const auto& [key, unused] : v.items()) {
-    TESSERA_CHECK(key == "dtype" || key == "shape" || key == "data_offsets", "safetensors: ", source,
-                  ": ", where, ": unexpected field '", printable(key),
+    TESSERA_CHECK(key == "dtype" || key == "shape" || key == "data_offsets",
+                  "safetensors: ", source, ": ", where, ": unexpected field '", printable(key),
                   "' (expected only dtype, shape, data_offsets)");
   }
   for (const char* field : {"dtype", "shape", "data_offsets"})
@@ -106,8 +118,9 @@ TensorInfo parse_entry(const std::string& name, const Json& v, uint64_t data_siz
                 ": shape must be an array, got ", shape.type_name());
   for (size_t i = 0; i < shape.size(); ++i) {
     const uint64_t d = json_uint(shape[i], source, where + " shape[" + std::to_string(i) + "]");
-    TESSERA_CHECK(d <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), "safetensors: ",
-                  source, ": ", where, ": shape[", i, "] = ", d, " does not fit in int64");
+    TESSERA_CHECK(d <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
+                  "safetensors: ", source, ": ", where, ": shape[", i, "] = ", d,
+                  " does not fit in int64");
     t.shape.push_back(static_cast<int64_t>(d));
   }
   int64_t numel = 0;
@@ -145,7 +158,8 @@ int64_t dtype_size(std::string_view dtype) {
 
 int64_t TensorInfo::numel() const {
   int64_t n = 0;
-  TESSERA_CHECK(checked_numel(shape, &n), "safetensors: tensor '", name, "': shape overflows int64");
+  TESSERA_CHECK(checked_numel(shape, &n), "safetensors: tensor '", name,
+                "': shape overflows int64");
   return n;
 }
 
@@ -158,11 +172,13 @@ const TensorInfo* Header::find(std::string_view name) const {
 uint64_t read_header_size(std::span<const std::byte> first, uint64_t file_size,
                           std::string_view source) {
   TESSERA_CHECK(file_size >= 8 && first.size() >= 8, "safetensors: ", source, ": file is ",
-                file_size, " bytes, too short for the 8-byte header size (not a safetensors file?)");
+                file_size,
+                " bytes, too short for the 8-byte header size (not a safetensors file?)");
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(first[static_cast<size_t>(i)]);
   TESSERA_CHECK(n <= kMaxHeaderSize, "safetensors: ", source, ": header size ", n,
-                " exceeds the limit of ", kMaxHeaderSize, " bytes (corrupt or not a safetensors file)");
+                " exceeds the limit of ", kMaxHeaderSize,
+                " bytes (corrupt or not a safetensors file)");
   TESSERA_CHECK(n <= file_size - 8, "safetensors: ", source, ": header size ", n,
                 " exceeds the file size (", file_size, " bytes; truncated?)");
   return n;
@@ -184,8 +200,7 @@ Header parse_header(std::span<const std::byte> prefix, uint64_t file_size,
   Json root;
   try {
     root = Json::parse(
-        text, text + h.header_size,
-        [&](int depth, Json::parse_event_t event, Json& parsed) {
+        text, text + h.header_size, [&](int depth, Json::parse_event_t event, Json& parsed) {
           switch (event) {
             case Json::parse_event_t::object_start:
             case Json::parse_event_t::array_start:
@@ -236,8 +251,8 @@ Header parse_header(std::span<const std::byte> prefix, uint64_t file_size,
   for (const TensorInfo& t : h.tensors) {
     if (t.begin < covered)
       TESSERA_FAIL("safetensors: ", source, ": tensor '", printable(t.name), "' bytes [", t.begin,
-                   ", ", t.end, ") overlap tensor '", printable(prev->name), "' [", prev->begin, ", ",
-                   prev->end, ")");
+                   ", ", t.end, ") overlap tensor '", printable(prev->name), "' [", prev->begin,
+                   ", ", prev->end, ")");
     TESSERA_CHECK(t.begin == covered, "safetensors: ", source, ": gap of ", t.begin - covered,
                   " bytes before tensor '", printable(t.name),
                   "' (data_offsets must be contiguous)");
@@ -245,8 +260,8 @@ Header parse_header(std::span<const std::byte> prefix, uint64_t file_size,
     prev = &t;
   }
   TESSERA_CHECK(covered == h.data_size, "safetensors: ", source, ": data section has ",
-                h.data_size - covered, " bytes after the last tensor (",
-                h.data_size, " bytes, tensors cover ", covered, ")");
+                h.data_size - covered, " bytes after the last tensor (", h.data_size,
+                " bytes, tensors cover ", covered, ")");
   return h;
 }
 
@@ -305,9 +320,8 @@ Layout plan(const std::vector<TensorDesc>& tensors,
     TESSERA_CHECK(!__builtin_add_overflow(offset, static_cast<uint64_t>(nbytes[i]), &offset),
                   "safetensors: total data size overflows");
     info.end = offset;
-    header[t.name] = OrderedJson{{"dtype", t.dtype},
-                                 {"shape", t.shape},
-                                 {"data_offsets", {info.begin, info.end}}};
+    header[t.name] = OrderedJson{
+        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {info.begin, info.end}}};
   }
   out.data_size = offset;
 
@@ -315,15 +329,18 @@ Layout plan(const std::vector<TensorDesc>& tensors,
   try {
     json = header.dump();
   } catch (const OrderedJson::exception& e) {
-    TESSERA_FAIL("safetensors: cannot write header (tensor names and metadata must be valid "
-                 "UTF-8): ", e.what());
+    TESSERA_FAIL(
+        "safetensors: cannot write header (tensor names and metadata must be valid "
+        "UTF-8): ",
+        e.what());
   }
   json.append((8 - json.size() % 8) % 8, ' ');
   TESSERA_CHECK(json.size() <= kMaxHeaderSize, "safetensors: header would be ", json.size(),
                 " bytes, above the ", kMaxHeaderSize, "-byte limit readers enforce");
   out.prefix.resize(8);
   const uint64_t n = json.size();
-  for (int i = 0; i < 8; ++i) out.prefix[static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
+  for (int i = 0; i < 8; ++i)
+    out.prefix[static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
   out.prefix += json;
   return out;
 }

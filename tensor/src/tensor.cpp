@@ -50,6 +50,7 @@ int64_t Tensor::numel() const {
 }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // as PyTorch: no element, no layout
   int64_t expected = 1;
   const auto& sh = shape();
   const auto& st = strides();

@@ -24,11 +24,17 @@ struct Kat {
   U32x4 out;
 };
 constexpr Kat kKats[] = {
-    {{{0x00000000, 0x00000000, 0x00000000, 0x00000000}}, 0x00000000, 0x00000000,
+    {{{0x00000000, 0x00000000, 0x00000000, 0x00000000}},
+     0x00000000,
+     0x00000000,
      {{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}}},
-    {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}}, 0xffffffff, 0xffffffff,
+    {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}},
+     0xffffffff,
+     0xffffffff,
      {{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}}},
-    {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}}, 0xa4093822, 0x299f31d0,
+    {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}},
+     0xa4093822,
+     0x299f31d0,
      {{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}}},
 };
 
@@ -67,8 +73,10 @@ TEST_CASE("philox4x32_10 matches the Random123 known-answer vectors", "[kernels]
   }
 }
 
-TEST_CASE("philox generate() packs seed, counter and subsequence as documented", "[kernels][philox]") {
-  // key = seed (low word first); ctr = (counter low, counter high, subsequence low, subsequence high).
+TEST_CASE("philox generate() packs seed, counter and subsequence as documented",
+          "[kernels][philox]") {
+  // key = seed (low word first); ctr = (counter low, counter high, subsequence low, subsequence
+  // high).
   CHECK(Philox4x32::generate(0, 0, 0) == kKats[0].out);
   CHECK(Philox4x32::generate(~0ull, ~0ull, ~0ull) == kKats[1].out);
   CHECK(Philox4x32::generate(0x299f31d0a4093822ull, 0x85a308d3243f6a88ull, 0x0370734413198a2eull) ==
@@ -88,7 +96,8 @@ TEST_CASE("philox generate() packs seed, counter and subsequence as documented",
   CHECK(!(Philox4x32::generate(1, 0, 0) == Philox4x32::generate(1, 0, 1ull << 32)));
 }
 
-TEST_CASE("philox: distinct counters and seeds give distinct, well-mixed blocks", "[kernels][philox]") {
+TEST_CASE("philox: distinct counters and seeds give distinct, well-mixed blocks",
+          "[kernels][philox]") {
   std::set<std::pair<uint64_t, uint64_t>> seen;
   int64_t bit_flips = 0;
   const int kN = 20000;
@@ -119,14 +128,15 @@ TEST_CASE("uniform_float / uniform_double: exact ranges and resolution", "[kerne
   CHECK(uniform_float_open0(0xFFFFFFFFu) == 1.0f);
   CHECK(uniform_double(0, 0) == 0.0);
   CHECK(uniform_double(0xFFFFFFFFu, 0xFFFFFFFFu) == 1.0 - 0x1p-53);
-  CHECK(uniform_double(1u << 5, 0) == 0x1p-53);        // lowest bit used comes from lo
-  CHECK(uniform_double(0, 0x80000000u) == 0.5);        // top bit of hi is the 1/2 bit
-  CHECK(uniform_double(0x80000000u, 0) == 0x1p-27);    // top bit of lo is the 2^-27 bit
+  CHECK(uniform_double(1u << 5, 0) == 0x1p-53);      // lowest bit used comes from lo
+  CHECK(uniform_double(0, 0x80000000u) == 0.5);      // top bit of hi is the 1/2 bit
+  CHECK(uniform_double(0x80000000u, 0) == 0x1p-27);  // top bit of lo is the 2^-27 bit
   CHECK(uniform_double_open0(0, 0) == 0x1p-53);
   CHECK(uniform_double_open0(0xFFFFFFFFu, 0xFFFFFFFFu) == 1.0);
 }
 
-TEST_CASE("uniform_float over a Philox stream: mean, variance and chi-square", "[kernels][philox]") {
+TEST_CASE("uniform_float over a Philox stream: mean, variance and chi-square",
+          "[kernels][philox]") {
   const int kBins = 64;
   std::vector<int64_t> bins(kBins, 0);
   double sum = 0, sum_sq = 0;
@@ -142,7 +152,8 @@ TEST_CASE("uniform_float over a Philox stream: mean, variance and chi-square", "
   const double mean = sum / n;
   const double var = sum_sq / n - mean * mean;
   CHECK(std::fabs(mean - 0.5) < 5 * std::sqrt(1.0 / 12 / n));
-  CHECK(std::fabs(var - 1.0 / 12) < 5 * std::sqrt(1.0 / 180 / n));  // sd of s^2: sqrt((mu4 - sigma^4) / n)
+  CHECK(std::fabs(var - 1.0 / 12) <
+        5 * std::sqrt(1.0 / 180 / n));  // sd of s^2: sqrt((mu4 - sigma^4) / n)
   double chi2 = 0;
   for (int64_t b : bins) {
     const double e = n / kBins;
@@ -164,7 +175,8 @@ TEST_CASE("normal_pair / normal_pair_double follow N(0, 1) (moments and Kolmogor
     for (int64_t j = 0; j < n / 2; ++j) {
       double a, b;
       if (dbl) {
-        const auto p = tessera::normal_pair_double(Philox4x32::generate(99, static_cast<uint64_t>(j)));
+        const auto p =
+            tessera::normal_pair_double(Philox4x32::generate(99, static_cast<uint64_t>(j)));
         a = p.first;
         b = p.second;
       } else {

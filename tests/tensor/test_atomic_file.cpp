@@ -33,7 +33,9 @@ struct TempDir {
     fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
     fs::remove_all(path, ec);
   }
-  size_t entries() const { return static_cast<size_t>(std::distance(fs::directory_iterator(path), {})); }
+  size_t entries() const {
+    return static_cast<size_t>(std::distance(fs::directory_iterator(path), {}));
+  }
 };
 
 std::string read_all(const fs::path& p) {
@@ -123,15 +125,17 @@ TEST_CASE("atomic_file: failures throw, name the path and leave no temporary fil
     if (::geteuid() != 0) {
       fs::create_directory(dir.path / "ro");
       fs::permissions(dir.path / "ro", fs::perms::owner_read | fs::perms::owner_exec);
-      CHECK_THROWS_WITH(tessera::write_file_atomic((dir.path / "ro" / "f").string(), std::string("x")),
-                        Catch::Contains("Permission denied"));
+      CHECK_THROWS_WITH(
+          tessera::write_file_atomic((dir.path / "ro" / "f").string(), std::string("x")),
+          Catch::Contains("Permission denied"));
       CHECK(fs::is_empty(dir.path / "ro"));
     }
   }
   SECTION("write error midway (file size limit): target untouched, temporary removed") {
     const fs::path target = dir.path / "big.bin";
     tessera::write_file_atomic(target.string(), std::string("old"));
-    // RLIMIT_FSIZE makes write() fail with EFBIG once the temp file reaches 4 KiB (SIGXFSZ ignored).
+    // RLIMIT_FSIZE makes write() fail with EFBIG once the temp file reaches 4 KiB (SIGXFSZ
+    // ignored).
     struct rlimit saved {};
     REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
     auto old_handler = std::signal(SIGXFSZ, SIG_IGN);

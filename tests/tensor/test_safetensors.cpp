@@ -15,72 +15,19 @@
 #include <tessera/half.h>
 #include <tessera/safetensors.h>
 
+#include "tensor/safetensors_golden.h"
+
 namespace st = tessera::safetensors;
+using tessera::test::python_file;
 
 namespace {
-
-// Written by Python safetensors 0.8.0 (numpy 2.4):
-//   from safetensors.numpy import save
-//   save({'w.f64': np.array([[1.5, -2.25], [3.0, 1e-300]]),
-//         'b.f32': np.array([0.1, -0.0, np.inf], np.float32),
-//         'empty': np.zeros((2, 0, 3), np.float32), 'ids': np.array([7, -8, 2**40], np.int64),
-//         'idx': np.array([[1, -2, 3]], np.int32), 'h': np.array([1.0, 65504.0, -2**-24], np.float16),
-//         'flag': np.array(True), 'mask': np.array([True, False, True, True, False]),
-//         'scalar': np.array(3.25, np.float32)}, metadata={'format': 'pt'})
-const uint8_t kPythonFile[] = {
-    0x38, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x7b, 0x22, 0x5f, 0x5f, 0x6d, 0x65, 0x74, 0x61,
-    0x64, 0x61, 0x74, 0x61, 0x5f, 0x5f, 0x22, 0x3a, 0x7b, 0x22, 0x66, 0x6f, 0x72, 0x6d, 0x61, 0x74,
-    0x22, 0x3a, 0x22, 0x70, 0x74, 0x22, 0x7d, 0x2c, 0x22, 0x69, 0x64, 0x73, 0x22, 0x3a, 0x7b, 0x22,
-    0x64, 0x74, 0x79, 0x70, 0x65, 0x22, 0x3a, 0x22, 0x49, 0x36, 0x34, 0x22, 0x2c, 0x22, 0x73, 0x68,
-    0x61, 0x70, 0x65, 0x22, 0x3a, 0x5b, 0x33, 0x5d, 0x2c, 0x22, 0x64, 0x61, 0x74, 0x61, 0x5f, 0x6f,
-    0x66, 0x66, 0x73, 0x65, 0x74, 0x73, 0x22, 0x3a, 0x5b, 0x30, 0x2c, 0x32, 0x34, 0x5d, 0x7d, 0x2c,
-    0x22, 0x77, 0x2e, 0x66, 0x36, 0x34, 0x22, 0x3a, 0x7b, 0x22, 0x64, 0x74, 0x79, 0x70, 0x65, 0x22,
-    0x3a, 0x22, 0x46, 0x36, 0x34, 0x22, 0x2c, 0x22, 0x73, 0x68, 0x61, 0x70, 0x65, 0x22, 0x3a, 0x5b,
-    0x32, 0x2c, 0x32, 0x5d, 0x2c, 0x22, 0x64, 0x61, 0x74, 0x61, 0x5f, 0x6f, 0x66, 0x66, 0x73, 0x65,
-    0x74, 0x73, 0x22, 0x3a, 0x5b, 0x32, 0x34, 0x2c, 0x35, 0x36, 0x5d, 0x7d, 0x2c, 0x22, 0x62, 0x2e,
-    0x66, 0x33, 0x32, 0x22, 0x3a, 0x7b, 0x22, 0x64, 0x74, 0x79, 0x70, 0x65, 0x22, 0x3a, 0x22, 0x46,
-    0x33, 0x32, 0x22, 0x2c, 0x22, 0x73, 0x68, 0x61, 0x70, 0x65, 0x22, 0x3a, 0x5b, 0x33, 0x5d, 0x2c,
-    0x22, 0x64, 0x61, 0x74, 0x61, 0x5f, 0x6f, 0x66, 0x66, 0x73, 0x65, 0x74, 0x73, 0x22, 0x3a, 0x5b,
-    0x35, 0x36, 0x2c, 0x36, 0x38, 0x5d, 0x7d, 0x2c, 0x22, 0x65, 0x6d, 0x70, 0x74, 0x79, 0x22, 0x3a,
-    0x7b, 0x22, 0x64, 0x74, 0x79, 0x70, 0x65, 0x22, 0x3a, 0x22, 0x46, 0x33, 0x32, 0x22, 0x2c, 0x22,
-    0x73, 0x68, 0x61, 0x70, 0x65, 0x22, 0x3a, 0x5b, 0x32, 0x2c, 0x30, 0x2c, 0x33, 0x5d, 0x2c, 0x22,
-    0x64, 0x61, 0x74, 0x61, 0x5f, 0x6f, 0x66, 0x66, 0x73, 0x65, 0x74, 0x73, 0x22, 0x3a, 0x5b, 0x36,
-    0x38, 0x2c, 0x36, 0x38, 0x5d, 0x7d, 0x2c, 0x22, 0x73, 0x63, 0x61, 0x6c, 0x61, 0x72, 0x22, 0x3a,
-    0x7b, 0x22, 0x64, 0x74, 0x79, 0x70, 0x65, 0x22, 0x3a, 0x22, 0x46, 0x33, 0x32, 0x22, 0x2c, 0x22,
-    0x73, 0x68, 0x61, 0x70, 0x65, 0x22, 0x3a, 0x5b, 0x5d, 0x2c, 0x22, 0x64, 0x61, 0x74, 0x61, 0x5f,
-    0x6f, 0x66, 0x66, 0x73, 0x65, 0x74, 0x73, 0x22, 0x3a, 0x5b, 0x36, 0x38, 0x2c, 0x37, 0x32, 0x5d,
-    0x7d, 0x2c, 0x22, 0x69, 0x64, 0x78, 0x22, 0x3a, 0x7b, 0x22, 0x64, 0x74, 0x79, 0x70, 0x65, 0x22,
-    0x3a, 0x22, 0x49, 0x33, 0x32, 0x22, 0x2c, 0x22, 0x73, 0x68, 0x61, 0x70, 0x65, 0x22, 0x3a, 0x5b,
-    0x31, 0x2c, 0x33, 0x5d, 0x2c, 0x22, 0x64, 0x61, 0x74, 0x61, 0x5f, 0x6f, 0x66, 0x66, 0x73, 0x65,
-    0x74, 0x73, 0x22, 0x3a, 0x5b, 0x37, 0x32, 0x2c, 0x38, 0x34, 0x5d, 0x7d, 0x2c, 0x22, 0x68, 0x22,
-    0x3a, 0x7b, 0x22, 0x64, 0x74, 0x79, 0x70, 0x65, 0x22, 0x3a, 0x22, 0x46, 0x31, 0x36, 0x22, 0x2c,
-    0x22, 0x73, 0x68, 0x61, 0x70, 0x65, 0x22, 0x3a, 0x5b, 0x33, 0x5d, 0x2c, 0x22, 0x64, 0x61, 0x74,
-    0x61, 0x5f, 0x6f, 0x66, 0x66, 0x73, 0x65, 0x74, 0x73, 0x22, 0x3a, 0x5b, 0x38, 0x34, 0x2c, 0x39,
-    0x30, 0x5d, 0x7d, 0x2c, 0x22, 0x66, 0x6c, 0x61, 0x67, 0x22, 0x3a, 0x7b, 0x22, 0x64, 0x74, 0x79,
-    0x70, 0x65, 0x22, 0x3a, 0x22, 0x42, 0x4f, 0x4f, 0x4c, 0x22, 0x2c, 0x22, 0x73, 0x68, 0x61, 0x70,
-    0x65, 0x22, 0x3a, 0x5b, 0x5d, 0x2c, 0x22, 0x64, 0x61, 0x74, 0x61, 0x5f, 0x6f, 0x66, 0x66, 0x73,
-    0x65, 0x74, 0x73, 0x22, 0x3a, 0x5b, 0x39, 0x30, 0x2c, 0x39, 0x31, 0x5d, 0x7d, 0x2c, 0x22, 0x6d,
-    0x61, 0x73, 0x6b, 0x22, 0x3a, 0x7b, 0x22, 0x64, 0x74, 0x79, 0x70, 0x65, 0x22, 0x3a, 0x22, 0x42,
-    0x4f, 0x4f, 0x4c, 0x22, 0x2c, 0x22, 0x73, 0x68, 0x61, 0x70, 0x65, 0x22, 0x3a, 0x5b, 0x35, 0x5d,
-    0x2c, 0x22, 0x64, 0x61, 0x74, 0x61, 0x5f, 0x6f, 0x66, 0x66, 0x73, 0x65, 0x74, 0x73, 0x22, 0x3a,
-    0x5b, 0x39, 0x31, 0x2c, 0x39, 0x36, 0x5d, 0x7d, 0x7d, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-    0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x3f,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x40,
-    0x59, 0xf3, 0xf8, 0xc2, 0x1f, 0x6e, 0xa5, 0x01, 0xcd, 0xcc, 0xcc, 0x3d, 0x00, 0x00, 0x00, 0x80,
-    0x00, 0x00, 0x80, 0x7f, 0x00, 0x00, 0x50, 0x40, 0x01, 0x00, 0x00, 0x00, 0xfe, 0xff, 0xff, 0xff,
-    0x03, 0x00, 0x00, 0x00, 0x00, 0x3c, 0xff, 0x7b, 0x01, 0x80, 0x01, 0x01, 0x00, 0x01, 0x01, 0x00,
-};
-
-std::span<const std::byte> python_file() {
-  return std::as_bytes(std::span<const uint8_t>(kPythonFile, sizeof kPythonFile));
-}
 
 // A file from a header string (used verbatim) and a data section.
 std::vector<std::byte> make_file(const std::string& json, const std::vector<uint8_t>& data = {}) {
   std::vector<std::byte> f(8 + json.size() + data.size());
   const uint64_t n = json.size();
-  for (int i = 0; i < 8; ++i) f[static_cast<size_t>(i)] = static_cast<std::byte>((n >> (8 * i)) & 0xFF);
+  for (int i = 0; i < 8; ++i)
+    f[static_cast<size_t>(i)] = static_cast<std::byte>((n >> (8 * i)) & 0xFF);
   std::memcpy(f.data() + 8, json.data(), json.size());
   if (!data.empty()) std::memcpy(f.data() + 8 + json.size(), data.data(), data.size());
   return f;
@@ -157,8 +104,10 @@ TEST_CASE("safetensors: parses a file written by Python safetensors", "[tensor][
   const st::TensorInfo* hh = h.find("h");
   REQUIRE(hh);
   CHECK(hh->dtype == "F16");
-  CHECK(static_cast<float>(tessera::Float16::from_bits(read_at<uint16_t>(file, h, *hh, 1))) == 65504.0f);
-  CHECK(static_cast<float>(tessera::Float16::from_bits(read_at<uint16_t>(file, h, *hh, 2))) == -0x1p-24f);
+  CHECK(static_cast<float>(tessera::Float16::from_bits(read_at<uint16_t>(file, h, *hh, 1))) ==
+        65504.0f);
+  CHECK(static_cast<float>(tessera::Float16::from_bits(read_at<uint16_t>(file, h, *hh, 2))) ==
+        -0x1p-24f);
 
   const st::TensorInfo* flag = h.find("flag");
   REQUIRE(flag);
@@ -180,8 +129,8 @@ TEST_CASE("safetensors: the writer reproduces Python's bytes exactly", "[tensor]
   const st::Header h = st::parse(file);
   std::vector<st::TensorBytes> tensors;
   for (auto it = h.tensors.rbegin(); it != h.tensors.rend(); ++it)
-    tensors.push_back({{it->name, it->dtype, it->shape},
-                       file.subspan(h.data_start + it->begin, it->nbytes())});
+    tensors.push_back(
+        {{it->name, it->dtype, it->shape}, file.subspan(h.data_start + it->begin, it->nbytes())});
   const std::vector<std::byte> out = st::serialize(tensors, h.metadata);
   REQUIRE(out.size() == file.size());
   CHECK(std::memcmp(out.data(), file.data(), file.size()) == 0);
@@ -192,8 +141,8 @@ TEST_CASE("safetensors: round trip of every dtype, 0-d and empty tensors, metada
   std::mt19937 rng(7);
   std::vector<std::vector<uint8_t>> storage;
   std::vector<st::TensorBytes> tensors;
-  const char* dtypes[] = {"F32", "F64", "BF16", "F16", "I32", "I64", "BOOL", "U8", "I8", "I16",
-                          "U16", "U32", "U64", "C64", "F8_E4M3", "F8_E5M2", "F8_E8M0"};
+  const char* dtypes[] = {"F32", "F64", "BF16", "F16", "I32", "I64",     "BOOL",    "U8",     "I8",
+                          "I16", "U16", "U32",  "U64", "C64", "F8_E4M3", "F8_E5M2", "F8_E8M0"};
   const std::vector<std::vector<int64_t>> shapes = {{}, {0}, {1}, {3, 5}, {2, 0, 4}, {7, 1, 3}};
   int k = 0;
   for (const char* dt : dtypes) {
@@ -226,7 +175,8 @@ TEST_CASE("safetensors: round trip of every dtype, 0-d and empty tensors, metada
     // Every tensor is aligned (in the file) to its element size.
     CHECK((h.data_start + got->begin) % static_cast<uint64_t>(st::dtype_size(got->dtype)) == 0);
     if (!want.data.empty())
-      CHECK(std::memcmp(file.data() + h.data_start + got->begin, want.data.data(), want.data.size()) == 0);
+      CHECK(std::memcmp(file.data() + h.data_start + got->begin, want.data.data(),
+                        want.data.size()) == 0);
   }
 }
 
@@ -257,8 +207,10 @@ TEST_CASE("safetensors: malformed headers give a clear error", "[tensor][safeten
     std::vector<std::byte> huge(16);
     huge[4] = std::byte{1};  // 2^32
     require_error(huge, "exceeds the limit");
-    const std::byte big[8] = {std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0x10}};  // 256 MiB
-    CHECK_THROWS_WITH(st::read_header_size(big, 1ull << 40, "x"), Catch::Contains("exceeds the limit"));
+    const std::byte big[8] = {std::byte{0}, std::byte{0}, std::byte{0},
+                              std::byte{0x10}};  // 256 MiB
+    CHECK_THROWS_WITH(st::read_header_size(big, 1ull << 40, "x"),
+                      Catch::Contains("exceeds the limit"));
   }
   SECTION("not JSON, not an object") {
     require_error(make_file(""), "not valid JSON");
@@ -273,11 +225,15 @@ TEST_CASE("safetensors: malformed headers give a clear error", "[tensor][safeten
   SECTION("entries must be objects with exactly dtype, shape, data_offsets") {
     require_error(make_file(entry("[]")), "entry must be an object");
     require_error(make_file(entry("3")), "entry must be an object");
-    require_error(make_file(entry(R"({"shape":[1],"data_offsets":[0,4]})"), four), "missing field 'dtype'");
-    require_error(make_file(entry(R"({"dtype":"F32","data_offsets":[0,4]})"), four), "missing field 'shape'");
-    require_error(make_file(entry(R"({"dtype":"F32","shape":[1]})"), four), "missing field 'data_offsets'");
-    require_error(make_file(entry(R"({"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":1})"), four),
-                  "unexpected field 'x'");
+    require_error(make_file(entry(R"({"shape":[1],"data_offsets":[0,4]})"), four),
+                  "missing field 'dtype'");
+    require_error(make_file(entry(R"({"dtype":"F32","data_offsets":[0,4]})"), four),
+                  "missing field 'shape'");
+    require_error(make_file(entry(R"({"dtype":"F32","shape":[1]})"), four),
+                  "missing field 'data_offsets'");
+    require_error(
+        make_file(entry(R"({"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":1})"), four),
+        "unexpected field 'x'");
   }
   SECTION("dtype") {
     require_error(make_file(entry(R"({"dtype":"F33","shape":[1],"data_offsets":[0,4]})"), four),
@@ -302,14 +258,22 @@ TEST_CASE("safetensors: malformed headers give a clear error", "[tensor][safeten
                   "shape must be an array");
     require_error(make_file(entry(R"({"dtype":"F32","shape":[[1]],"data_offsets":[0,4]})"), four),
                   "nests deeper");
-    require_error(make_file(entry(R"({"dtype":"F32","shape":[9223372036854775808],"data_offsets":[0,4]})"), four),
-                  "does not fit in int64");
-    require_error(make_file(entry(R"({"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,4]})"), four),
-                  "must be a non-negative integer");
-    require_error(make_file(entry(R"({"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]})"), four),
-                  "more elements than int64");
-    require_error(make_file(entry(R"({"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,4]})"), four),
-                  "more bytes than int64");
+    require_error(
+        make_file(entry(R"({"dtype":"F32","shape":[9223372036854775808],"data_offsets":[0,4]})"),
+                  four),
+        "does not fit in int64");
+    require_error(
+        make_file(entry(R"({"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,4]})"),
+                  four),
+        "must be a non-negative integer");
+    require_error(
+        make_file(entry(R"({"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]})"),
+                  four),
+        "more elements than int64");
+    require_error(
+        make_file(entry(R"({"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,4]})"),
+                  four),
+        "more bytes than int64");
   }
   SECTION("data_offsets") {
     const std::string pre = R"({"dtype":"F32","shape":[1],"data_offsets":)";
@@ -321,7 +285,8 @@ TEST_CASE("safetensors: malformed headers give a clear error", "[tensor][safeten
     require_error(make_file(entry(pre + "[-4,0]}"), four), "negative");
     require_error(make_file(entry(pre + "[4,0]}"), four), "begin > end");
     require_error(make_file(entry(pre + "[0,8]}"), four), "end beyond the data section");
-    require_error(make_file(entry(pre + "[0,18446744073709551615]}"), four), "end beyond the data section");
+    require_error(make_file(entry(pre + "[0,18446744073709551615]}"), four),
+                  "end beyond the data section");
     require_error(make_file(entry(R"({"dtype":"F32","shape":[2],"data_offsets":[0,4]})"), four),
                   "needs 8 bytes but data_offsets [0, 4] hold 4");
     require_error(make_file(entry(R"({"dtype":"F64","shape":[],"data_offsets":[0,4]})"), four),
@@ -330,15 +295,18 @@ TEST_CASE("safetensors: malformed headers give a clear error", "[tensor][safeten
   SECTION("ranges must tile the data section") {
     const std::vector<uint8_t> eight(8, 0);
     require_error(make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                            R"("b":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}})", eight),
+                            R"("b":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}})",
+                            eight),
                   "overlap");
     require_error(make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                            R"("b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", eight),
+                            R"("b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                            eight),
                   "overlap");
     require_error(make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", eight),
                   "gap of 4 bytes");
     require_error(make_file(R"({"a":{"dtype":"I16","shape":[1],"data_offsets":[0,2]},)"
-                            R"("b":{"dtype":"I16","shape":[1],"data_offsets":[4,6]}})", eight),
+                            R"("b":{"dtype":"I16","shape":[1],"data_offsets":[4,6]}})",
+                            eight),
                   "gap of 2 bytes before tensor 'b'");
     require_error(make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", eight),
                   "4 bytes after the last tensor");
@@ -352,14 +320,17 @@ TEST_CASE("safetensors: malformed headers give a clear error", "[tensor][safeten
   }
   SECTION("duplicate keys") {
     require_error(make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                            R"("a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", four),
+                            R"("a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                            four),
                   "duplicate key 'a'");
-    require_error(make_file(entry(R"({"dtype":"F32","dtype":"F32","shape":[1],"data_offsets":[0,4]})"), four),
-                  "duplicate key 'dtype'");
+    require_error(
+        make_file(entry(R"({"dtype":"F32","dtype":"F32","shape":[1],"data_offsets":[0,4]})"), four),
+        "duplicate key 'dtype'");
   }
   SECTION("invalid UTF-8 in a name") {
-    require_error(make_file("{\"\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", four),
-                  "not valid JSON");
+    require_error(
+        make_file("{\"\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", four),
+        "not valid JSON");
   }
 }
 
@@ -387,7 +358,8 @@ TEST_CASE("safetensors: random corruption throws tessera::Error or parses, nothi
     const int flips = 1 + static_cast<int>(rng() % 4);
     for (int i = 0; i < flips; ++i) {
       // Bias toward the header: that is where the parser's decisions are.
-      const size_t pos = (rng() % 4 != 0) ? rng() % std::min<size_t>(f.size(), 560) : rng() % f.size();
+      const size_t pos =
+          (rng() % 4 != 0) ? rng() % std::min<size_t>(f.size(), 560) : rng() % f.size();
       f[pos] = static_cast<std::byte>(rng());
     }
     try {
@@ -414,10 +386,14 @@ TEST_CASE("safetensors: the writer rejects bad input", "[tensor][safetensors]") 
                     Catch::Contains("duplicate tensor name 'a'"));
   CHECK_THROWS_WITH(st::serialize({{{"__metadata__", "F32", {2}}, data}}),
                     Catch::Contains("cannot be named"));
-  CHECK_THROWS_WITH(st::serialize({{{"a", "F31", {2}}, data}}), Catch::Contains("unknown dtype 'F31'"));
-  CHECK_THROWS_WITH(st::serialize({{{"a", "F32", {-2}}, data}}), Catch::Contains("negative dimension"));
-  CHECK_THROWS_WITH(st::serialize({{{"a", "F32", {3}}, data}}), Catch::Contains("needs 12 bytes, got 8"));
-  CHECK_THROWS_WITH(st::serialize({{{"a", "F32", {int64_t{1} << 62}}, data}}), Catch::Contains("overflows"));
+  CHECK_THROWS_WITH(st::serialize({{{"a", "F31", {2}}, data}}),
+                    Catch::Contains("unknown dtype 'F31'"));
+  CHECK_THROWS_WITH(st::serialize({{{"a", "F32", {-2}}, data}}),
+                    Catch::Contains("negative dimension"));
+  CHECK_THROWS_WITH(st::serialize({{{"a", "F32", {3}}, data}}),
+                    Catch::Contains("needs 12 bytes, got 8"));
+  CHECK_THROWS_WITH(st::serialize({{{"a", "F32", {int64_t{1} << 62}}, data}}),
+                    Catch::Contains("overflows"));
   CHECK_THROWS_WITH(st::serialize({{{"\xff\xfe", "F32", {2}}, data}}), Catch::Contains("UTF-8"));
   CHECK_THROWS_WITH(st::serialize({}, {{"k", "\xc3"}}), Catch::Contains("UTF-8"));
 }
@@ -426,8 +402,10 @@ TEST_CASE("safetensors: layout puts larger dtypes first and pads the header to 8
           "[tensor][safetensors]") {
   for (size_t name_len = 1; name_len <= 16; ++name_len) {
     const std::string name(name_len, 'n');
-    const st::Layout l = st::plan({{name + "b", "BOOL", {3}}, {name + "h", "BF16", {1}},
-                                   {name + "d", "F64", {2}}, {name + "f", "F32", {1}}});
+    const st::Layout l = st::plan({{name + "b", "BOOL", {3}},
+                                   {name + "h", "BF16", {1}},
+                                   {name + "d", "F64", {2}},
+                                   {name + "f", "F32", {1}}});
     CHECK(l.prefix.size() % 8 == 0);
     CHECK((l.prefix.back() == ' ' || l.prefix.back() == '}'));
     CHECK(l.order == std::vector<size_t>{2, 3, 1, 0});
@@ -437,4 +415,32 @@ TEST_CASE("safetensors: layout puts larger dtypes first and pads the header to 8
     CHECK(l.tensors[0].begin == 22);
     CHECK(l.data_size == 25);
   }
+}
+
+TEST_CASE("safetensors: edge cases the format allows or forbids", "[tensor][safetensors]") {
+  // Deep nesting is refused early (before nlohmann builds a deep tree).
+  require_error(make_file(std::string(20000, '[') + std::string(20000, ']')), "nests deeper");
+  require_error(make_file(R"({"t":{"dtype":"F32","shape":)" + std::string(5000, '[') +
+                          std::string(5000, ']') + R"(,"data_offsets":[0,0]}})"),
+                "nests deeper");
+  // Escaped names (NUL, a surrogate pair) are valid JSON strings and valid names.
+  const st::Header h = st::parse(
+      make_file(R"({"\u0000\ud83d\ude00":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", {42}));
+  REQUIRE(h.tensors.size() == 1);
+  CHECK(h.tensors[0].name == std::string("\0\xf0\x9f\x98\x80", 5));
+  // A lone surrogate is not valid UTF-16 text.
+  require_error(make_file(R"({"\ud800":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", {42}),
+                "not valid JSON");
+  // Several empty tensors may share an offset.
+  const st::Header e =
+      st::parse(make_file(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},)"
+                          R"("b":{"dtype":"I64","shape":[5,0],"data_offsets":[0,0]},)"
+                          R"("c":{"dtype":"U8","shape":[],"data_offsets":[0,1]}})",
+                          {7}));
+  CHECK(e.tensors.size() == 3);
+  CHECK(e.find("c")->begin == 0);
+  // Numbers too large for any integer type.
+  require_error(
+      make_file(R"({"t":{"dtype":"F32","shape":[1e999],"data_offsets":[0,4]}})", {0, 0, 0, 0}),
+      "bad.safetensors");
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief Philox4x32-10 counter-based random numbers (Salmon et al., SC'11; Random123), host and device.
+/// @brief Philox4x32-10 counter-based random numbers (Salmon et al., SC'11; Random123), host and
+/// device.
 ///
 /// What it computes: a keyed bijection of a 128-bit counter; 10 rounds of two 32x32->64 multiplies
 /// and xors, the 64-bit key bumped by the Weyl constants between rounds. Output equals Random123's
@@ -9,16 +10,19 @@
 /// Stream layout (the contract every tessera RNG consumer follows, CPU and CUDA alike):
 ///   key     = seed (64 bits: low word = key[0], high word = key[1])
 ///   counter = (offset + i / 4) in the low 64 bits (ctr[0] low, ctr[1] high), `subsequence` in the
-///             high 64 bits (ctr[2], ctr[3]); subsequence is 0 unless a caller needs parallel streams.
+///             high 64 bits (ctr[2], ctr[3]); subsequence is 0 unless a caller needs parallel
+///             streams.
 ///   element i of a draw that starts at `offset` is word i % 4 of that block.
 /// Draws that need more than one word per element pair them inside one block, so element i still
 /// depends on one counter only:
 ///   float uniform:   element i = uniform_float(word i % 4 of block offset + i / 4)
-///   float normal:    elements (2j, 2j+1) = normal_pair(words 2j % 4, 2j % 4 + 1 of block offset + j / 2)
+///   float normal:    elements (2j, 2j+1) = normal_pair(words 2j % 4, 2j % 4 + 1 of block offset +
+///   j / 2)
 ///                    i.e. element i uses block offset + i / 4, as for uniforms
-///   double uniform:  element i = uniform_double(words 2(i % 2), 2(i % 2) + 1 of block offset + i / 2)
-///   double normal:   elements (2j, 2j+1) = normal_pair_double(block offset + j)
-/// Counters consumed by a draw of n elements: ceil(n / 4) for float draws, ceil(n / 2) for double ones.
+///   double uniform:  element i = uniform_double(words 2(i % 2), 2(i % 2) + 1 of block offset + i /
+///   2) double normal:   elements (2j, 2j+1) = normal_pair_double(block offset + j)
+/// Counters consumed by a draw of n elements: ceil(n / 4) for float draws, ceil(n / 2) for double
+/// ones.
 ///
 /// Conversions: uniform_float uses the top 24 bits (exact multiples of 2^-24 in [0, 1));
 /// uniform_double uses 53 bits from two words; normal_pair is Box-Muller on two uniforms, with the
@@ -74,10 +78,10 @@ struct Philox4x32 {
   /// The block at `counter` of stream (seed, subsequence); see the stream layout above.
   TESSERA_HOST_DEVICE static constexpr U32x4 generate(uint64_t seed, uint64_t counter,
                                                       uint64_t subsequence = 0) {
-    return rounds(U32x4{{static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32),
-                         static_cast<uint32_t>(subsequence),
-                         static_cast<uint32_t>(subsequence >> 32)}},
-                  static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+    return rounds(
+        U32x4{{static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32),
+               static_cast<uint32_t>(subsequence), static_cast<uint32_t>(subsequence >> 32)}},
+        static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
   }
 
   /// Word i of the stream that starts at `offset`: word i % 4 of block offset + i / 4.
@@ -87,7 +91,8 @@ struct Philox4x32 {
   }
 };
 
-/// Uniform float in [0, 1): the top 24 bits of x times 2^-24 (every result exact, none rounds to 1).
+/// Uniform float in [0, 1): the top 24 bits of x times 2^-24 (every result exact, none rounds to
+/// 1).
 TESSERA_HOST_DEVICE constexpr float uniform_float(uint32_t x) {
   return static_cast<float>(x >> 8) * 0x1p-24f;
 }
@@ -119,7 +124,8 @@ struct DoublePair {
 };
 
 /// Two independent standard normals (Box-Muller) from two words: r = sqrt(-2 ln u1), u1 in (0, 1],
-/// theta = 2 pi u2, u2 in [0, 1); returns (r cos theta, r sin theta). |z| <= sqrt(-2 ln 2^-24) ~ 5.77.
+/// theta = 2 pi u2, u2 in [0, 1); returns (r cos theta, r sin theta). |z| <= sqrt(-2 ln 2^-24)
+/// ~ 5.77.
 TESSERA_HOST_DEVICE inline FloatPair normal_pair(uint32_t a, uint32_t b) {
   const float u1 = uniform_float_open0(a);
   const float u2 = uniform_float(b);

@@ -10,7 +10,8 @@
 /// Validation follows the reference implementation (safetensors' Rust `validate`) and is strict:
 /// every tensor's byte range must hold exactly numel * element size bytes, and the ranges sorted by
 /// offset must tile the data section exactly (no overlap, no gap, no trailing bytes). Any violation
-/// throws tessera::Error naming the source and the problem; nothing is trusted before it is checked.
+/// throws tessera::Error naming the source and the problem; nothing is trusted before it is
+/// checked.
 ///
 /// Writer: entries are laid out as the reference does (element type descending, then name), so
 /// every tensor is aligned to its element size, and the JSON header is padded with spaces to a
@@ -79,14 +80,14 @@ struct TensorDesc {
 
 /// A planned file: the bytes before the data (8-byte size + padded JSON) and the data layout.
 struct Layout {
-  std::string prefix;          // write this first
-  std::vector<size_t> order;   // then the tensors' bytes, in this order (indices into the input)
+  std::string prefix;         // write this first
+  std::vector<size_t> order;  // then the tensors' bytes, in this order (indices into the input)
   std::vector<TensorInfo> tensors;  // per input tensor (same indexing as the input): its offsets
   uint64_t data_size = 0;
 };
 
-/// Validates names (non-empty, unique, not "__metadata__", valid UTF-8), dtypes and shapes, and lays
-/// the file out. Throws tessera::Error on bad input.
+/// Validates names (non-empty, unique, not "__metadata__", valid UTF-8), dtypes and shapes, and
+/// lays the file out. Throws tessera::Error on bad input.
 Layout plan(const std::vector<TensorDesc>& tensors,
             const std::map<std::string, std::string>& metadata = {});
 

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include <tessera/creation.h>
 #include <tessera/native/convert.h>
@@ -121,7 +122,22 @@ Tensor unary(const char* op, const Tensor& x, DType compute, F f) {
   return out;
 }
 
-/// In place: self = f(self, other) with other broadcast to self's shape, computed in self's dtype.
+/// torch.can_cast: an in-place result may not move to a lower category (floating -> integer,
+/// anything -> bool).
+bool can_cast(DType from, DType to) {
+  if (is_floating(from) && !is_floating(to)) return false;
+  if (from != kBool && to == kBool) return false;
+  return true;
+}
+
+void check_inplace_cast(const char* op, const Tensor& self, DType result) {
+  TESSERA_CHECK(can_cast(result, self.dtype()), op, ": result type ", result,
+                " can't be cast to the in-place target ", describe(self));
+}
+
+/// In place: self = f(self, other) with other broadcast to self's shape. Computed in
+/// promote_types(self, other) and rounded once into self (as PyTorch), so float16 += float32 does
+/// not round the addend to 16 bits first.
 template <typename F>
 Tensor& binary_inplace(const char* op, Tensor& self, const Tensor& other, F f) {
   check_cpu(op, {&self, &other});
@@ -129,6 +145,12 @@ Tensor& binary_inplace(const char* op, Tensor& self, const Tensor& other, F f) {
   const Shape shape = broadcast_shapes(self.shape(), other.shape(), op);
   TESSERA_CHECK(shape == self.shape(), op, ": the result shape ", shape_str(shape),
                 " does not match the in-place target ", describe(self));
+  const DType compute = promote_types(self.dtype(), other.dtype());
+  check_inplace_cast(op, self, compute);
+  if (compute != self.dtype()) {
+    const Tensor r = binary(op, self, other, compute, f);
+    return copy_(self, r);  // bumps the version
+  }
   const Tensor eo = prepare(other, self.dtype(), shape);
   visit_dtype(self.dtype(), [&]<typename T>() { map_typed<T, T, 3>({&self, &self, &eo}, f); });
   self.bump_version();
@@ -180,10 +202,13 @@ Tensor pow(const Tensor& a, const Tensor& b) {
       return x || !y;  // unreachable (no_bool), keeps the instantiation warning-free
     } else if constexpr (std::is_integral_v<A>) {
       if (y < 0) return x == 1 ? 1 : (x == -1 ? ((y & 1) ? -1 : 1) : 0);
-      A r = 1;  // exact integer power by squaring (wraps like C++ on overflow)
-      for (A base = x; y; y >>= 1, base *= base)
+      // Exact power by squaring in unsigned arithmetic: wraps modulo 2^bits (like PyTorch)
+      // instead of signed-overflow UB.
+      using U = std::make_unsigned_t<A>;
+      U r = 1;
+      for (U base = static_cast<U>(x); y; y >>= 1, base *= base)
         if (y & 1) r *= base;
-      return r;
+      return static_cast<A>(r);
     } else {
       return std::pow(x, y);
     }
@@ -249,6 +274,7 @@ Tensor logical_not(const Tensor& a) {
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
   const Tensor close = binary<Family::Floating, true>("allclose", a, b, kFloat64, [=](double x, double y) {
     if (x == y) return true;  // equal infinities
+    if (std::isinf(x) || std::isinf(y)) return false;  // else inf <= rtol * inf would hold
     return std::abs(x - y) <= atol + rtol * std::abs(y);
   });
   return close.numel() == 0 || amin(to(close, kInt32)).item<int64_t>() == 1;
@@ -305,7 +331,7 @@ Tensor square(const Tensor& x) {
 Tensor relu(const Tensor& x) {
   no_bool("relu", x.dtype());
   return unary("relu", x, x.dtype(),
-               []<typename A>(A v) -> A { return v > A(0) ? v : A(0); });
+               []<typename A>(A v) -> A { return v > A(0) || v != v ? v : A(0); });  // NaN stays
 }
 
 namespace {
@@ -396,8 +422,10 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> lo, std::optional<Scalar> hi
     if constexpr (std::is_floating_point_v<A>) {
       if (std::isnan(v)) return v;
     }
+    // min(max(v, lo), hi): with lo > hi every element becomes hi, as torch.clamp documents.
     const double d = static_cast<double>(v);
-    return d < l ? A(l) : (d > h ? A(h) : v);
+    if (d > h) return A(h);
+    return d < l ? (l > h ? A(h) : A(l)) : v;
   });
 }
 
@@ -418,12 +446,17 @@ Tensor& div_(Tensor& self, const Tensor& other) {
   return binary_inplace("div_", self, other, [](auto x, auto y) { return x / y; });
 }
 Tensor& add_(Tensor& self, Scalar other) {
+  check_inplace_cast("add_", self, weak_promote(self.dtype(), other));
   return add_(self, scalar_tensor(other, {.dtype = self.dtype(), .device = self.device()}));
 }
 Tensor& mul_(Tensor& self, Scalar other) {
+  check_inplace_cast("mul_", self, weak_promote(self.dtype(), other));
   return mul_(self, scalar_tensor(other, {.dtype = self.dtype(), .device = self.device()}));
 }
 Tensor& add_scaled_(Tensor& self, const Tensor& other, Scalar alpha) {
+  TESSERA_CHECK(!alpha.is_floating() || is_floating(promote_types(self.dtype(), other.dtype())),
+                "add_scaled_: a floating alpha (", alpha, ") needs floating tensors, got ",
+                describe(self), " and ", describe(other));
   const double al = alpha.to_double();
   return binary_inplace("add_scaled_", self, other,
                         [al]<typename A>(A x, A y) -> A { return A(x + A(al) * y); });

@@ -158,8 +158,12 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
 Tensor embedding_backward(const Tensor& grad_output, const Tensor& indices, int64_t num_weights) {
   detail::check_cpu("embedding_backward", {&grad_output, &indices});
   const auto idx = checked_indices("embedding_backward", indices, num_weights);
-  TESSERA_CHECK(grad_output.dim() == indices.dim() + 1, "embedding_backward: grad_output ",
-                describe(grad_output), " must be indices ", describe(indices), " plus one dim");
+  // grad_output must be exactly indices.shape + (C): rows are read by flat index position.
+  bool prefix = grad_output.dim() == indices.dim() + 1;
+  for (int64_t d = 0; prefix && d < indices.dim(); ++d)
+    prefix = grad_output.shape()[d] == indices.shape()[d];
+  TESSERA_CHECK(prefix, "embedding_backward: grad_output ", describe(grad_output),
+                " must have the indices' shape ", shape_str(indices.shape()), " plus one dim");
   if (grad_output.dtype() == kBFloat16 || grad_output.dtype() == kFloat16) {
     // Sum in float32 and round once: per-add rounding to 16 bits would lose small gradients.
     return to(embedding_backward(to(grad_output, kFloat32), indices, num_weights),

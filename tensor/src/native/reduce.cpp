@@ -183,14 +183,27 @@ int64_t reduced_count(const Tensor& x, const Shape& dims) {
   return n;
 }
 
+/// Comparison type: int64 for integers and bool (exact beyond 2^53), double for floating types.
+template <typename T>
+using CmpAcc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
+
+template <typename R>
+bool is_nan(R v) {
+  if constexpr (std::is_floating_point_v<R>) return std::isnan(v);
+  else return false;
+}
+
 /// Max (is_max) or min of a run; NaN wins, as in PyTorch.
 template <typename T>
-double extreme_run(const T* p, int64_t n, bool is_max) {
-  double best = is_max ? -std::numeric_limits<double>::infinity()
-                       : std::numeric_limits<double>::infinity();
+CmpAcc<T> extreme_run(const T* p, int64_t n, bool is_max) {
+  using R = CmpAcc<T>;
+  R best = is_max ? std::numeric_limits<R>::lowest() : std::numeric_limits<R>::max();
+  if constexpr (std::is_floating_point_v<R>) {
+    best = is_max ? -std::numeric_limits<R>::infinity() : std::numeric_limits<R>::infinity();
+  }
   for (int64_t i = 0; i < n; ++i) {
-    const double v = static_cast<double>(acc_t<T>(p[i]));
-    if (std::isnan(v)) return v;
+    const R v = static_cast<R>(acc_t<T>(p[i]));
+    if (is_nan(v)) return v;
     best = is_max ? std::max(best, v) : std::min(best, v);
   }
   return best;
@@ -201,14 +214,16 @@ Tensor extreme(const char* op, const Tensor& x, const Shape& dims, bool keepdim,
   TESSERA_CHECK(p.inner > 0 || p.outer == 0, op, ": cannot reduce over an empty dimension of ",
                 describe(x));
   return visit_dtype(p.rows.dtype(), [&]<typename T>() -> Tensor {
-    auto vals = reduce_rows<T, double>(
-        p.rows, p.outer, p.inner, is_max ? -INFINITY : INFINITY,
+    using R = CmpAcc<T>;
+    auto vals = reduce_rows<T, R>(
+        p.rows, p.outer, p.inner, R(0),
         [is_max](const T* q, int64_t n) { return extreme_run(q, n, is_max); },
-        [is_max](double a, double b) {
-          if (std::isnan(a) || std::isnan(b)) return std::nan("");
+        [is_max](R a, R b) {
+          if (is_nan(a)) return a;
+          if (is_nan(b)) return b;
           return is_max ? std::max(a, b) : std::min(a, b);
         });
-    return store<T, double>(vals, p.out_shape, x.dtype());
+    return store<T, R>(vals, p.out_shape, x.dtype());
   });
 }
 
@@ -220,6 +235,7 @@ std::pair<Tensor, Tensor> arg_extreme(const char* op, const Tensor& x, int64_t d
   Tensor idx = empty(p.out_shape, {.dtype = kInt64});
   Tensor val = empty(p.out_shape, {.dtype = x.dtype()});
   visit_dtype(x.dtype(), [&]<typename T>() {
+    using R = CmpAcc<T>;
     const T* base = static_cast<const T*>(p.rows.data_ptr());
     int64_t* ip = static_cast<int64_t*>(idx.data_ptr());
     T* vp = static_cast<T*>(val.data_ptr());
@@ -228,10 +244,10 @@ std::pair<Tensor, Tensor> arg_extreme(const char* op, const Tensor& x, int64_t d
                    for (int64_t r = b; r < e; ++r) {
                      const T* row = base + r * p.inner;
                      int64_t best = 0;
-                     double bv = static_cast<double>(acc_t<T>(row[0]));
-                     for (int64_t i = 1; i < p.inner && !std::isnan(bv); ++i) {
-                       const double v = static_cast<double>(acc_t<T>(row[i]));
-                       if (std::isnan(v) || (is_max ? v > bv : v < bv)) {
+                     R bv = static_cast<R>(acc_t<T>(row[0]));
+                     for (int64_t i = 1; i < p.inner && !is_nan(bv); ++i) {
+                       const R v = static_cast<R>(acc_t<T>(row[i]));
+                       if (is_nan(v) || (is_max ? v > bv : v < bv)) {
                          bv = v;
                          best = i;
                        }
@@ -347,16 +363,23 @@ Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
   });
 }
 
+namespace {
+/// 16-bit inputs are computed in float32 and rounded once at the end (as PyTorch does): rounding
+/// the intermediate logsumexp to 16 bits would cancel catastrophically in x - lse.
+DType softmax_compute(DType t) { return t == kFloat32 || t == kFloat64 ? t : kFloat32; }
+DType softmax_out(DType t) { return is_floating(t) ? t : kFloat32; }
+}  // namespace
+
 Tensor softmax(const Tensor& x, int64_t dim) {
-  const Tensor xf = is_floating(x.dtype()) ? x : to(x, kFloat32);
+  const Tensor xf = to(x, softmax_compute(x.dtype()));
   const Tensor shifted = sub(xf, amax(xf, {dim}, true));
   const Tensor e = exp(shifted);
-  return div(e, sum(e, {dim}, true));
+  return to(div(e, sum(e, {dim}, true)), softmax_out(x.dtype()));
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
-  const Tensor xf = is_floating(x.dtype()) ? x : to(x, kFloat32);
-  return sub(xf, logsumexp(xf, {dim}, true));
+  const Tensor xf = to(x, softmax_compute(x.dtype()));
+  return to(sub(xf, logsumexp(xf, {dim}, true)), softmax_out(x.dtype()));
 }
 
 }  // namespace tessera::native

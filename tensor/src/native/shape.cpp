@@ -217,6 +217,8 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     }
     const int64_t have = x.shape()[i - lead];
     const int64_t want = shape[i] == -1 ? have : shape[i];
+    TESSERA_CHECK(want >= 0, "expand: invalid size ", shape[i], " in ", shape_str(shape),
+                  " for ", describe(x));
     TESSERA_CHECK(want == have || have == 1, "expand: ", describe(x), " cannot be expanded to ",
                   shape_str(shape), " (dim ", i, ": ", have, " vs ", want, ")");
     out[i] = want;
@@ -350,7 +352,9 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   TESSERA_CHECK(x.dim() > 0, "chunk: cannot chunk a 0-d tensor");
   const int64_t d = wrap_dim(dim, x.dim(), "chunk");
   const int64_t size = x.shape()[d];
-  return split(x, std::max<int64_t>((size + chunks - 1) / chunks, 1), d);
+  // torch.chunk: an empty dim gives `chunks` empty pieces (split would give one).
+  if (size == 0) return split_with_sizes(x, Shape(static_cast<size_t>(chunks), 0), d);
+  return split(x, (size + chunks - 1) / chunks, d);
 }
 
 }  // namespace tessera::native
