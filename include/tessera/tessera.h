@@ -8,5 +8,7 @@
 #include <tessera/error.h>
 #include <tessera/io.h>
 #include <tessera/native.h>
+#include <tessera/nn.h>
+#include <tessera/ops.h>
 #include <tessera/random.h>
 #include <tessera/tensor.h>
