@@ -300,3 +300,36 @@ TEST_CASE("non-contiguous operands (transposed, expanded, strided) give correct 
   // d/d base: 2 everywhere, +10 at columns 0 and 2, +4 at column 0.
   CHECK(vals(base.grad()) == std::vector<double>{16, 2, 12, 16, 2, 12});
 }
+
+namespace {
+/// Two outputs from one node: (x + y, x * y).
+struct SumProd {
+  static const char* name() { return "SumProdBackward"; }
+  static Ts forward(autograd::AutogradContext& ctx, const Tensor& x, const Tensor& y) {
+    ctx.save_for_backward({x, y});
+    return {native::add(x, y), native::mul(x, y)};
+  }
+  static Ts backward(autograd::AutogradContext& ctx, const Ts& g) {
+    const auto s = ctx.saved();
+    return {native::add(g[0], native::mul(g[1], s[1])), native::add(g[0], native::mul(g[1], s[0]))};
+  }
+};
+}  // namespace
+
+TEST_CASE("multi-output custom functions and multi-root backward", "[autograd][function]") {
+  Tensor x = param({2.0}, {});
+  Tensor y = param({5.0}, {});
+  Ts out = autograd::Function<SumProd>::apply(x, y);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].grad_fn() == out[1].grad_fn());
+  // d/dx (3 (x + y) + 2 xy) = 3 + 2y = 13; d/dy = 3 + 2x = 7
+  autograd::backward({out[0], out[1]}, {full({}, 3.0, {.dtype = kFloat64}), full({}, 2.0, {.dtype = kFloat64})});
+  CHECK(x.grad().item<double>() == 13.0);
+  CHECK(y.grad().item<double>() == 7.0);
+  // Only the second output used: the engine supplies zeros for the first.
+  zero_grad({x, y});
+  Ts out2 = autograd::Function<SumProd>::apply(x, y);
+  backward(out2[1] * 1.0);
+  CHECK(x.grad().item<double>() == 5.0);
+  CHECK(y.grad().item<double>() == 2.0);
+}
