@@ -323,7 +323,8 @@ TEST_CASE("multi-output custom functions and multi-root backward", "[autograd][f
   REQUIRE(out.size() == 2);
   CHECK(out[0].grad_fn() == out[1].grad_fn());
   // d/dx (3 (x + y) + 2 xy) = 3 + 2y = 13; d/dy = 3 + 2x = 7
-  autograd::backward({out[0], out[1]}, {full({}, 3.0, {.dtype = kFloat64}), full({}, 2.0, {.dtype = kFloat64})});
+  autograd::backward({out[0], out[1]},
+                     {full({}, 3.0, {.dtype = kFloat64}), full({}, 2.0, {.dtype = kFloat64})});
   CHECK(x.grad().item<double>() == 13.0);
   CHECK(y.grad().item<double>() == 7.0);
   // Only the second output used: the engine supplies zeros for the first.
