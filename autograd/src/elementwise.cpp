@@ -33,7 +33,8 @@ Tensor where_zero(const Tensor& mask, const Tensor& g) {
 
 }  // namespace
 
-// ---- binary tensor-tensor ------------------------------------------------------------------------
+// ---- binary tensor-tensor
+// ------------------------------------------------------------------------
 Tensor add(const Tensor& a, const Tensor& b) {
   const Shape sa = a.shape(), sb = b.shape();
   return record1("AddBackward", {a, b}, native::add(a, b),
@@ -60,7 +61,9 @@ Tensor mul(const Tensor& a, const Tensor& b) {
         return {ctx.needs_input_grad(0) ? sum_to(native::mul(g[0], s[1]), s[0].shape()) : Tensor(),
                 ctx.needs_input_grad(1) ? sum_to(native::mul(g[0], s[0]), s[1].shape()) : Tensor()};
       },
-      [&](AutogradContext& ctx) { ctx.save_for_backward({a, b}); });
+      [&](AutogradContext& ctx) {
+        ctx.save_for_backward({a, b});
+      });
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
@@ -75,7 +78,9 @@ Tensor div(const Tensor& a, const Tensor& b) {
           gb = sum_to(native::neg(native::div(native::mul(g[0], s[2]), s[1])), s[1].shape());
         return {ga, gb};
       },
-      [&](AutogradContext& ctx) { ctx.save_for_backward({a, b, out}); });
+      [&](AutogradContext& ctx) {
+        ctx.save_for_backward({a, b, out});
+      });
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
@@ -95,7 +100,9 @@ Tensor pow(const Tensor& a, const Tensor& b) {
           gb = sum_to(native::mul(g[0], native::mul(s[2], native::log(s[0]))), s[1].shape());
         return {ga, gb};
       },
-      [&](AutogradContext& ctx) { ctx.save_for_backward({a, b, out}); });
+      [&](AutogradContext& ctx) {
+        ctx.save_for_backward({a, b, out});
+      });
 }
 
 namespace {
@@ -116,7 +123,9 @@ Tensor extremum(const char* name, const Tensor& a, const Tensor& b, Tensor out, 
           gb = sum_to(native::where(b_wins, g[0], where_zero(tie, half)), s[1].shape());
         return {ga, gb};
       },
-      [&](AutogradContext& ctx) { ctx.save_for_backward({a, b}); });
+      [&](AutogradContext& ctx) {
+        ctx.save_for_backward({a, b});
+      });
 }
 }  // namespace
 
@@ -129,10 +138,12 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 
 // ---- binary tensor-scalar ---------------------------------------------------------------------
 Tensor add(const Tensor& a, Scalar b) {
-  return unary("AddBackward", a, native::add(a, b), {}, [](const Tensor& g, const Grads&) { return g; });
+  return unary("AddBackward", a, native::add(a, b), {},
+               [](const Tensor& g, const Grads&) { return g; });
 }
 Tensor sub(const Tensor& a, Scalar b) {
-  return unary("SubBackward", a, native::sub(a, b), {}, [](const Tensor& g, const Grads&) { return g; });
+  return unary("SubBackward", a, native::sub(a, b), {},
+               [](const Tensor& g, const Grads&) { return g; });
 }
 Tensor rsub(const Tensor& a, Scalar b) {
   return unary("RsubBackward", a, native::rsub(a, b), {},
@@ -160,9 +171,11 @@ Tensor pow(const Tensor& a, Scalar e) {
   });
 }
 
-// ---- unary ----------------------------------------------------------------------------------------
+// ---- unary
+// ----------------------------------------------------------------------------------------
 Tensor neg(const Tensor& x) {
-  return unary("NegBackward", x, native::neg(x), {}, [](const Tensor& g, const Grads&) { return native::neg(g); });
+  return unary("NegBackward", x, native::neg(x), {},
+               [](const Tensor& g, const Grads&) { return native::neg(g); });
 }
 Tensor abs(const Tensor& x) {
   return unary("AbsBackward", x, native::abs(x), {x},
@@ -193,22 +206,26 @@ Tensor reciprocal(const Tensor& x) {
 }
 Tensor exp(const Tensor& x) {
   Tensor y = native::exp(x);
-  return unary("ExpBackward", x, y, {y}, [](const Tensor& g, const Grads& s) { return native::mul(g, s[0]); });
+  return unary("ExpBackward", x, y, {y},
+               [](const Tensor& g, const Grads& s) { return native::mul(g, s[0]); });
 }
 Tensor log(const Tensor& x) {
-  return unary("LogBackward", x, native::log(x), {x}, [](const Tensor& g, const Grads& s) { return native::div(g, s[0]); });
+  return unary("LogBackward", x, native::log(x), {x},
+               [](const Tensor& g, const Grads& s) { return native::div(g, s[0]); });
 }
 Tensor log1p(const Tensor& x) {
-  return unary("Log1pBackward", x, native::log1p(x), {x},
-               [](const Tensor& g, const Grads& s) { return native::div(g, native::add(s[0], Scalar(1.0))); });
+  return unary("Log1pBackward", x, native::log1p(x), {x}, [](const Tensor& g, const Grads& s) {
+    return native::div(g, native::add(s[0], Scalar(1.0)));
+  });
 }
 Tensor sin(const Tensor& x) {
   return unary("SinBackward", x, native::sin(x), {x},
                [](const Tensor& g, const Grads& s) { return native::mul(g, native::cos(s[0])); });
 }
 Tensor cos(const Tensor& x) {
-  return unary("CosBackward", x, native::cos(x), {x},
-               [](const Tensor& g, const Grads& s) { return native::neg(native::mul(g, native::sin(s[0]))); });
+  return unary("CosBackward", x, native::cos(x), {x}, [](const Tensor& g, const Grads& s) {
+    return native::neg(native::mul(g, native::sin(s[0])));
+  });
 }
 Tensor tanh(const Tensor& x) {
   Tensor y = native::tanh(x);
@@ -283,27 +300,56 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> lo, std::optional<Scalar> hi
                });
 }
 
-// ---- in place ------------------------------------------------------------------------------------
+// ---- in place
+// ------------------------------------------------------------------------------------
 namespace {
 void check_inplace(const char* op, const Tensor& self, const Tensor* other = nullptr) {
   if (!GradMode::is_enabled()) return;
-  TESSERA_CHECK(!(self.requires_grad() && self.is_leaf()), op, ": a leaf tensor that requires grad "
+  TESSERA_CHECK(!(self.requires_grad() && self.is_leaf()), op,
+                ": a leaf tensor that requires grad "
                 "cannot be modified in place while recording (wrap the update in NoGradGuard)");
-  TESSERA_CHECK(!self.requires_grad() && !(other && other->defined() && other->requires_grad()),
-                op, ": in-place ops on tensors that require grad are not supported by the "
+  TESSERA_CHECK(!self.requires_grad() && !(other && other->defined() && other->requires_grad()), op,
+                ": in-place ops on tensors that require grad are not supported by the "
                 "autograd; use the out-of-place op");
 }
 }  // namespace
 
-Tensor& add_(Tensor& self, const Tensor& other) { check_inplace("add_", self, &other); return native::add_(self, other); }
-Tensor& sub_(Tensor& self, const Tensor& other) { check_inplace("sub_", self, &other); return native::sub_(self, other); }
-Tensor& mul_(Tensor& self, const Tensor& other) { check_inplace("mul_", self, &other); return native::mul_(self, other); }
-Tensor& div_(Tensor& self, const Tensor& other) { check_inplace("div_", self, &other); return native::div_(self, other); }
-Tensor& add_(Tensor& self, Scalar other) { check_inplace("add_", self); return native::add_(self, other); }
-Tensor& mul_(Tensor& self, Scalar other) { check_inplace("mul_", self); return native::mul_(self, other); }
-Tensor& fill_(Tensor& self, Scalar value) { check_inplace("fill_", self); return native::fill_(self, value); }
-Tensor& zero_(Tensor& self) { check_inplace("zero_", self); return native::zero_(self); }
-Tensor& copy_(Tensor& self, const Tensor& src) { check_inplace("copy_", self, &src); return native::copy_(self, src); }
+Tensor& add_(Tensor& self, const Tensor& other) {
+  check_inplace("add_", self, &other);
+  return native::add_(self, other);
+}
+Tensor& sub_(Tensor& self, const Tensor& other) {
+  check_inplace("sub_", self, &other);
+  return native::sub_(self, other);
+}
+Tensor& mul_(Tensor& self, const Tensor& other) {
+  check_inplace("mul_", self, &other);
+  return native::mul_(self, other);
+}
+Tensor& div_(Tensor& self, const Tensor& other) {
+  check_inplace("div_", self, &other);
+  return native::div_(self, other);
+}
+Tensor& add_(Tensor& self, Scalar other) {
+  check_inplace("add_", self);
+  return native::add_(self, other);
+}
+Tensor& mul_(Tensor& self, Scalar other) {
+  check_inplace("mul_", self);
+  return native::mul_(self, other);
+}
+Tensor& fill_(Tensor& self, Scalar value) {
+  check_inplace("fill_", self);
+  return native::fill_(self, value);
+}
+Tensor& zero_(Tensor& self) {
+  check_inplace("zero_", self);
+  return native::zero_(self);
+}
+Tensor& copy_(Tensor& self, const Tensor& src) {
+  check_inplace("copy_", self, &src);
+  return native::copy_(self, src);
+}
 Tensor& masked_fill_(Tensor& self, const Tensor& mask, Scalar value) {
   check_inplace("masked_fill_", self);
   return native::masked_fill_(self, mask, value);

@@ -29,8 +29,10 @@ struct NodeState {
 };
 
 void add_into(Tensor& slot, const Tensor& g) {
-  if (!slot.defined()) slot = g;
-  else slot = native::add(slot, g);  // out of place: `slot` may alias a tensor handed elsewhere
+  if (!slot.defined())
+    slot = g;
+  else
+    slot = native::add(slot, g);  // out of place: `slot` may alias a tensor handed elsewhere
 }
 
 /// Where a requested gradient is read from: buffer `output_nr` of `node` (non-leaf), or the leaf
@@ -44,20 +46,23 @@ struct Capture {
 
 std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
                         bool retain_graph, std::vector<Capture>* captures) {
-  TESSERA_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(),
-                "backward: got ", grad_outputs.size(), " grad_outputs for ", outputs.size(),
-                " outputs");
+  TESSERA_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), "backward: got ",
+                grad_outputs.size(), " grad_outputs for ", outputs.size(), " outputs");
   NoGradGuard no_grad;
   std::vector<std::pair<Edge, Tensor>> roots;
   for (size_t i = 0; i < outputs.size(); ++i) {
     const Tensor& out = outputs[i];
     TESSERA_CHECK(out.defined(), "backward: output ", i, " is undefined");
-    TESSERA_CHECK(out.requires_grad(), "backward: element ", i, " of the outputs does not require "
-                  "grad and does not have a grad_fn (", describe(out), ")");
+    TESSERA_CHECK(out.requires_grad(), "backward: element ", i,
+                  " of the outputs does not require "
+                  "grad and does not have a grad_fn (",
+                  describe(out), ")");
     Tensor g = grad_outputs.empty() ? Tensor() : grad_outputs[i];
     if (!g.defined()) {
-      TESSERA_CHECK(out.numel() == 1, "backward: grad can be implicitly created only for outputs "
-                    "with one element; pass a grad_output for ", describe(out));
+      TESSERA_CHECK(out.numel() == 1,
+                    "backward: grad can be implicitly created only for outputs "
+                    "with one element; pass a grad_output for ",
+                    describe(out));
       g = ones_like(out);
     } else {
       TESSERA_CHECK(g.shape() == out.shape(), "backward: grad_output ", describe(g),
@@ -89,8 +94,10 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
   std::unordered_map<TensorImpl*, Capture*> leaf_captures;
   if (captures) {
     for (Capture& c : *captures) {
-      if (c.leaf) leaf_captures[c.leaf] = &c;
-      else node_captures[c.node].push_back(&c);
+      if (c.leaf)
+        leaf_captures[c.leaf] = &c;
+      else
+        node_captures[c.node].push_back(&c);
     }
   }
 
@@ -142,8 +149,9 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
       NodeState& t = state[e.fn.get()];
       if (grads[i].defined()) {
         const TensorMeta& m = n->input_meta()[i];
-        TESSERA_CHECK(grads[i].shape() == m.shape, n->name(), ": gradient for input ", i, " has shape ",
-                      shape_str(grads[i].shape()), " but the input has shape ", shape_str(m.shape));
+        TESSERA_CHECK(grads[i].shape() == m.shape, n->name(), ": gradient for input ", i,
+                      " has shape ", shape_str(grads[i].shape()), " but the input has shape ",
+                      shape_str(m.shape));
         Tensor g = native::to(grads[i], m.dtype);
         t.buffer.resize(e.fn->output_meta().size());
         add_into(t.buffer[e.input_nr], g);
@@ -204,8 +212,10 @@ void zero_grad(const std::vector<Tensor>& tensors, bool set_to_none) {
     if (!t.defined()) continue;
     Tensor g = t.grad();
     if (!g.defined()) continue;
-    if (set_to_none) t.set_grad(Tensor());
-    else native::zero_(g);
+    if (set_to_none)
+      t.set_grad(Tensor());
+    else
+      native::zero_(g);
   }
 }
 

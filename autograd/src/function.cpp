@@ -23,8 +23,10 @@ FunctionNode::FunctionNode(std::string name, BackwardFn backward)
 }
 
 std::vector<Tensor> FunctionNode::apply(std::vector<Tensor>&& grad_outputs) {
-  TESSERA_CHECK(!released(), "Trying to backward through the graph a second time (or directly "
-                "access saved tensors after they have already been freed) in ", name_,
+  TESSERA_CHECK(!released(),
+                "Trying to backward through the graph a second time (or directly "
+                "access saved tensors after they have already been freed) in ",
+                name_,
                 ": saved tensors are freed after backward; pass retain_graph=true to the first "
                 "backward if you need to backward twice");
   return backward_(ctx_, grad_outputs);
@@ -62,12 +64,13 @@ void record(const char* name, const std::vector<Tensor>& inputs, const std::vect
     node->output_meta_.push_back(TensorMeta::of(out));
     if (!is_floating(out.dtype())) continue;
     for (const Tensor& in : inputs) {
-      TESSERA_CHECK(!in.defined() || !out.is_same(in), name, ": a recorded op must return a new "
+      TESSERA_CHECK(!in.defined() || !out.is_same(in), name,
+                    ": a recorded op must return a new "
                     "tensor, not one of its inputs (return autograd::data_alias(x) instead)");
     }
     AutogradMeta& m = out.autograd_meta();
-    TESSERA_CHECK(m.grad_fn == nullptr && !m.requires_grad, name,
-                  ": output ", i, " already belongs to a graph");
+    TESSERA_CHECK(m.grad_fn == nullptr && !m.requires_grad, name, ": output ", i,
+                  " already belongs to a graph");
     m.grad_fn = node;
     m.output_nr = static_cast<uint32_t>(i);
   }

@@ -18,7 +18,8 @@ namespace tessera::autograd {
 namespace {
 
 /// <r_k, f(x)> for each projection k, in float64.
-std::vector<double> project(const std::vector<Tensor>& outs, const std::vector<std::vector<Tensor>>& r) {
+std::vector<double> project(const std::vector<Tensor>& outs,
+                            const std::vector<std::vector<Tensor>>& r) {
   std::vector<double> v(r.size(), 0.0);
   for (size_t k = 0; k < r.size(); ++k) {
     for (size_t j = 0; j < outs.size(); ++j) {
@@ -37,14 +38,17 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& x = inputs[i];
     if (!x.requires_grad()) continue;
-    TESSERA_CHECK(x.dtype() == kFloat64 && x.is_contiguous() && x.is_leaf(),
-                  "gradcheck: input ", i, " must be a contiguous float64 leaf, got ", describe(x));
+    TESSERA_CHECK(x.dtype() == kFloat64 && x.is_contiguous() && x.is_leaf(), "gradcheck: input ", i,
+                  " must be a contiguous float64 leaf, got ", describe(x));
   }
   // Detached copies that we perturb: fn sees fresh leaves so the perturbation never affects
   // a graph recorded through the caller's tensors.
   std::vector<Tensor> leaves;
   for (const Tensor& x : inputs) {
-    if (!x.defined()) { leaves.push_back(x); continue; }
+    if (!x.defined()) {
+      leaves.push_back(x);
+      continue;
+    }
     Tensor c = native::clone(x);
     if (x.requires_grad()) c.requires_grad_(true);
     leaves.push_back(c);
@@ -55,14 +59,18 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
   for (int k = 0; k < num_projections; ++k) {
     for (const Tensor& o : outs) {
       r[k].push_back(o.defined() && is_floating(o.dtype()) && o.requires_grad()
-                         ? randn(o.shape(), {.dtype = kFloat64}, &gen) : Tensor());
+                         ? randn(o.shape(), {.dtype = kFloat64}, &gen)
+                         : Tensor());
     }
   }
   // Analytic: one autograd::grad per projection.
   std::vector<size_t> checked;
   std::vector<Tensor> grad_inputs;
   for (size_t i = 0; i < leaves.size(); ++i)
-    if (leaves[i].defined() && leaves[i].requires_grad()) { checked.push_back(i); grad_inputs.push_back(leaves[i]); }
+    if (leaves[i].defined() && leaves[i].requires_grad()) {
+      checked.push_back(i);
+      grad_inputs.push_back(leaves[i]);
+    }
   std::vector<std::vector<Tensor>> analytic(num_projections);
   for (int k = 0; k < num_projections; ++k) {
     std::vector<Tensor> roots, seeds;
@@ -116,10 +124,10 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
   }
   res.ok = worst_excess <= 0.0;
   std::ostringstream os;
-  os << (res.ok ? "gradcheck passed" : "gradcheck FAILED") << ": worst element " << res.worst_element
-     << " of input " << res.worst_input << ": analytic " << res.worst_analytic << ", numeric "
-     << res.worst_numeric << " (max abs error " << res.max_abs_error << ", atol " << atol
-     << ", rtol " << rtol << ")";
+  os << (res.ok ? "gradcheck passed" : "gradcheck FAILED") << ": worst element "
+     << res.worst_element << " of input " << res.worst_input << ": analytic " << res.worst_analytic
+     << ", numeric " << res.worst_numeric << " (max abs error " << res.max_abs_error << ", atol "
+     << atol << ", rtol " << rtol << ")";
   res.message = os.str();
   return res;
 }

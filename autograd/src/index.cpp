@@ -32,7 +32,8 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
         const Tensor idx = ctx.saved()[0];
         Shape along(g[0].dim(), 1);
         along[d] = idx.numel();
-        const Tensor full = native::contiguous(native::expand(native::reshape(idx, along), g[0].shape()));
+        const Tensor full =
+            native::contiguous(native::expand(native::reshape(idx, along), g[0].shape()));
         return {native::scatter_add(zeros_for(in, g[0]), d, full, g[0])};
       },
       [&](AutogradContext& ctx) { ctx.save_for_backward({index}); });

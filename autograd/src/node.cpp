@@ -14,17 +14,19 @@ std::atomic<uint64_t> g_next_sequence_nr{0};
 
 Tensor data_alias(const Tensor& t) {
   if (!t.defined()) return t;
-  return Tensor(std::make_shared<TensorImpl>(t.storage(), t.shape(), t.strides(), t.offset(),
-                                             t.dtype()));
+  return Tensor(
+      std::make_shared<TensorImpl>(t.storage(), t.shape(), t.strides(), t.offset(), t.dtype()));
 }
 
-SavedTensor::SavedTensor(const Tensor& t) : data_(data_alias(t)), version_(t.defined() ? t.version() : 0) {}
+SavedTensor::SavedTensor(const Tensor& t)
+    : data_(data_alias(t)), version_(t.defined() ? t.version() : 0) {}
 
 Tensor SavedTensor::unpack(const std::string& node) const {
   TESSERA_CHECK(!data_.defined() || data_.version() == version_,
                 "one of the variables needed for gradient computation has been modified by an "
-                "inplace operation: ", describe(data_), " saved by ", node, " is at version ",
-                data_.version(), "; expected version ", version_,
+                "inplace operation: ",
+                describe(data_), " saved by ", node, " is at version ", data_.version(),
+                "; expected version ", version_,
                 " instead. Use the out-of-place op or clone() before modifying it.");
   return data_;
 }

@@ -81,10 +81,13 @@ Tensor amax_amin(const char* name, const Tensor& x, const Shape& dims, bool keep
         const Tensor share = native::div(keepdim_view(g[0], in, rd), count);
         return {native::where(hit, native::expand(share, in), Scalar(0.0))};
       },
-      [&](AutogradContext& ctx) { ctx.save_for_backward({x, out}); });
+      [&](AutogradContext& ctx) {
+        ctx.save_for_backward({x, out});
+      });
 }
 
-std::pair<Tensor, Tensor> max_min(const char* name, const Tensor& x, int64_t dim, bool keepdim, bool is_max) {
+std::pair<Tensor, Tensor> max_min(const char* name, const Tensor& x, int64_t dim, bool keepdim,
+                                  bool is_max) {
   auto [values, indices] = is_max ? native::max(x, dim, keepdim) : native::min(x, dim, keepdim);
   const Shape in = x.shape();
   const int64_t d = native::wrap_dim(dim, std::max<int64_t>(x.dim(), 1), name);
@@ -95,17 +98,26 @@ std::pair<Tensor, Tensor> max_min(const char* name, const Tensor& x, int64_t dim
         if (in.empty()) return {native::reshape(g[0], in)};
         const Tensor gk = keepdim_view(g[0], in, {d});
         const Tensor ik = keepdim_view(idx, in, {d});
-        return {native::scatter_add(zeros(in, {.dtype = g[0].dtype(), .device = g[0].device()}), d, ik, gk)};
+        return {native::scatter_add(zeros(in, {.dtype = g[0].dtype(), .device = g[0].device()}), d,
+                                    ik, gk)};
       },
       [&](AutogradContext& ctx) { ctx.save_for_backward({indices}); });
   return {values, indices};
 }
 }  // namespace
 
-Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) { return amax_amin("AmaxBackward", x, dims, keepdim, true); }
-Tensor amin(const Tensor& x, const Shape& dims, bool keepdim) { return amax_amin("AminBackward", x, dims, keepdim, false); }
-std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) { return max_min("MaxBackward", x, dim, keepdim, true); }
-std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) { return max_min("MinBackward", x, dim, keepdim, false); }
+Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) {
+  return amax_amin("AmaxBackward", x, dims, keepdim, true);
+}
+Tensor amin(const Tensor& x, const Shape& dims, bool keepdim) {
+  return amax_amin("AminBackward", x, dims, keepdim, false);
+}
+std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
+  return max_min("MaxBackward", x, dim, keepdim, true);
+}
+std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
+  return max_min("MinBackward", x, dim, keepdim, false);
+}
 
 Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
   const Shape in = x.shape();
@@ -116,7 +128,8 @@ Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
       [in, rd, denom](AutogradContext& ctx, const Grads& g) -> Grads {
         const Tensor xs = ctx.saved()[0];
         const Tensor centered = native::sub(xs, native::mean(xs, rd, true));
-        return {native::mul(native::mul(centered, keepdim_view(g[0], in, rd)), Scalar(2.0 / denom))};
+        return {
+            native::mul(native::mul(centered, keepdim_view(g[0], in, rd)), Scalar(2.0 / denom))};
       },
       [&](AutogradContext& ctx) { ctx.save_for_backward({x}); });
 }
@@ -131,10 +144,13 @@ Tensor std(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
       [in, rd, denom](AutogradContext& ctx, const Grads& g) -> Grads {
         const auto s = ctx.saved();
         const Tensor centered = native::sub(s[0], native::mean(s[0], rd, true));
-        const Tensor scale = native::div(keepdim_view(g[0], in, rd), native::mul(keepdim_view(s[1], in, rd), Scalar(denom)));
+        const Tensor scale = native::div(keepdim_view(g[0], in, rd),
+                                         native::mul(keepdim_view(s[1], in, rd), Scalar(denom)));
         return {native::mul(centered, scale)};
       },
-      [&](AutogradContext& ctx) { ctx.save_for_backward({x, out}); });
+      [&](AutogradContext& ctx) {
+        ctx.save_for_backward({x, out});
+      });
 }
 
 Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
@@ -148,7 +164,9 @@ Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
         const Tensor p = native::exp(native::sub(s[0], keepdim_view(s[1], in, rd)));
         return {native::mul(p, keepdim_view(g[0], in, rd))};
       },
-      [&](AutogradContext& ctx) { ctx.save_for_backward({x, out}); });
+      [&](AutogradContext& ctx) {
+        ctx.save_for_backward({x, out});
+      });
 }
 
 Tensor softmax(const Tensor& x, int64_t dim) {

@@ -18,20 +18,7 @@
 #include <tessera/random.h>
 #include <tessera/tensor.h>
 
-#include <tessera/nn/activation.h>
-#include <tessera/nn/attention.h>
-#include <tessera/nn/checkpoint.h>
-#include <tessera/nn/dropout.h>
-#include <tessera/nn/embedding.h>
-#include <tessera/nn/functional.h>
-#include <tessera/nn/init.h>
-#include <tessera/nn/layer_norm.h>
-#include <tessera/nn/linear.h>
-#include <tessera/nn/loss.h>
-#include <tessera/nn/module.h>
-#include <tessera/nn/optim.h>
-#include <tessera/nn/schedule.h>
-#include <tessera/nn/transformer.h>
+#include <tessera/nn.h>
 
 #include <tessera/models/gpt.h>
 #include <tessera/models/sampling.h>

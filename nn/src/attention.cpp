@@ -46,7 +46,8 @@ Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const
   const bool self = query.is_same(key) && key.is_same(value);
   Tensor q, k, v;
   if (opts.fused_qkv) {
-    TESSERA_CHECK(self, "MultiHeadAttention: fused_qkv supports self-attention only (query, key and "
+    TESSERA_CHECK(self,
+                  "MultiHeadAttention: fused_qkv supports self-attention only (query, key and "
                   "value must be the same tensor)");
     auto qkv = split(c_attn->forward(query), c, 2);
     q = qkv[0], k = qkv[1], v = qkv[2];
@@ -58,12 +59,13 @@ Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const
   v = split_heads(v, h);
   if (cache) {
     TESSERA_CHECK(self, "MultiHeadAttention: a KV cache needs self-attention");
-    TESSERA_CHECK(!key_padding_mask.defined(), "MultiHeadAttention: key_padding_mask with a KV cache "
+    TESSERA_CHECK(!key_padding_mask.defined(),
+                  "MultiHeadAttention: key_padding_mask with a KV cache "
                   "is not supported");
     if (cache->length() > 0) {
       TESSERA_CHECK(cache->k.size(0) == k.size(0) && cache->k.size(1) == h,
-                    "MultiHeadAttention: KV cache ", describe(cache->k), " does not match batch/heads of ",
-                    describe(k));
+                    "MultiHeadAttention: KV cache ", describe(cache->k),
+                    " does not match batch/heads of ", describe(k));
       k = cat({cache->k, k}, 2);
       v = cat({cache->v, v}, 2);
     }
@@ -77,11 +79,13 @@ Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const
   ao.gen = opts.gen;
   if (key_padding_mask.defined()) {
     TESSERA_CHECK(key_padding_mask.dtype() == kBool && key_padding_mask.dim() == 2 &&
-                      key_padding_mask.size(0) == k.size(0) && key_padding_mask.size(1) == k.size(2),
+                      key_padding_mask.size(0) == k.size(0) &&
+                      key_padding_mask.size(1) == k.size(2),
                   "MultiHeadAttention: key_padding_mask must be bool (B, Tk) = (", k.size(0), ", ",
                   k.size(2), "), got ", describe(key_padding_mask));
     // (B, Tk) true = pad  ->  (B, 1, 1, Tk) true = may attend
-    ao.attn_mask = native::reshape(native::logical_not(key_padding_mask), {k.size(0), 1, 1, k.size(2)});
+    ao.attn_mask =
+        native::reshape(native::logical_not(key_padding_mask), {k.size(0), 1, 1, k.size(2)});
   }
   const Tensor y = F::scaled_dot_product_attention(q, k, v, ao);
   return c_proj->forward(merge_heads(y));

@@ -67,8 +67,8 @@ void verify(const std::string& dir, const json& files, const std::string& name) 
                 "checkpoint ", dir, ": malformed entry for ", name, " in state.json");
   TESSERA_CHECK(fs::exists(path), "checkpoint ", dir, ": missing file ", name);
   const FileDigest d = digest(path);
-  TESSERA_CHECK(d.size == e["size"].get<uint64_t>(), "checkpoint ", dir, ": ", name, " has ", d.size,
-                " bytes but state.json records ", e["size"].get<uint64_t>(),
+  TESSERA_CHECK(d.size == e["size"].get<uint64_t>(), "checkpoint ", dir, ": ", name, " has ",
+                d.size, " bytes but state.json records ", e["size"].get<uint64_t>(),
                 " (truncated, or written by another save)");
   TESSERA_CHECK(hex(d.hash) == e["fnv1a64"].get<std::string>(), "checkpoint ", dir, ": ", name,
                 " does not match its hash in state.json (corrupted, or written by another save)");
@@ -76,7 +76,8 @@ void verify(const std::string& dir, const json& files, const std::string& name) 
 
 json read_manifest(const std::string& dir) {
   const std::string path = (fs::path(dir) / "state.json").string();
-  TESSERA_CHECK(fs::is_regular_file(path), "checkpoint ", dir, ": no state.json (not a checkpoint, or "
+  TESSERA_CHECK(fs::is_regular_file(path), "checkpoint ", dir,
+                ": no state.json (not a checkpoint, or "
                 "the save did not complete)");
   TESSERA_CHECK(fs::file_size(path) <= kMaxManifestBytes, "checkpoint ", path, " is too large");
   std::ifstream in(path, std::ios::binary);
@@ -90,10 +91,12 @@ json read_manifest(const std::string& dir) {
   }
   TESSERA_CHECK(j.is_object() && j.value("format", "") == kFormat, "checkpoint ", path,
                 ": not a tessera checkpoint manifest");
-  TESSERA_CHECK(j.contains("version") && j["version"].is_number_integer() && j["version"].get<int>() == kVersion,
+  TESSERA_CHECK(j.contains("version") && j["version"].is_number_integer() &&
+                    j["version"].get<int>() == kVersion,
                 "checkpoint ", path, ": unsupported version (expected ", kVersion, ")");
-  TESSERA_CHECK(j.contains("step") && j["step"].is_number_integer() && j["step"].get<int64_t>() >= 0,
-                "checkpoint ", path, ": missing or invalid step");
+  TESSERA_CHECK(
+      j.contains("step") && j["step"].is_number_integer() && j["step"].get<int64_t>() >= 0,
+      "checkpoint ", path, ": missing or invalid step");
   TESSERA_CHECK(j.contains("files") && j["files"].is_object() && j.contains("generators") &&
                     j["generators"].is_object() && j.contains("config"),
                 "checkpoint ", path, ": missing files/generators/config");
@@ -114,8 +117,8 @@ void save_checkpoint(const std::string& dir, const Module& model, const Optimize
   }
   std::error_code ec;
   fs::create_directories(dir, ec);
-  TESSERA_CHECK(!ec && fs::is_directory(dir), "save_checkpoint: cannot create directory ", dir, ": ",
-                ec.message());
+  TESSERA_CHECK(!ec && fs::is_directory(dir), "save_checkpoint: cannot create directory ", dir,
+                ": ", ec.message());
   json files = json::object();
   const std::string model_path = (fs::path(dir) / "model.safetensors").string();
   tessera::save(model_path, model.state_dict(), {{"format", kFormat}});
@@ -131,7 +134,7 @@ void save_checkpoint(const std::string& dir, const Module& model, const Optimize
     gens[name] = {{"seed", g->seed()}, {"offset", g->offset()}};
   }
   const json manifest = {{"format", kFormat}, {"version", kVersion}, {"step", info.step},
-                         {"config", config}, {"generators", gens}, {"files", files}};
+                         {"config", config},  {"generators", gens},  {"files", files}};
   write_file_atomic((fs::path(dir) / "state.json").string(), manifest.dump(2) + "\n");
 }
 
@@ -165,7 +168,8 @@ CheckpointInfo load_checkpoint(const std::string& dir, Module& model, Optimizer*
   // 2. Apply (the checks above cover every way these can fail).
   model.load_state_dict(model_dict, /*strict=*/true);
   if (opt) opt->load_state_dict(opt_dict);
-  for (const auto& [name, g] : generators) g->set_state(gen_states[name].first, gen_states[name].second);
+  for (const auto& [name, g] : generators)
+    g->set_state(gen_states[name].first, gen_states[name].second);
   return {j["step"].get<int64_t>(), j["config"].dump()};
 }
 

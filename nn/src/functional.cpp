@@ -24,15 +24,17 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   return x.dim() == 2 ? y : reshape(y, out_shape);
 }
 
-Tensor layer_norm(const Tensor& x, int64_t nd, const Tensor& weight, const Tensor& bias, double eps) {
-  TESSERA_CHECK(nd >= 1 && nd <= x.dim(), "layer_norm: normalized_ndim ", nd, " invalid for ", describe(x));
+Tensor layer_norm(const Tensor& x, int64_t nd, const Tensor& weight, const Tensor& bias,
+                  double eps) {
+  TESSERA_CHECK(nd >= 1 && nd <= x.dim(), "layer_norm: normalized_ndim ", nd, " invalid for ",
+                describe(x));
   Shape dims;
   for (int64_t d = x.dim() - nd; d < x.dim(); ++d) dims.push_back(d);
   const Shape norm_shape(x.shape().end() - nd, x.shape().end());
   TESSERA_CHECK(!weight.defined() || weight.shape() == norm_shape, "layer_norm: weight ",
                 describe(weight), " does not match normalized shape ", shape_str(norm_shape));
-  TESSERA_CHECK(!bias.defined() || bias.shape() == norm_shape, "layer_norm: bias ",
-                describe(bias), " does not match normalized shape ", shape_str(norm_shape));
+  TESSERA_CHECK(!bias.defined() || bias.shape() == norm_shape, "layer_norm: bias ", describe(bias),
+                " does not match normalized shape ", shape_str(norm_shape));
   const Tensor mu = mean(x, dims, true);
   const Tensor xc = sub(x, mu);
   const Tensor var_ = mean(square(xc), dims, true);
@@ -46,7 +48,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   TESSERA_CHECK(p >= 0.0 && p <= 1.0, "dropout: p must be in [0, 1], got ", p);
   if (!training || p == 0.0) return x;
   if (p == 1.0) return mul(x, Scalar(0.0));
-  const Tensor keep = bernoulli(1.0 - p, x.shape(), {.dtype = x.dtype(), .device = x.device()}, gen);
+  const Tensor keep =
+      bernoulli(1.0 - p, x.shape(), {.dtype = x.dtype(), .device = x.device()}, gen);
   return mul(x, native::mul(keep, Scalar(1.0 / (1.0 - p))));
 }
 
@@ -57,17 +60,20 @@ Tensor log_softmax(const Tensor& x, int64_t dim) { return tessera::log_softmax(x
 
 Tensor causal_mask(int64_t tq, int64_t tk, Device device) {
   // j <= i + (tk - tq)  <=>  (j - i) <= tk - tq
-  const Tensor i = native::reshape(arange(Scalar(int64_t{0}), Scalar(tq), Scalar(int64_t{1})), {tq, 1});
-  const Tensor j = native::reshape(arange(Scalar(int64_t{0}), Scalar(tk), Scalar(int64_t{1})), {1, tk});
+  const Tensor i =
+      native::reshape(arange(Scalar(int64_t{0}), Scalar(tq), Scalar(int64_t{1})), {tq, 1});
+  const Tensor j =
+      native::reshape(arange(Scalar(int64_t{0}), Scalar(tk), Scalar(int64_t{1})), {1, tk});
   Tensor m = native::le(native::sub(j, i), Scalar(tk - tq));
   return device == kCPU ? m : native::to(m, device);
 }
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& opts) {
-  TESSERA_CHECK(q.dim() >= 2 && k.dim() == q.dim() && v.dim() == q.dim() && q.size(-1) == k.size(-1) &&
-                    k.size(-2) == v.size(-2),
-                "scaled_dot_product_attention: expected q (..., Tq, D), k (..., Tk, D), v (..., Tk, Dv), got q ",
+  TESSERA_CHECK(q.dim() >= 2 && k.dim() == q.dim() && v.dim() == q.dim() &&
+                    q.size(-1) == k.size(-1) && k.size(-2) == v.size(-2),
+                "scaled_dot_product_attention: expected q (..., Tq, D), k (..., Tk, D), v (..., "
+                "Tk, Dv), got q ",
                 describe(q), ", k ", describe(k), ", v ", describe(v));
   const double scale = opts.scale ? *opts.scale : 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   Tensor scores = mul(matmul(q, transpose(k, -2, -1)), Scalar(scale));  // (..., Tq, Tk)
@@ -77,7 +83,8 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     scores = masked_fill(scores, native::logical_not(allowed), Scalar(neg_inf));
   }
   if (opts.attn_mask.defined()) {
-    TESSERA_CHECK(opts.attn_mask.dtype() == kBool, "scaled_dot_product_attention: attn_mask must be bool, got ",
+    TESSERA_CHECK(opts.attn_mask.dtype() == kBool,
+                  "scaled_dot_product_attention: attn_mask must be bool, got ",
                   describe(opts.attn_mask));
     scores = masked_fill(scores, native::logical_not(opts.attn_mask), Scalar(neg_inf));
   }

@@ -10,15 +10,25 @@
 namespace tessera::nn::init {
 
 std::pair<int64_t, int64_t> fan_in_and_out(const Tensor& t) {
-  TESSERA_CHECK(t.dim() >= 2, "init: fan in/out needs a tensor with at least 2 dims, got ", describe(t));
+  TESSERA_CHECK(t.dim() >= 2, "init: fan in/out needs a tensor with at least 2 dims, got ",
+                describe(t));
   int64_t receptive = 1;
   for (int64_t d = 2; d < t.dim(); ++d) receptive *= t.shape()[d];
   return {t.shape()[1] * receptive, t.shape()[0] * receptive};
 }
 
-Tensor& zeros_(Tensor& t) { autograd::NoGradGuard g; return native::zero_(t); }
-Tensor& ones_(Tensor& t) { autograd::NoGradGuard g; return native::fill_(t, Scalar(1.0)); }
-Tensor& constant_(Tensor& t, double v) { autograd::NoGradGuard g; return native::fill_(t, Scalar(v)); }
+Tensor& zeros_(Tensor& t) {
+  autograd::NoGradGuard g;
+  return native::zero_(t);
+}
+Tensor& ones_(Tensor& t) {
+  autograd::NoGradGuard g;
+  return native::fill_(t, Scalar(1.0));
+}
+Tensor& constant_(Tensor& t, double v) {
+  autograd::NoGradGuard g;
+  return native::fill_(t, Scalar(v));
+}
 Tensor& uniform_(Tensor& t, double low, double high, Generator* gen) {
   autograd::NoGradGuard g;
   return tessera::uniform_(t, low, high, gen);

@@ -16,15 +16,15 @@ Tensor Module::forward(const Tensor&) {
 }
 
 void Module::check_new_name(const std::string& name) const {
-  TESSERA_CHECK(!name.empty() && name.find('.') == std::string::npos,
-                this->name(), ": invalid name '", name, "' (must be non-empty without '.')");
+  TESSERA_CHECK(!name.empty() && name.find('.') == std::string::npos, this->name(),
+                ": invalid name '", name, "' (must be non-empty without '.')");
   auto taken = [&](const auto& v) {
     for (const auto& [n, _] : v)
       if (n == name) return true;
     return false;
   };
-  TESSERA_CHECK(!taken(params_) && !taken(buffers_) && !taken(children_), this->name(),
-                ": '", name, "' is already registered");
+  TESSERA_CHECK(!taken(params_) && !taken(buffers_) && !taken(children_), this->name(), ": '", name,
+                "' is already registered");
 }
 
 Tensor Module::register_parameter(const std::string& name, Tensor t, bool requires_grad) {
@@ -130,7 +130,8 @@ void Module::check_state_dict(const StateDict& dict, bool strict) const {
       continue;
     }
     const Tensor& src = it->second;
-    const bool dtype_ok = src.dtype() == t.dtype() || (is_floating(src.dtype()) && is_floating(t.dtype()));
+    const bool dtype_ok =
+        src.dtype() == t.dtype() || (is_floating(src.dtype()) && is_floating(t.dtype()));
     if (!src.defined() || src.shape() != t.shape() || !dtype_ok) {
       std::ostringstream os;
       os << n << " (expected " << describe(t) << ", got " << describe(src) << ")";

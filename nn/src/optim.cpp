@@ -19,8 +19,8 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)
     auto& grp = groups_[g];
     if (grp.initial_lr < 0) grp.initial_lr = grp.lr;
     for (const Tensor& p : grp.params) {
-      TESSERA_CHECK(p.defined() && p.is_leaf() && p.requires_grad(), "optimizer: parameter ", n,
-                    " of group ", g, " must be a leaf that requires grad, got ", describe(p));
+      TESSERA_CHECK(p.defined() && p.is_leaf() && is_floating(p.dtype()), "optimizer: parameter ", n,
+                    " of group ", g, " must be a floating-point leaf tensor, got ", describe(p));
       ++n;
     }
   }
@@ -79,8 +79,8 @@ Optimizer::Loaded Optimizer::parse_state_dict(const TensorDict& dict) const {
     auto it = dict.find(key);
     TESSERA_CHECK(it != dict.end(), "optimizer load_state_dict: missing key '", key, "'");
     TESSERA_CHECK(it->second.dtype() == dtype && it->second.shape() == shape,
-                  "optimizer load_state_dict: '", key, "' is ", describe(it->second), ", expected dtype ",
-                  dtype, " shape ", shape_str(shape));
+                  "optimizer load_state_dict: '", key, "' is ", describe(it->second),
+                  ", expected dtype ", dtype, " shape ", shape_str(shape));
     return it->second;
   };
   for (size_t g = 0; g < groups_.size(); ++g) {
@@ -91,7 +91,8 @@ Optimizer::Loaded Optimizer::parse_state_dict(const TensorDict& dict) const {
   for (size_t i = 0; i < state_.size(); ++i) {
     const std::string k = "state." + std::to_string(i) + ".";
     loaded[i].step = need(k + "step", kInt64, {}).item<int64_t>();
-    TESSERA_CHECK(loaded[i].step >= 0, "optimizer load_state_dict: negative step for parameter ", i);
+    TESSERA_CHECK(loaded[i].step >= 0, "optimizer load_state_dict: negative step for parameter ",
+                  i);
     for (const std::string& b : buffer_names()) {
       if (!dict.count(k + b)) continue;  // a parameter that never stepped has no buffers
       loaded[i].buffers[b] = native::clone(need(k + b, params[i]->dtype(), params[i]->shape()));
@@ -103,7 +104,8 @@ Optimizer::Loaded Optimizer::parse_state_dict(const TensorDict& dict) const {
   out.state = std::move(loaded);
   for (size_t g = 0; g < groups_.size(); ++g) {
     const std::string k = "group." + std::to_string(g) + ".";
-    out.groups.push_back({dict.at(k + "lr").item<double>(), dict.at(k + "initial_lr").item<double>(),
+    out.groups.push_back({dict.at(k + "lr").item<double>(),
+                          dict.at(k + "initial_lr").item<double>(),
                           dict.at(k + "weight_decay").item<double>()});
   }
   return out;
@@ -122,14 +124,16 @@ void Optimizer::load_state_dict(const TensorDict& dict) {
   state_ = std::move(in.state);
 }
 
-// ---- SGD -----------------------------------------------------------------------------------------
+// ---- SGD
+// -----------------------------------------------------------------------------------------
 namespace {
 std::vector<ParamGroup> one_group(std::vector<Tensor> params, double lr, double wd) {
   return {ParamGroup{std::move(params), lr, wd}};
 }
 }  // namespace
 
-SGD::SGD(std::vector<ParamGroup> groups, SGDOptions opts) : Optimizer(std::move(groups)), opts_(opts) {
+SGD::SGD(std::vector<ParamGroup> groups, SGDOptions opts)
+    : Optimizer(std::move(groups)), opts_(opts) {
   TESSERA_CHECK(!opts.nesterov || (opts.momentum > 0 && opts.dampening == 0),
                 "SGD: Nesterov momentum requires momentum > 0 and dampening = 0");
 }
@@ -148,18 +152,21 @@ void SGD::step() {
         native::mul_(buf, Scalar(opts_.momentum));
         native::add_scaled_(buf, g, Scalar(1.0 - opts_.dampening));
       }
-      g = opts_.nesterov ? native::add(g, native::mul(it->second, Scalar(opts_.momentum))) : it->second;
+      g = opts_.nesterov ? native::add(g, native::mul(it->second, Scalar(opts_.momentum)))
+                         : it->second;
     }
     native::add_scaled_(p, g, Scalar(-grp.lr));
     st.step += 1;
   });
 }
 
-// ---- Adam / AdamW --------------------------------------------------------------------------------
+// ---- Adam / AdamW
+// --------------------------------------------------------------------------------
 Adam::Adam(std::vector<ParamGroup> groups, AdamOptions opts, bool decoupled)
     : Optimizer(std::move(groups)), opts_(opts), decoupled_(decoupled) {
-  TESSERA_CHECK(opts.beta1 >= 0 && opts.beta1 < 1 && opts.beta2 >= 0 && opts.beta2 < 1 && opts.eps >= 0,
-                "Adam: invalid betas (", opts.beta1, ", ", opts.beta2, ") or eps ", opts.eps);
+  TESSERA_CHECK(
+      opts.beta1 >= 0 && opts.beta1 < 1 && opts.beta2 >= 0 && opts.beta2 < 1 && opts.eps >= 0,
+      "Adam: invalid betas (", opts.beta1, ", ", opts.beta2, ") or eps ", opts.eps);
 }
 Adam::Adam(std::vector<Tensor> params, AdamOptions opts, bool decoupled)
     : Adam(one_group(std::move(params), opts.lr, opts.weight_decay), opts, decoupled) {}
@@ -167,8 +174,10 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions opts, bool decoupled)
 void Adam::step() {
   for_each_param([&](ParamGroup& grp, Tensor& p, Tensor g, ParamState& st) {
     if (grp.weight_decay != 0.0) {
-      if (decoupled_) native::mul_(p, Scalar(1.0 - grp.lr * grp.weight_decay));
-      else g = native::add(g, native::mul(p, Scalar(grp.weight_decay)));
+      if (decoupled_)
+        native::mul_(p, Scalar(1.0 - grp.lr * grp.weight_decay));
+      else
+        g = native::add(g, native::mul(p, Scalar(grp.weight_decay)));
     }
     if (!st.buffers.count("exp_avg")) {
       st.buffers["exp_avg"] = zeros_like(p);
@@ -184,12 +193,14 @@ void Adam::step() {
     const double t = static_cast<double>(st.step);
     const double bc1 = 1.0 - std::pow(opts_.beta1, t);
     const double bc2 = 1.0 - std::pow(opts_.beta2, t);
-    const Tensor denom = native::add(native::div(native::sqrt(v), Scalar(std::sqrt(bc2))), Scalar(opts_.eps));
+    const Tensor denom =
+        native::add(native::div(native::sqrt(v), Scalar(std::sqrt(bc2))), Scalar(opts_.eps));
     native::add_scaled_(p, native::div(m, denom), Scalar(-grp.lr / bc1));
   });
 }
 
-// ---- utilities -------------------------------------------------------------------------------------
+// ---- utilities
+// -------------------------------------------------------------------------------------
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
   autograd::NoGradGuard guard;
   double sq = 0.0;

@@ -14,14 +14,16 @@ double WarmupCosine::factor(int64_t step) const {
                 ", warmup ", warmup_steps, ", total ", total_steps);
   if (step < warmup_steps) return static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
   if (step >= total_steps) return min_factor;
-  const double ratio = static_cast<double>(step - warmup_steps) / static_cast<double>(total_steps - warmup_steps);
+  const double ratio =
+      static_cast<double>(step - warmup_steps) / static_cast<double>(total_steps - warmup_steps);
   const double coeff = 0.5 * (1.0 + std::cos(std::numbers::pi * ratio));
   return min_factor + coeff * (1.0 - min_factor);
 }
 
 double InverseSqrt::factor(int64_t step) const {
-  TESSERA_CHECK(step >= 0 && warmup_steps >= 1, "InverseSqrt: need step >= 0 and warmup_steps >= 1, got ",
-                step, ", ", warmup_steps);
+  TESSERA_CHECK(step >= 0 && warmup_steps >= 1,
+                "InverseSqrt: need step >= 0 and warmup_steps >= 1, got ", step, ", ",
+                warmup_steps);
   const double s = static_cast<double>(step + 1), w = static_cast<double>(warmup_steps);
   return s < w ? s / w : std::sqrt(w / s);
 }

@@ -7,7 +7,8 @@
 
 namespace tessera::nn {
 
-FeedForward::FeedForward(int64_t dim, int64_t hidden, double dropout, bool tanh, DType dtype, Generator* gen)
+FeedForward::FeedForward(int64_t dim, int64_t hidden, double dropout, bool tanh, DType dtype,
+                         Generator* gen)
     : gelu_tanh(tanh) {
   c_fc = register_module("c_fc", std::make_shared<Linear>(dim, hidden, true, dtype, gen));
   drop = register_module("drop", std::make_shared<Dropout>(dropout, gen));
@@ -29,14 +30,19 @@ MultiHeadAttentionOptions attn_opts(const TransformerLayerOptions& o, bool fused
   a.gen = o.gen;
   return a;
 }
-int64_t ff_dim(const TransformerLayerOptions& o) { return o.dim_feedforward > 0 ? o.dim_feedforward : 4 * o.d_model; }
+int64_t ff_dim(const TransformerLayerOptions& o) {
+  return o.dim_feedforward > 0 ? o.dim_feedforward : 4 * o.d_model;
+}
 }  // namespace
 
 TransformerEncoderLayer::TransformerEncoderLayer(const TransformerLayerOptions& o) : opts(o) {
-  ln_1 = register_module("ln_1", std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, o.dtype));
+  ln_1 = register_module("ln_1",
+                         std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, o.dtype));
   attn = register_module("attn", std::make_shared<MultiHeadAttention>(attn_opts(o, true)));
-  ln_2 = register_module("ln_2", std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, o.dtype));
-  mlp = register_module("mlp", std::make_shared<FeedForward>(o.d_model, ff_dim(o), o.dropout, o.gelu_tanh, o.dtype, o.gen));
+  ln_2 = register_module("ln_2",
+                         std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, o.dtype));
+  mlp = register_module("mlp", std::make_shared<FeedForward>(o.d_model, ff_dim(o), o.dropout,
+                                                             o.gelu_tanh, o.dtype, o.gen));
   drop = register_module("drop", std::make_shared<Dropout>(o.dropout, o.gen));
 }
 
@@ -52,19 +58,30 @@ Tensor TransformerEncoderLayer::forward(const Tensor& x, const Tensor& kpm, bool
 }
 
 TransformerDecoderLayer::TransformerDecoderLayer(const TransformerLayerOptions& o) : opts(o) {
-  ln_1 = register_module("ln_1", std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, o.dtype));
-  self_attn = register_module("self_attn", std::make_shared<MultiHeadAttention>(attn_opts(o, true)));
-  ln_2 = register_module("ln_2", std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, o.dtype));
-  cross_attn = register_module("cross_attn", std::make_shared<MultiHeadAttention>(attn_opts(o, false)));
-  ln_3 = register_module("ln_3", std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, o.dtype));
-  mlp = register_module("mlp", std::make_shared<FeedForward>(o.d_model, ff_dim(o), o.dropout, o.gelu_tanh, o.dtype, o.gen));
+  ln_1 = register_module("ln_1",
+                         std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, o.dtype));
+  self_attn =
+      register_module("self_attn", std::make_shared<MultiHeadAttention>(attn_opts(o, true)));
+  ln_2 = register_module("ln_2",
+                         std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, o.dtype));
+  cross_attn =
+      register_module("cross_attn", std::make_shared<MultiHeadAttention>(attn_opts(o, false)));
+  ln_3 = register_module("ln_3",
+                         std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, o.dtype));
+  mlp = register_module("mlp", std::make_shared<FeedForward>(o.d_model, ff_dim(o), o.dropout,
+                                                             o.gelu_tanh, o.dtype, o.gen));
   drop = register_module("drop", std::make_shared<Dropout>(o.dropout, o.gen));
 }
 
-Tensor TransformerDecoderLayer::forward(const Tensor& x, const Tensor& memory, const Tensor& mem_kpm,
-                                        const Tensor& tgt_kpm, KVCache* cache) {
-  auto sa = [&](const Tensor& h) { return drop->forward(self_attn->forward(h, h, h, true, tgt_kpm, cache)); };
-  auto ca = [&](const Tensor& h) { return drop->forward(cross_attn->forward(h, memory, memory, false, mem_kpm)); };
+Tensor TransformerDecoderLayer::forward(const Tensor& x, const Tensor& memory,
+                                        const Tensor& mem_kpm, const Tensor& tgt_kpm,
+                                        KVCache* cache) {
+  auto sa = [&](const Tensor& h) {
+    return drop->forward(self_attn->forward(h, h, h, true, tgt_kpm, cache));
+  };
+  auto ca = [&](const Tensor& h) {
+    return drop->forward(cross_attn->forward(h, memory, memory, false, mem_kpm));
+  };
   auto ff = [&](const Tensor& h) { return drop->forward(mlp->forward(h)); };
   if (opts.norm_first) {
     Tensor h = add(x, sa(ln_1->forward(x)));

@@ -30,7 +30,8 @@ bool throws_with(const std::function<void()>& f, const std::string& needle) {
 }
 }  // namespace
 
-TEST_CASE("backward computes a hand-derived gradient and accumulates across calls", "[autograd][engine]") {
+TEST_CASE("backward computes a hand-derived gradient and accumulates across calls",
+          "[autograd][engine]") {
   Tensor x = param({1.0, 2.0, 3.0}, {3});
   Tensor w = param({0.5, -1.0, 2.0}, {3});
   // L = sum(x * w + x^2) -> dL/dx = w + 2x, dL/dw = x.
@@ -48,7 +49,8 @@ TEST_CASE("backward computes a hand-derived gradient and accumulates across call
   CHECK(vals(w.grad()) == std::vector<double>{0.0, 0.0, 0.0});
 }
 
-TEST_CASE("a tensor used by several ops gets the sum of its gradients (diamond)", "[autograd][engine]") {
+TEST_CASE("a tensor used by several ops gets the sum of its gradients (diamond)",
+          "[autograd][engine]") {
   Tensor x = param({2.0}, {});
   Tensor a = x * 3.0;
   Tensor b = exp(a) + a * a;  // d/dx = 3 exp(3x) + 18x
@@ -101,7 +103,7 @@ TEST_CASE("NoGradGuard and detach stop recording", "[autograd][engine]") {
 
 TEST_CASE("modifying a saved tensor in place makes backward fail clearly", "[autograd][engine]") {
   Tensor x = param({1.0, 2.0}, {2});
-  Tensor y = exp(x);           // saves its output
+  Tensor y = exp(x);  // saves its output
   Tensor z = sum(y * 1.0);
   {
     NoGradGuard guard;
@@ -117,7 +119,8 @@ TEST_CASE("modifying a saved tensor in place makes backward fail clearly", "[aut
   CHECK(throws_with([&] { backward(c); }, "modified by an inplace operation"));
 }
 
-TEST_CASE("in-place ops on tensors that require grad are refused while recording", "[autograd][engine]") {
+TEST_CASE("in-place ops on tensors that require grad are refused while recording",
+          "[autograd][engine]") {
   Tensor x = param({1.0, 2.0}, {2});
   Tensor one = ones({2}, {.dtype = kFloat64});
   CHECK(throws_with([&] { add_(x, one); }, "leaf tensor that requires grad"));
@@ -136,8 +139,8 @@ TEST_CASE("in-place ops on tensors that require grad are refused while recording
 TEST_CASE("autograd::grad returns gradients of leaves and intermediates without touching .grad",
           "[autograd][engine]") {
   Tensor x = param({1.0, 2.0, 3.0}, {3});
-  Tensor h = x * x;          // dh/dx = 2x
-  Tensor y = sum(h * 3.0);   // dy/dh = 3
+  Tensor h = x * x;         // dh/dx = 2x
+  Tensor y = sum(h * 3.0);  // dy/dh = 3
   auto g = autograd::grad({y}, {x, h}, {}, /*retain_graph=*/true);
   CHECK(vals(g[0]) == std::vector<double>{6.0, 12.0, 18.0});
   CHECK(vals(g[1]) == std::vector<double>{3.0, 3.0, 3.0});
@@ -200,6 +203,7 @@ struct Scale {
   }
 };
 struct MulCounting {
+  static const char* name() { return "MulCountingBackward"; }
   static inline int b_grads_computed = 0;
   static Tensor forward(autograd::AutogradContext& ctx, const Tensor& a, const Tensor& b) {
     ctx.save_for_backward({a, b});
@@ -230,7 +234,9 @@ TEST_CASE("custom functions: values in ctx, saved tensors, needs_input_grad mask
   Tensor a = param({1.0, 2.0}, {2});
   Tensor b = from_vector<double>({3.0, 5.0}, {2});  // constant
   MulCounting::b_grads_computed = 0;
-  backward(sum(autograd::Function<MulCounting>::apply(a, b)));
+  Tensor ab = autograd::Function<MulCounting>::apply(a, b);
+  CHECK(ab.grad_fn()->name() == "MulCountingBackward");
+  backward(sum(ab));
   CHECK(vals(a.grad()) == std::vector<double>{3.0, 5.0});
   CHECK(MulCounting::b_grads_computed == 0);
   // No input requires grad: no node.
@@ -263,4 +269,68 @@ TEST_CASE("backward frees the graph's saved tensors; a training loop does not gr
   backward(loss);
   zero_grad({big});
   CHECK(memory_stats().allocated < with_graph);
+}
+
+TEST_CASE("empty and size-1 tensors flow through backward", "[autograd][engine][edge]") {
+  Tensor e = zeros({0, 3}, {.dtype = kFloat64}).requires_grad_(true);
+  Tensor w = ones({3, 2}, {.dtype = kFloat64}).requires_grad_(true);
+  Tensor loss = sum(matmul(exp(e), w));
+  CHECK(loss.item<double>() == 0.0);
+  backward(loss);
+  CHECK(e.grad().shape() == Shape{0, 3});
+  REQUIRE(w.grad().defined());
+  CHECK(native::sum(native::abs(w.grad())).item<double>() == 0.0);
+  Tensor one = from_vector<double>({2.0}, {1, 1}).requires_grad_(true);
+  backward(mean(softmax(one, 1) * log_softmax(one, 0)));  // softmax of one element is 1
+  CHECK(to_vector<double>(one.grad())[0] == Approx(0.0).margin(1e-15));
+  Tensor s = param({3.0}, {});
+  backward(s * s);  // 0-d leaf
+  CHECK(s.grad().item<double>() == 6.0);
+  backward(s);  // the loss is the leaf itself
+  CHECK(s.grad().item<double>() == 7.0);
+}
+
+TEST_CASE("non-contiguous operands (transposed, expanded, strided) give correct gradients",
+          "[autograd][engine][edge]") {
+  Tensor base = param({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor tt = transpose(base, 0, 1);               // (3, 2), non-contiguous view
+  Tensor st = slice(base, 1, 0, 3, 2);             // (2, 2), stride 2
+  Tensor ex = expand(select(base, 1, 0), {4, 2});  // stride 0
+  backward(sum(tt * 2.0) + sum(st * 10.0) + sum(ex));
+  // d/d base: 2 everywhere, +10 at columns 0 and 2, +4 at column 0.
+  CHECK(vals(base.grad()) == std::vector<double>{16, 2, 12, 16, 2, 12});
+}
+
+namespace {
+/// Two outputs from one node: (x + y, x * y).
+struct SumProd {
+  static const char* name() { return "SumProdBackward"; }
+  static Ts forward(autograd::AutogradContext& ctx, const Tensor& x, const Tensor& y) {
+    ctx.save_for_backward({x, y});
+    return {native::add(x, y), native::mul(x, y)};
+  }
+  static Ts backward(autograd::AutogradContext& ctx, const Ts& g) {
+    const auto s = ctx.saved();
+    return {native::add(g[0], native::mul(g[1], s[1])), native::add(g[0], native::mul(g[1], s[0]))};
+  }
+};
+}  // namespace
+
+TEST_CASE("multi-output custom functions and multi-root backward", "[autograd][function]") {
+  Tensor x = param({2.0}, {});
+  Tensor y = param({5.0}, {});
+  Ts out = autograd::Function<SumProd>::apply(x, y);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].grad_fn() == out[1].grad_fn());
+  // d/dx (3 (x + y) + 2 xy) = 3 + 2y = 13; d/dy = 3 + 2x = 7
+  autograd::backward({out[0], out[1]},
+                     {full({}, 3.0, {.dtype = kFloat64}), full({}, 2.0, {.dtype = kFloat64})});
+  CHECK(x.grad().item<double>() == 13.0);
+  CHECK(y.grad().item<double>() == 7.0);
+  // Only the second output used: the engine supplies zeros for the first.
+  zero_grad({x, y});
+  Ts out2 = autograd::Function<SumProd>::apply(x, y);
+  backward(out2[1] * 1.0);
+  CHECK(x.grad().item<double>() == 5.0);
+  CHECK(y.grad().item<double>() == 2.0);
 }

@@ -104,7 +104,7 @@ TEST_CASE("unary ops pass gradcheck", "[autograd][gradcheck]") {
   check([](const Ts& v) { return sin(v[0]); }, {x});
   check([](const Ts& v) { return cos(v[0]); }, {x});
   check([](const Ts& v) { return square(v[0]); }, {x});
-  check([](const Ts& v) { return abs(v[0]); }, {x});   // randn: no exact zeros
+  check([](const Ts& v) { return abs(v[0]); }, {x});  // randn: no exact zeros
   check([](const Ts& v) { return relu(v[0]); }, {x});
   check([](const Ts& v) { return gelu(v[0]); }, {x});
   check([](const Ts& v) { return gelu(v[0], /*tanh_approx=*/true); }, {x});
@@ -160,7 +160,12 @@ TEST_CASE("views and joins pass gradcheck", "[autograd][gradcheck]") {
   check([](const Ts& v) { return contiguous(transpose(v[0], 1, 2)); }, {x});
   check([](const Ts& v) { return clone(v[0]) * v[0]; }, {x});
   // Views feeding arithmetic: a non-contiguous operand and a view used twice.
-  check([](const Ts& v) { Tensor tt = transpose(v[0], 0, 1); return tt * tt + select(tt, 0, 2); }, {x});
+  check(
+      [](const Ts& v) {
+        Tensor tt = transpose(v[0], 0, 1);
+        return tt * tt + select(tt, 0, 2);
+      },
+      {x});
   const Tensor y = leaf({2, 1, 4}, 52);
   check([](const Ts& v) { return cat({v[0], v[1]}, 1); }, {x, y});
   check([](const Ts& v) { return stack({v[0], v[0] * 2.0}, 1); }, {x});
@@ -175,11 +180,13 @@ TEST_CASE("matmul family passes gradcheck, including batch broadcast and 1-d ope
           "[autograd][gradcheck]") {
   check([](const Ts& v) { return mm(v[0], v[1]); }, {leaf({3, 4}, 61), leaf({4, 5}, 62)});
   check([](const Ts& v) { return bmm(v[0], v[1]); }, {leaf({2, 3, 4}, 63), leaf({2, 4, 2}, 64)});
-  check([](const Ts& v) { return matmul(v[0], v[1]); }, {leaf({2, 1, 3, 4}, 65), leaf({3, 4, 2}, 66)});
+  check([](const Ts& v) { return matmul(v[0], v[1]); },
+        {leaf({2, 1, 3, 4}, 65), leaf({3, 4, 2}, 66)});
   check([](const Ts& v) { return matmul(v[0], v[1]); }, {leaf({4}, 67), leaf({2, 4, 3}, 68)});
   check([](const Ts& v) { return matmul(v[0], v[1]); }, {leaf({2, 3, 4}, 69), leaf({4}, 70)});
   check([](const Ts& v) { return matmul(v[0], v[1]); }, {leaf({4}, 71), leaf({4}, 72)});
-  check([](const Ts& v) { return matmul(transpose(v[0], 0, 1), v[1]); }, {leaf({4, 3}, 73), leaf({4, 2}, 74)});
+  check([](const Ts& v) { return matmul(transpose(v[0], 0, 1), v[1]); },
+        {leaf({4, 3}, 73), leaf({4, 2}, 74)});
 }
 
 TEST_CASE("indexing ops pass gradcheck with repeated indices", "[autograd][gradcheck]") {

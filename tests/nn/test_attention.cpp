@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief MultiHeadAttention: KV-cache incremental decoding equals the full causal forward (token by
-/// token and in chunks, also through a decoder layer); key padding: padded keys do not affect real
-/// positions and equal running on the unpadded sequence; input validation.
+/// @brief MultiHeadAttention: KV-cache incremental decoding equals the full causal forward (token
+/// by token and in chunks, also through a decoder layer); key padding: padded keys do not affect
+/// real positions and equal running on the unpadded sequence; input validation.
 #include <catch2/catch.hpp>
 
 #include <tessera/nn.h>
@@ -11,7 +11,8 @@ using namespace tessera::nn;
 
 namespace {
 double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return native::amax(native::abs(native::sub(native::to(a, kFloat64), native::to(b, kFloat64)))).item<double>();
+  return native::amax(native::abs(native::sub(native::to(a, kFloat64), native::to(b, kFloat64))))
+      .item<double>();
 }
 }  // namespace
 
@@ -50,31 +51,37 @@ TEST_CASE("KV-cache incremental decoding equals the full causal forward", "[nn][
 TEST_CASE("decoder layer with a self-attention cache equals the full forward", "[nn][attention]") {
   Generator g(2);
   for (bool pre : {true, false}) {
-    TransformerDecoderLayer layer({.d_model = 8, .num_heads = 2, .dim_feedforward = 12, .norm_first = pre, .gen = &g});
+    TransformerDecoderLayer layer(
+        {.d_model = 8, .num_heads = 2, .dim_feedforward = 12, .norm_first = pre, .gen = &g});
     {
       NoGradGuard ng;  // non-trivial norms so pre/post-LN differ meaningfully
       for (auto& [n, p] : layer.named_parameters())
-        if (n.find("ln_") == 0) { Tensor q = p; tessera::normal_(q, n.ends_with("weight") ? 1.0 : 0.0, 0.3, &g); }
+        if (n.find("ln_") == 0) {
+          Tensor q = p;
+          tessera::normal_(q, n.ends_with("weight") ? 1.0 : 0.0, 0.3, &g);
+        }
     }
     const Tensor x = randn({2, 5, 8}, {}, &g);
     const Tensor mem = randn({2, 4, 8}, {}, &g);
     const Tensor full = layer.forward(x, mem);
     KVCache cache;
     std::vector<Tensor> steps;
-    for (int64_t t = 0; t < 5; ++t) steps.push_back(layer.forward(native::narrow(x, 1, t, 1), mem, {}, {}, &cache));
+    for (int64_t t = 0; t < 5; ++t)
+      steps.push_back(layer.forward(native::narrow(x, 1, t, 1), mem, {}, {}, &cache));
     INFO("norm_first " << pre);
     CHECK(max_abs_diff(native::cat(steps, 1), full) < 1e-5);
   }
 }
 
-TEST_CASE("key padding: padded keys do not affect the outputs of real positions", "[nn][attention]") {
+TEST_CASE("key padding: padded keys do not affect the outputs of real positions",
+          "[nn][attention]") {
   Generator g(3);
   for (bool fused : {true, false}) {
     MultiHeadAttention mha({.embed_dim = 8, .num_heads = 4, .fused_qkv = fused, .gen = &g});
     Tensor x = randn({2, 6, 8}, {}, &g);
     // Batch 0 has 4 real tokens, batch 1 has 6.
-    const Tensor kpm = from_vector<bool>({false, false, false, false, true, true,
-                                          false, false, false, false, false, false}, {2, 6});
+    const Tensor kpm = from_vector<bool>(
+        {false, false, false, false, true, true, false, false, false, false, false, false}, {2, 6});
     const Tensor y = mha.forward(x, x, x, false, kpm);
     // Garbage in the padded positions changes nothing at real positions.
     Tensor x2 = native::clone(x);
@@ -99,8 +106,10 @@ TEST_CASE("MultiHeadAttention validates its inputs", "[nn][attention]") {
   MultiHeadAttention mha({.embed_dim = 8, .num_heads = 2, .gen = &g});
   const Tensor x = randn({2, 3, 8}, {}, &g), y = randn({2, 3, 8}, {}, &g);
   CHECK_THROWS_WITH(mha.forward(randn({2, 3, 6})), Catch::Contains("expected query"));
-  CHECK_THROWS_WITH(mha.forward(x, y, y, false), Catch::Contains("fused_qkv supports self-attention only"));
+  CHECK_THROWS_WITH(mha.forward(x, y, y, false),
+                    Catch::Contains("fused_qkv supports self-attention only"));
   CHECK_THROWS_WITH(mha.forward(x, x, x, false, zeros({2, 4}, {.dtype = kBool})),
                     Catch::Contains("key_padding_mask must be bool"));
-  CHECK_THROWS_WITH(MultiHeadAttention({.embed_dim = 6, .num_heads = 4}), Catch::Contains("multiple of num_heads"));
+  CHECK_THROWS_WITH(MultiHeadAttention({.embed_dim = 6, .num_heads = 4}),
+                    Catch::Contains("multiple of num_heads"));
 }

@@ -25,8 +25,10 @@ struct Run {
   explicit Run(int64_t hidden = 8) {
     net = std::make_shared<Sequential>(std::vector<std::shared_ptr<Module>>{
         std::make_shared<Linear>(3, hidden, true, kFloat32, &init), std::make_shared<GELU>(),
-        std::make_shared<Dropout>(0.2, &drop), std::make_shared<Linear>(hidden, 4, true, kFloat32, &init)});
-    opt = std::make_unique<AdamW>(decay_groups(net->named_parameters(), 1e-2, 0.1), AdamOptions{.lr = 1e-2});
+        std::make_shared<Dropout>(0.2, &drop),
+        std::make_shared<Linear>(hidden, 4, true, kFloat32, &init)});
+    opt = std::make_unique<AdamW>(decay_groups(net->named_parameters(), 1e-2, 0.1),
+                                  AdamOptions{.lr = 1e-2});
     Generator data(3);
     x = randn({6, 3}, {}, &data);
     y = randint(0, 4, {6}, {.dtype = kInt64}, &data);
@@ -42,7 +44,8 @@ struct Run {
 };
 
 std::string tmpdir(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("tessera_ckpt_" + name + "_" + std::to_string(::getpid()));
+  const fs::path p =
+      fs::temp_directory_path() / ("tessera_ckpt_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(p);
   return p.string();
 }
@@ -65,11 +68,13 @@ bool same_params(const Module& a, const Module& b) {
 
 }  // namespace
 
-TEST_CASE("resuming from a checkpoint reproduces the uninterrupted run bit for bit", "[nn][checkpoint]") {
+TEST_CASE("resuming from a checkpoint reproduces the uninterrupted run bit for bit",
+          "[nn][checkpoint]") {
   const std::string dir = tmpdir("resume");
   Run a;
   a.train(0, 5);
-  save_checkpoint(dir, *a.net, a.opt.get(), {{"dropout", &a.drop}}, {.step = 5, .config_json = R"({"hidden": 8})"});
+  save_checkpoint(dir, *a.net, a.opt.get(), {{"dropout", &a.drop}},
+                  {.step = 5, .config_json = R"({"hidden": 8})"});
   a.train(5, 10);
 
   Run b;  // fresh objects: different state until loaded
@@ -83,7 +88,8 @@ TEST_CASE("resuming from a checkpoint reproduces the uninterrupted run bit for b
   fs::remove_all(dir);
 }
 
-TEST_CASE("bad checkpoints give clear errors and leave model and optimizer unchanged", "[nn][checkpoint]") {
+TEST_CASE("bad checkpoints give clear errors and leave model and optimizer unchanged",
+          "[nn][checkpoint]") {
   const std::string dir = tmpdir("bad");
   Run a;
   a.train(0, 3);
@@ -100,7 +106,8 @@ TEST_CASE("bad checkpoints give clear errors and leave model and optimizer uncha
   auto unchanged = [&] {
     for (auto& [n, t] : saved_before)
       if (!native::equal(t, b.net->state_dict().at(n))) return false;
-    return b.opt->state_dict().at("state.0.step").item<int64_t>() == opt_before.at("state.0.step").item<int64_t>();
+    return b.opt->state_dict().at("state.0.step").item<int64_t>() ==
+           opt_before.at("state.0.step").item<int64_t>();
   };
   const fs::path model = fs::path(dir) / "model.safetensors";
   const fs::path optf = fs::path(dir) / "optimizer.safetensors";
@@ -113,7 +120,8 @@ TEST_CASE("bad checkpoints give clear errors and leave model and optimizer uncha
   auto restore = [](const fs::path& p, const std::string& bytes) {
     std::ofstream(p, std::ios::binary | std::ios::trunc) << bytes;
   };
-  const std::string model_bytes = backup(model), opt_bytes = backup(optf), state_bytes = backup(state);
+  const std::string model_bytes = backup(model), opt_bytes = backup(optf),
+                    state_bytes = backup(state);
 
   SECTION("a flipped byte in the model file") {
     std::string c = model_bytes;
@@ -137,15 +145,19 @@ TEST_CASE("bad checkpoints give clear errors and leave model and optimizer uncha
   }
   SECTION("a model of another shape") {
     Run other(/*hidden=*/5);
-    const std::string err = error_of([&] { load_checkpoint(dir, *other.net, nullptr, {{"dropout", &other.drop}}); });
+    const std::string err = error_of([&] {
+      load_checkpoint(dir, *other.net, nullptr, {{"dropout", &other.drop}});
+    });
     CHECK(err.find("0.weight") != std::string::npos);
     CHECK(err.find("[5, 3]") != std::string::npos);
   }
   SECTION("generators must match by name") {
     Generator extra(9);
-    CHECK(error_of([&] { load_checkpoint(dir, *b.net, b.opt.get(), {{"dropout", &b.drop}, {"data", &extra}}); })
-              .find("no valid state for generator 'data'") != std::string::npos);
-    CHECK(error_of([&] { load_checkpoint(dir, *b.net, b.opt.get(), {}); }).find("did not pass") != std::string::npos);
+    CHECK(error_of([&] {
+            load_checkpoint(dir, *b.net, b.opt.get(), {{"dropout", &b.drop}, {"data", &extra}});
+          }).find("no valid state for generator 'data'") != std::string::npos);
+    CHECK(error_of([&] { load_checkpoint(dir, *b.net, b.opt.get(), {}); }).find("did not pass") !=
+          std::string::npos);
   }
   CHECK(unchanged());
   fs::remove_all(dir);

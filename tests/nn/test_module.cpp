@@ -15,8 +15,8 @@ struct Block : Module {
   std::shared_ptr<LayerNorm> ln;
   Block(int64_t c, Generator* g) {
     ln = register_module("ln_1", std::make_shared<LayerNorm>(c));
-    attn = register_module("attn", std::make_shared<MultiHeadAttention>(
-                                       MultiHeadAttentionOptions{.embed_dim = c, .num_heads = 2, .gen = g}));
+    attn = register_module("attn", std::make_shared<MultiHeadAttention>(MultiHeadAttentionOptions{
+                                       .embed_dim = c, .num_heads = 2, .gen = g}));
   }
 };
 
@@ -49,12 +49,13 @@ TEST_CASE("named_parameters gives stable recursive dotted names", "[nn][module]"
   Net net(&g);
   std::vector<std::string> names;
   for (auto& [n, t] : net.named_parameters()) names.push_back(n);
-  const std::vector<std::string> expected = {
-      "wte.weight",
-      "h.0.ln_1.weight", "h.0.ln_1.bias",
-      "h.0.attn.c_attn.weight", "h.0.attn.c_attn.bias", "h.0.attn.c_proj.weight", "h.0.attn.c_proj.bias",
-      "h.1.ln_1.weight", "h.1.ln_1.bias",
-      "h.1.attn.c_attn.weight", "h.1.attn.c_attn.bias", "h.1.attn.c_proj.weight", "h.1.attn.c_proj.bias"};
+  const std::vector<std::string> expected = {"wte.weight",           "h.0.ln_1.weight",
+                                             "h.0.ln_1.bias",        "h.0.attn.c_attn.weight",
+                                             "h.0.attn.c_attn.bias", "h.0.attn.c_proj.weight",
+                                             "h.0.attn.c_proj.bias", "h.1.ln_1.weight",
+                                             "h.1.ln_1.bias",        "h.1.attn.c_attn.weight",
+                                             "h.1.attn.c_attn.bias", "h.1.attn.c_proj.weight",
+                                             "h.1.attn.c_proj.bias"};
   CHECK(names == expected);
   CHECK(net.parameters().size() == expected.size());
   CHECK(net.num_parameters() == 7 * 4 + 2 * (4 + 4 + 12 * 4 + 12 + 16 + 4));
@@ -79,12 +80,13 @@ TEST_CASE("state_dict round trip copies values into the existing tensors", "[nn]
     INFO(n);
     CHECK(native::equal(t, b.state_dict().at(n)));
   }
-  CHECK(native::equal(bw, a.wte->weight));     // same handle updated in place
+  CHECK(native::equal(bw, a.wte->weight));        // same handle updated in place
   CHECK_FALSE(bw.shares_storage(a.wte->weight));  // a copy, not an alias
 }
 
-TEST_CASE("strict load_state_dict names missing, unexpected and mis-shaped keys and changes nothing",
-          "[nn][module]") {
+TEST_CASE(
+    "strict load_state_dict names missing, unexpected and mis-shaped keys and changes nothing",
+    "[nn][module]") {
   Generator g1(1), g2(2);
   Net a(&g1), b(&g2);
   const Tensor before = native::clone(b.h->operator[](0)->ln->weight);

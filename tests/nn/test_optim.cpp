@@ -24,7 +24,8 @@ Tensor quad_loss(const Tensor& w) {
 
 Tensor fresh_param() { return from_vector<double>(kW0, {3}).requires_grad_(true); }
 
-template <typename Opt> std::vector<double> run3(Tensor w, Opt& opt) {
+template <typename Opt>
+std::vector<double> run3(Tensor w, Opt& opt) {
   for (int s = 0; s < 3; ++s) {
     opt.zero_grad();
     backward(quad_loss(w));
@@ -33,7 +34,8 @@ template <typename Opt> std::vector<double> run3(Tensor w, Opt& opt) {
   return to_vector<double>(w);
 }
 
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol = 1e-12) {
+void check_close(const std::vector<double>& got, const std::vector<double>& want,
+                 double tol = 1e-12) {
   REQUIRE(got.size() == want.size());
   for (size_t i = 0; i < got.size(); ++i) {
     INFO("element " << i << ": got " << got[i] << ", want " << want[i]);
@@ -68,8 +70,10 @@ TEST_CASE("AdamW and Adam match hand-computed trajectories", "[nn][optim]") {
     for (int t = 1; t <= 3; ++t)
       for (int i = 0; i < 3; ++i) {
         double g = kA[i] * w[i] + kB[i];
-        if (decoupled) w[i] *= 1 - lr * wd;
-        else g += wd * w[i];
+        if (decoupled)
+          w[i] *= 1 - lr * wd;
+        else
+          g += wd * w[i];
         m[i] = b1 * m[i] + (1 - b1) * g;
         v[i] = b2 * v[i] + (1 - b2) * g * g;
         const double mhat = m[i] / (1 - std::pow(b1, t)), vhat = v[i] / (1 - std::pow(b2, t));
@@ -82,7 +86,8 @@ TEST_CASE("AdamW and Adam match hand-computed trajectories", "[nn][optim]") {
   }
 }
 
-TEST_CASE("parameter groups: per-group lr and weight decay; decay_groups splits by rank", "[nn][optim]") {
+TEST_CASE("parameter groups: per-group lr and weight decay; decay_groups splits by rank",
+          "[nn][optim]") {
   Tensor w = from_vector<double>({1.0, 1.0, 1.0, 1.0}, {2, 2}).requires_grad_(true);
   Tensor b = from_vector<double>({1.0, 1.0}, {2}).requires_grad_(true);
   auto groups = decay_groups({{"w", w}, {"b", b}}, 0.1, 0.5);
@@ -101,6 +106,9 @@ TEST_CASE("parameter groups: per-group lr and weight decay; decay_groups splits 
   SGD opt2({unused}, {.lr = 1.0});
   opt2.step();
   CHECK(to_vector<double>(unused)[0] == 5.0);
+  // Non-leaves and integer tensors cannot be optimized.
+  CHECK_THROWS_WITH(SGD({mul(w, Scalar(2.0))}, {}), Catch::Contains("floating-point leaf"));
+  CHECK_THROWS_WITH(SGD({tensor({1, 2})}, {}), Catch::Contains("floating-point leaf"));
 }
 
 TEST_CASE("optimizer state_dict round trip continues the same trajectory; bad state is rejected",
@@ -128,7 +136,8 @@ TEST_CASE("optimizer state_dict round trip continues the same trajectory; bad st
   CHECK_THROWS_WITH(b.load_state_dict(bad), Catch::Contains("missing key 'group.0.lr'"));
 }
 
-TEST_CASE("clip_grad_norm_ returns the global norm and rescales only above max_norm", "[nn][optim]") {
+TEST_CASE("clip_grad_norm_ returns the global norm and rescales only above max_norm",
+          "[nn][optim]") {
   Tensor a = from_vector<double>({0.0, 0.0}, {2}).requires_grad_(true);
   Tensor b = from_vector<double>({0.0}, {1}).requires_grad_(true);
   a.set_grad(from_vector<double>({3.0, 0.0}, {2}));
@@ -159,7 +168,8 @@ TEST_CASE("schedules: warmup + cosine to min, inverse sqrt", "[nn][schedule]") {
   CHECK_THROWS(WarmupCosine{.warmup_steps = 5, .total_steps = 5}.factor(0));
 }
 
-TEST_CASE("gradient accumulation over micro-batches equals the full-batch gradient", "[nn][optim]") {
+TEST_CASE("gradient accumulation over micro-batches equals the full-batch gradient",
+          "[nn][optim]") {
   Generator g(3);
   Linear lin(4, 3, true, kFloat64, &g);
   const Tensor x = randn({6, 4}, {.dtype = kFloat64}, &g);

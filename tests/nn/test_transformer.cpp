@@ -38,13 +38,15 @@ Vec layer_norm(const Vec& x, int64_t rows, const Vec& w, const Vec& b) {
     mu /= C;
     for (int64_t c = 0; c < C; ++c) var += (x[r * C + c] - mu) * (x[r * C + c] - mu);
     var /= C;
-    for (int64_t c = 0; c < C; ++c) y[r * C + c] = (x[r * C + c] - mu) / std::sqrt(var + 1e-5) * w[c] + b[c];
+    for (int64_t c = 0; c < C; ++c)
+      y[r * C + c] = (x[r * C + c] - mu) / std::sqrt(var + 1e-5) * w[c] + b[c];
   }
   return y;
 }
 
 Vec attention(const Vec& x, const Params& p, const std::string& pre, const std::vector<bool>& pad) {
-  const Vec qkv = linear(x, B * T, C, p.at(pre + "c_attn.weight"), p.at(pre + "c_attn.bias"), 3 * C);
+  const Vec qkv =
+      linear(x, B * T, C, p.at(pre + "c_attn.weight"), p.at(pre + "c_attn.bias"), 3 * C);
   const int64_t D = C / H;
   Vec heads(B * T * C);
   for (int64_t b = 0; b < B; ++b)
@@ -53,7 +55,10 @@ Vec attention(const Vec& x, const Params& p, const std::string& pre, const std::
         std::vector<double> s(T);
         double mx = -1e300;
         for (int64_t j = 0; j < T; ++j) {
-          if (pad[b * T + j]) { s[j] = -INFINITY; continue; }
+          if (pad[b * T + j]) {
+            s[j] = -INFINITY;
+            continue;
+          }
           double dot = 0;
           for (int64_t d = 0; d < D; ++d)
             dot += qkv[(b * T + i) * 3 * C + h * D + d] * qkv[(b * T + j) * 3 * C + C + h * D + d];
@@ -64,7 +69,8 @@ Vec attention(const Vec& x, const Params& p, const std::string& pre, const std::
         for (int64_t j = 0; j < T; ++j) z += (s[j] = pad[b * T + j] ? 0.0 : std::exp(s[j] - mx));
         for (int64_t d = 0; d < D; ++d) {
           double acc = 0;
-          for (int64_t j = 0; j < T; ++j) acc += s[j] / z * qkv[(b * T + j) * 3 * C + 2 * C + h * D + d];
+          for (int64_t j = 0; j < T; ++j)
+            acc += s[j] / z * qkv[(b * T + j) * 3 * C + 2 * C + h * D + d];
           heads[(b * T + i) * C + h * D + d] = acc;
         }
       }
@@ -109,8 +115,13 @@ TEST_CASE("two-layer Transformer encoder matches a naive float64 implementation 
   Generator g(7);
   auto layers = std::make_shared<ModuleList<TransformerEncoderLayer>>();
   for (int64_t l = 0; l < L; ++l)
-    layers->push_back(std::make_shared<TransformerEncoderLayer>(TransformerLayerOptions{
-        .d_model = C, .num_heads = H, .dim_feedforward = FF, .norm_first = pre_ln, .dtype = kFloat64, .gen = &g}));
+    layers->push_back(
+        std::make_shared<TransformerEncoderLayer>(TransformerLayerOptions{.d_model = C,
+                                                                          .num_heads = H,
+                                                                          .dim_feedforward = FF,
+                                                                          .norm_first = pre_ln,
+                                                                          .dtype = kFloat64,
+                                                                          .gen = &g}));
   {
     NoGradGuard ng;
     for (auto& [n, p] : layers->named_parameters())
@@ -169,8 +180,8 @@ TEST_CASE("two-layer Transformer encoder matches a naive float64 implementation 
       const double ratio = std::abs(an[e] - num) / (1e-6 + 1e-4 * std::abs(num));
       if (ratio > worst_ratio) {
         worst_ratio = ratio;
-        worst_where = named[i].first + "[" + std::to_string(e) + "] analytic " + std::to_string(an[e]) +
-                      " numeric " + std::to_string(num);
+        worst_where = named[i].first + "[" + std::to_string(e) + "] analytic " +
+                      std::to_string(an[e]) + " numeric " + std::to_string(num);
       }
     }
   }

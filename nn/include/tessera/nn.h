@@ -4,6 +4,7 @@
 
 #include <tessera/nn/activation.h>
 #include <tessera/nn/attention.h>
+#include <tessera/nn/checkpoint.h>
 #include <tessera/nn/dropout.h>
 #include <tessera/nn/embedding.h>
 #include <tessera/nn/functional.h>

@@ -17,9 +17,11 @@
 ///   };
 ///   Tensor y = autograd::Function<ScaledSquare>::apply(x, 3.0);
 ///
-/// forward runs with gradient recording off; backward returns one entry per Tensor argument of
-/// forward (in order; undefined where ctx.needs_input_grad(i) is false). Backward is computed with
-/// native (non-recording) ops: create_graph / double backward is not supported (docs/autograd.md).
+/// An optional `static const char* name()` names the node (errors, printing); otherwise the
+/// mangled type name is used. forward runs with gradient recording off; backward returns one entry
+/// per Tensor argument of forward (in order; undefined where ctx.needs_input_grad(i) is false).
+/// Backward is computed with native (non-recording) ops: create_graph / double backward is not
+/// supported (docs/autograd.md).
 #pragma once
 
 #include <any>
@@ -27,6 +29,7 @@
 #include <map>
 #include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -43,11 +46,17 @@ class AutogradContext {
   /// The saved tensors; throws if any was modified in place after it was saved.
   std::vector<Tensor> saved() const;
   /// Whether input i (the i-th Tensor argument) needs a gradient (ATen's grad_input_mask).
-  bool needs_input_grad(size_t i) const { return i < needs_input_grad_.size() && needs_input_grad_[i]; }
+  bool needs_input_grad(size_t i) const {
+    return i < needs_input_grad_.size() && needs_input_grad_[i];
+  }
   const std::vector<bool>& needs_input_grad() const { return needs_input_grad_; }
 
-  template <typename T> void set(const std::string& key, T value) { data_[key] = std::move(value); }
-  template <typename T> T get(const std::string& key) const {
+  template <typename T>
+  void set(const std::string& key, T value) {
+    data_[key] = std::move(value);
+  }
+  template <typename T>
+  T get(const std::string& key) const {
     auto it = data_.find(key);
     TESSERA_CHECK(it != data_.end(), "AutogradContext::get: no value saved under '", key, "'");
     const T* v = std::any_cast<T>(&it->second);
@@ -58,15 +67,18 @@ class AutogradContext {
   // Engine-side (set by FunctionNode).
   std::string node_name_;
   std::vector<bool> needs_input_grad_;
-  void release() { saved_.clear(); data_.clear(); }
+  void release() {
+    saved_.clear();
+    data_.clear();
+  }
 
  private:
   std::vector<SavedTensor> saved_;
   std::map<std::string, std::any> data_;
 };
 
-using BackwardFn =
-    std::function<std::vector<Tensor>(AutogradContext& ctx, const std::vector<Tensor>& grad_outputs)>;
+using BackwardFn = std::function<std::vector<Tensor>(AutogradContext& ctx,
+                                                     const std::vector<Tensor>& grad_outputs)>;
 
 /// A node that runs a backward function over its context.
 class FunctionNode final : public Node {
@@ -118,12 +130,14 @@ struct Function {
       result = F::forward(*ctx, std::forward<Args>(args)...);
     }
     std::vector<Tensor> outputs;
-    if constexpr (std::is_same_v<Result, Tensor>) outputs = {result};
-    else outputs = result;
+    if constexpr (std::is_same_v<Result, Tensor>)
+      outputs = {result};
+    else
+      outputs = result;
     if (recording) {
       // The forward's ctx (saved tensors and values) moves into the node.
       record(
-          typeid(F).name(), inputs, outputs,
+          node_name(), inputs, outputs,
           [](AutogradContext& c, const std::vector<Tensor>& g) { return F::backward(c, g); },
           [ctx](AutogradContext& node_ctx) {
             auto needs = std::move(node_ctx.needs_input_grad_);
@@ -137,7 +151,15 @@ struct Function {
   }
 
  private:
-  template <typename A> static void collect(std::vector<Tensor>& v, const A& a) {
+  /// F::name() when F provides it (static, returning something convertible to const char*).
+  static const char* node_name() {
+    if constexpr (requires { F::name(); })
+      return F::name();
+    else
+      return typeid(F).name();
+  }
+  template <typename A>
+  static void collect(std::vector<Tensor>& v, const A& a) {
     if constexpr (std::is_same_v<std::decay_t<A>, Tensor>) v.push_back(a);
   }
 };

@@ -2,8 +2,8 @@
 /// @brief gradcheck: analytic gradients (backward) vs float64 central finite differences.
 ///
 /// For each of `num_projections` random projections r (fixed seed) of the outputs, compares
-/// analytic d<r, f(x)>/dx (one backward) with (<r, f(x + eps e_i)> - <r, f(x - eps e_i)>) / 2eps for
-/// every element i of every input that requires grad. A wrong Jacobian J gives J^T r != the
+/// analytic d<r, f(x)>/dx (one backward) with (<r, f(x + eps e_i)> - <r, f(x - eps e_i)>) / 2eps
+/// for every element i of every input that requires grad. A wrong Jacobian J gives J^T r != the
 /// true one with probability 1 over r. Cost: 2 * (total input elements) forward evaluations.
 #pragma once
 
@@ -34,8 +34,8 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
                           int num_projections = 2);
 /// One-output convenience.
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
-                          const std::vector<Tensor>& inputs, double eps = 1e-6,
-                          double atol = 1e-5, double rtol = 1e-3);
+                          const std::vector<Tensor>& inputs, double eps = 1e-6, double atol = 1e-5,
+                          double rtol = 1e-3);
 
 }  // namespace tessera::autograd
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief The backward graph: Node (one recorded op), Edge, SavedTensor and the AccumulateGrad leaf.
+/// @brief The backward graph: Node (one recorded op), Edge, SavedTensor and the AccumulateGrad
+/// leaf.
 ///
 /// A recorded op's outputs point (AutogradMeta::grad_fn, output_nr) at a Node; the Node's next
 /// edges point at the Nodes that produced its inputs, or at an AccumulateGrad node for a leaf that

@@ -18,16 +18,19 @@ namespace tessera::nn {
 struct KVCache {
   Tensor k, v;
   int64_t length() const { return k.defined() ? k.size(2) : 0; }
-  void clear() { k = Tensor(); v = Tensor(); }
+  void clear() {
+    k = Tensor();
+    v = Tensor();
+  }
 };
 
 struct MultiHeadAttentionOptions {
   int64_t embed_dim = 0;
   int64_t num_heads = 1;
   bool bias = true;
-  double dropout = 0.0;      ///< on attention probabilities (training only)
-  bool fused_qkv = true;     ///< one (3C, C) projection; only valid for self-attention
-  bool causal = false;       ///< default for forward(x)
+  double dropout = 0.0;   ///< on attention probabilities (training only)
+  bool fused_qkv = true;  ///< one (3C, C) projection; only valid for self-attention
+  bool causal = false;    ///< default for forward(x)
   DType dtype = kFloat32;
   Generator* gen = nullptr;  ///< init and dropout (nullptr = default generator)
 };

@@ -9,7 +9,8 @@ namespace tessera::nn {
 
 class Embedding : public Module {
  public:
-  Embedding(int64_t num_embeddings, int64_t embedding_dim, DType dtype = kFloat32, Generator* gen = nullptr);
+  Embedding(int64_t num_embeddings, int64_t embedding_dim, DType dtype = kFloat32,
+            Generator* gen = nullptr);
   std::string name() const override { return "Embedding"; }
   /// indices (...) -> (..., dim). Out-of-range indices throw.
   Tensor forward(const Tensor& indices) override;

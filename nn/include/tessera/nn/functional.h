@@ -14,8 +14,8 @@ namespace tessera::nn::functional {
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 /// Normalises over the trailing `normalized_ndim` dims: (x - mean) / sqrt(var + eps) * w + b
 /// (population variance, as PyTorch). weight/bias optional.
-Tensor layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& weight, const Tensor& bias,
-                  double eps = 1e-5);
+Tensor layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& weight,
+                  const Tensor& bias, double eps = 1e-5);
 /// Inverted dropout: zeroes with probability p and scales the rest by 1/(1-p) when training.
 /// The mask comes from `gen` (Philox; nullptr = default generator).
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);

@@ -21,7 +21,8 @@ Tensor& normal_(Tensor& t, double mean = 0.0, double std = 1.0, Generator* gen =
 Tensor& xavier_uniform_(Tensor& t, double gain = 1.0, Generator* gen = nullptr);
 /// N(0, gain * sqrt(2 / (fan_in + fan_out))).
 Tensor& xavier_normal_(Tensor& t, double gain = 1.0, Generator* gen = nullptr);
-/// U(-b, b), b = gain * sqrt(3 / fan), gain = sqrt(2 / (1 + a^2)) (leaky-relu slope a; a = 0: ReLU).
+/// U(-b, b), b = gain * sqrt(3 / fan), gain = sqrt(2 / (1 + a^2)) (leaky-relu slope a; a = 0:
+/// ReLU).
 Tensor& kaiming_uniform_(Tensor& t, double a = 0.0, bool fan_in = true, Generator* gen = nullptr);
 /// N(0, gain / sqrt(fan)).
 Tensor& kaiming_normal_(Tensor& t, double a = 0.0, bool fan_in = true, Generator* gen = nullptr);

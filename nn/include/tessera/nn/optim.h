@@ -49,7 +49,8 @@ class Optimizer {
   struct Loaded;
   Loaded parse_state_dict(const TensorDict& dict) const;
   /// Calls f(group, param, grad, state) for each parameter with a gradient.
-  template <typename Fn> void for_each_param(Fn&& f);
+  template <typename Fn>
+  void for_each_param(Fn&& f);
   /// Buffer names this optimizer keeps per parameter (for load validation).
   virtual std::vector<std::string> buffer_names() const = 0;
 

@@ -30,7 +30,7 @@ struct TransformerLayerOptions {
   int64_t num_heads = 1;
   int64_t dim_feedforward = 0;  ///< 0 = 4 * d_model
   double dropout = 0.0;
-  bool norm_first = true;       ///< pre-LN
+  bool norm_first = true;  ///< pre-LN
   double layer_norm_eps = 1e-5;
   bool gelu_tanh = false;
   DType dtype = kFloat32;
