@@ -5,9 +5,10 @@
 // Shapes:  x, y (N, C) row-major; weight, bias (C); mean, rstd (N) acc_t<T>.
 // Mapping: rows in fixed chunks over OpenMP threads (grain depends on C only); inside a row,
 //          `omp simd` loops (8 lanes AVX2, 16 AVX-512). 16-bit types are widened to float per row.
-// Statistics: two passes over the row while it sits in L1/L2 (mean, then sum of squared
-//          deviations): the textbook-stable variance at the DRAM cost of one pass. A single-pass
-//          sum/sumsq in float loses everything when |mean| >> std; Welford is serial per lane.
+// Statistics: two passes over the row while it sits in L1/L2 (shifted mean, then corrected sum of
+//          squared deviations; NOTE [layer_norm statistics]): stable variance at the DRAM cost of
+//          one pass. A single-pass sum/sumsq in float loses everything when |mean| >> std; Welford
+//          is serial per lane.
 // Cost:    forward ~7NC FLOP, reads NC*sizeof(T) + 2C weights, writes NC*sizeof(T) + 2N stats
 //          => < 1 FLOP/byte: memory-bound; floor = 2NC*sizeof(T) / copy bandwidth.
 //          Residual variant: 3 reads/writes more per element (x, r in; residual_out, y out).
@@ -53,17 +54,24 @@ const A* widen_params(const T* p, int64_t n, A fill, std::vector<A>& storage) {
 template <typename T, typename A>
 void normalize_row(const A* xr, const A* w, const A* b, T* yr, int64_t cols, float eps, A& mean_out,
                    A& rstd_out) {
+  // NOTE [layer_norm statistics]: the mean is summed relative to x[0] so the float sum adds
+  // deviations (~std) rather than values (~|mean|): with |mean| >> std a plain float sum loses
+  // ~log2(|mean|/std) bits, whatever the lane count. The variance is the corrected two-pass form
+  // (sum d^2 - (sum d)^2 / C) / C, d = x - mean, which also cancels the mean's own rounding.
+  const A shift = cols > 0 ? xr[0] : A(0);
   A sum = 0;
 #pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < cols; ++j) sum += xr[j];
-  const A mean = cols > 0 ? sum / static_cast<A>(cols) : A(0);
-  A sq = 0;
-#pragma omp simd reduction(+ : sq)
+  for (int64_t j = 0; j < cols; ++j) sum += xr[j] - shift;
+  const A mean = cols > 0 ? shift + sum / static_cast<A>(cols) : A(0);
+  A sq = 0, sd = 0;
+#pragma omp simd reduction(+ : sq, sd)
   for (int64_t j = 0; j < cols; ++j) {
     const A d = xr[j] - mean;
     sq += d * d;
+    sd += d;
   }
-  const A var = cols > 0 ? sq / static_cast<A>(cols) : A(0);
+  const A var =
+      cols > 0 ? std::max(A(0), (sq - sd * sd / static_cast<A>(cols)) / static_cast<A>(cols)) : A(0);
   const A rstd = A(1) / std::sqrt(var + static_cast<A>(eps));
 #pragma omp simd
   for (int64_t j = 0; j < cols; ++j) yr[j] = static_cast<T>((xr[j] - mean) * rstd * w[j] + b[j]);

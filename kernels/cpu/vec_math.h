@@ -34,8 +34,10 @@ TESSERA_ALWAYS_INLINE float exp_fast(float x) {
   constexpr float kLn2Hi = 0.693359375f;
   constexpr float kLn2Lo = -2.12194440e-4f;
   constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  float xc = x < -87.33f ? -87.33f : x;  // ternaries, not fmin/fmax: those block vectorisation
-  xc = xc > 88.3f ? 88.3f : xc;
+  // Ternaries, not fmin/fmax (those block vectorisation); written so NaN maps to -87.33 and the
+  // int conversion below never sees a NaN (UB); the NaN is restored at the end.
+  float xc = x > -87.33f ? x : -87.33f;
+  xc = xc < 88.3f ? xc : 88.3f;
   const float n = (xc * kLog2e + kMagic) - kMagic;  // round(x / ln2)
   float r = xc - n * kLn2Hi;
   r = r - n * kLn2Lo;

@@ -13,7 +13,7 @@
 /// its backward gives zero gradient wherever y = -inf. No NaN is produced from masking.
 /// Backward: softmax    grad_x = scale * y * (grad_y - sum_j grad_y * y)
 ///           log_softmax grad_x = scale * (grad_y - exp(y) * sum_j grad_y)  (0 where y = -inf)
-/// grad_x may alias grad_y. Results are bit-identical for any OpenMP thread count.
+/// y may alias x; grad_x may alias grad_y. Results are bit-identical for any OpenMP thread count.
 #pragma once
 
 #include <cstdint>
