@@ -162,7 +162,7 @@ void attention_forward(const AttentionShape& s, const AttentionOptions& opt, con
           const int64_t n = opt.causal ? std::clamp<int64_t>(q0 + i + 1 - k0, 0, bk) : bk;
           A mx = kNegInf;
 #pragma omp simd reduction(max : mx)
-          for (int64_t j = 0; j < n; ++j) mx = std::max(mx, row[j]);
+          for (int64_t j = 0; j < n; ++j) mx = row[j] > mx ? row[j] : mx;  // see vec_math.h
           mx *= scale;  // scale >= 0 and rounding is monotonic: max(scale S) exactly
           const A mn = std::max(m[i], n > 0 ? mx : kNegInf);
           if (mn == kNegInf) {

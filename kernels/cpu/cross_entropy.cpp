@@ -70,7 +70,7 @@ void row_stats(const T* xr, int64_t n, A& m_out, A& s_out, A& sum_out) {
 #pragma omp simd reduction(max : bm) reduction(+ : bx)
     for (int64_t j = 0; j < len; ++j) {
       buf[j] = static_cast<A>(xr[j0 + j]);
-      bm = std::max(bm, buf[j]);
+      bm = buf[j] > bm ? buf[j] : bm;  // not std::max: see NOTE [vectorisable exp]
       bx += buf[j];
     }
     sx += bx;

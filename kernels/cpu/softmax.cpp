@@ -65,13 +65,13 @@ void row_stats(const T* xr, const float* mask, A scale, A* z, int64_t n, A& m_ou
 #pragma omp simd reduction(max : bm)
       for (int64_t j = j0; j < j1; ++j) {
         z[j] = scale * static_cast<A>(xr[j]) + static_cast<A>(mask[j]);
-        bm = std::max(bm, z[j]);
+        bm = z[j] > bm ? z[j] : bm;  // not std::max: see NOTE [vectorisable exp]
       }
     } else {
 #pragma omp simd reduction(max : bm)
       for (int64_t j = j0; j < j1; ++j) {
         z[j] = scale * static_cast<A>(xr[j]);
-        bm = std::max(bm, z[j]);
+        bm = z[j] > bm ? z[j] : bm;  // not std::max: see NOTE [vectorisable exp]
       }
     }
     if (bm == kNegInf) continue;  // a fully masked block adds nothing
