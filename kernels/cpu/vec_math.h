@@ -25,6 +25,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdint>
 #include <limits>
 
 namespace tessera::kernels::cpu::detail {
