@@ -25,7 +25,6 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
-#include <cstdint>
 #include <limits>
 
 namespace tessera::kernels::cpu::detail {
