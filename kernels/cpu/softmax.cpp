@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @brief Softmax / log-softmax forward and backward over the last dimension on CPU.
+//
+// softmax.cpp: masked, scaled softmax and log-softmax; backward of both.
+// Shapes:  x, y (N, C) row-major; additive mask (mask_rows, C) float, broadcast over rows.
+// Mapping: rows in fixed chunks over OpenMP threads (grain depends on C only); each row is
+//          processed from a private float buffer (L1/L2 resident) with `omp simd` loops and the
+//          vectorisable exp of NOTE [vectorisable exp] in vec_math.h.
+// Algorithm: one pass over x in blocks of kBlock columns: z = scale*x + mask into the buffer, the
+//          block max, and a running (max m, sum s) pair rescaled when m grows (online softmax,
+//          Milakov & Gimelshein 2018) -- so x is read from memory once even for rows far larger than
+//          the cache. Softmax keeps exp(z - m_block) in the buffer, so the second pass writes
+//          y = buffer * exp(m_block - m) / s with one multiply (one exp per element in all; the
+//          kernel is compute-bound at ~1.5 cycles/element otherwise). Causal rows stop at their last
+//          visible column (the rest is written as 0 / -inf without computing).
+// Cost:    forward ~(4 + exp ~12) NC FLOP; reads NC*sizeof(T), writes NC*sizeof(T): memory-bound,
+//          floor = 2NC*sizeof(T) / copy bandwidth. Backward: reads y, grad_y, writes grad_x
+//          (3NC*sizeof(T)), 4NC FLOP.
+// Target:  >= 70% of memcpy bandwidth. Measured: docs/kernels.md.
+// Tests: tests/kernels/test_softmax.cpp   Bench: benches/kernels/bench_softmax.cpp
+#include <tessera/kernels/cpu/softmax.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include <tessera/error.h>
+#include <tessera/kernels/cpu/acc_type.h>
+#include <tessera/kernels/cpu/strided_loop.h>
+
+#include "vec_math.h"
+
+namespace tessera::kernels::cpu {
+namespace {
+
+using detail::exp_fast;
+
+constexpr int64_t kRowGrainElems = 16384;
+constexpr int64_t kBlock = 512;  // columns per online-softmax block (2 KiB of float z)
+
+void check_args(const char* op, int64_t rows, int64_t cols, const SoftmaxOptions& o) {
+  TESSERA_CHECK(rows >= 0 && cols >= 0, op, ": expected non-negative sizes, got rows=", rows,
+                " cols=", cols);
+  TESSERA_CHECK(!o.additive || o.mask_rows > 0, op,
+                ": an additive mask needs mask_rows > 0, got ", o.mask_rows);
+  TESSERA_CHECK(!o.causal || o.causal_rows > 0, op,
+                ": causal masking needs causal_rows > 0 (the block height), got ", o.causal_rows);
+}
+
+// Columns [0, visible) of row r can be unmasked; the rest are -inf by causality.
+int64_t visible_cols(int64_t r, int64_t cols, const SoftmaxOptions& o) {
+  if (!o.causal) return cols;
+  const int64_t last = r % o.causal_rows + o.causal_offset;  // last visible column
+  return std::clamp<int64_t>(last + 1, 0, cols);
+}
+
+// Fills z (n) and returns (m, s) = (max z, sum exp(z - m)); m = -inf when everything is masked.
+// kStoreExp (softmax): z[j] becomes exp(z[j] - m_b) with m_b = block_m[b], the running max when
+// block b was summed, so the output pass is y = z * exp(m_b - m) / s: one exp per element, not two.
+template <bool kStoreExp, typename T, typename A>
+void row_stats(const T* xr, const float* mask, A scale, A* z, A* block_m, int64_t n, A& m_out,
+               A& s_out) {
+  constexpr A kNegInf = -std::numeric_limits<A>::infinity();
+  A m = kNegInf, s = 0;
+  for (int64_t j0 = 0, b = 0; j0 < n; j0 += kBlock, ++b) {
+    const int64_t j1 = std::min(n, j0 + kBlock);
+    A bm = kNegInf;
+    if (mask) {
+#pragma omp simd reduction(max : bm)
+      for (int64_t j = j0; j < j1; ++j) {
+        z[j] = scale * static_cast<A>(xr[j]) + static_cast<A>(mask[j]);
+        bm = z[j] > bm ? z[j] : bm;  // not std::max: see NOTE [vectorisable exp]
+      }
+    } else {
+#pragma omp simd reduction(max : bm)
+      for (int64_t j = j0; j < j1; ++j) {
+        z[j] = scale * static_cast<A>(xr[j]);
+        bm = z[j] > bm ? z[j] : bm;  // not std::max: see NOTE [vectorisable exp]
+      }
+    }
+    if (bm == kNegInf) {  // a fully masked block adds nothing
+      if constexpr (kStoreExp) {
+        std::fill(z + j0, z + j1, A(0));
+        block_m[b] = kNegInf;
+      }
+      continue;
+    }
+    if (bm > m) {
+      s *= exp_fast(m - bm);  // m = -inf gives exp = 0 and s is 0 anyway
+      m = bm;
+    }
+    A bs = 0;
+    if constexpr (kStoreExp) {
+#pragma omp simd reduction(+ : bs)
+      for (int64_t j = j0; j < j1; ++j) {
+        z[j] = exp_fast(z[j] - m);
+        bs += z[j];
+      }
+      block_m[b] = m;
+    } else {
+#pragma omp simd reduction(+ : bs)
+      for (int64_t j = j0; j < j1; ++j) bs += exp_fast(z[j] - m);
+    }
+    s += bs;
+  }
+  m_out = m;
+  s_out = s;
+}
+
+template <typename T, bool kLog>
+void forward_impl(const char* op, const T* x, T* y, int64_t rows, int64_t cols,
+                  const SoftmaxOptions& o) {
+  using A = acc_t<T>;
+  constexpr A kNegInf = -std::numeric_limits<A>::infinity();
+  check_args(op, rows, cols, o);
+  if (rows == 0 || cols == 0) return;
+  TESSERA_CHECK(x && y, op, ": x and y must be non-null");
+  const int64_t grain = std::max<int64_t>(1, kRowGrainElems / cols);
+  parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+    std::vector<A> z(cols), block_m((cols + kBlock - 1) / kBlock);
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * cols;  // (C)
+      T* yr = y + r * cols;        // (C)
+      const float* mr = o.additive ? o.additive + (r % o.mask_rows) * cols : nullptr;
+      const int64_t n = visible_cols(r, cols, o);
+      A m, s;
+      row_stats<!kLog>(xr, mr, static_cast<A>(o.scale), z.data(), block_m.data(), n, m, s);
+      const T fill = static_cast<T>(kLog ? kNegInf : A(0));
+      if (m == kNegInf) {  // fully masked row: defined output, no 0/0
+        std::fill(yr, yr + cols, fill);
+        continue;
+      }
+      if constexpr (kLog) {
+        const A lse = m + std::log(s);
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) yr[j] = static_cast<T>(z[j] - lse);
+      } else {
+        const A inv = A(1) / s;
+        for (int64_t j0 = 0, b = 0; j0 < n; j0 += kBlock, ++b) {
+          const A f = exp_fast(block_m[b] - m) * inv;  // exactly inv when m_b == m
+          const int64_t j1 = std::min(n, j0 + kBlock);
+#pragma omp simd
+          for (int64_t j = j0; j < j1; ++j) yr[j] = static_cast<T>(z[j] * f);
+        }
+      }
+      std::fill(yr + n, yr + cols, fill);
+    }
+  });
+}
+
+template <typename T, bool kLog>
+void backward_impl(const char* op, const T* y, const T* grad_y, T* grad_x, int64_t rows,
+                   int64_t cols, float scale) {
+  using A = acc_t<T>;
+  TESSERA_CHECK(rows >= 0 && cols >= 0, op, ": expected non-negative sizes, got rows=", rows,
+                " cols=", cols);
+  if (rows == 0 || cols == 0) return;
+  TESSERA_CHECK(y && grad_y && grad_x, op, ": y, grad_y and grad_x must be non-null");
+  const A sc = static_cast<A>(scale);
+  const int64_t grain = std::max<int64_t>(1, kRowGrainElems / cols);
+  parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* yr = y + r * cols;       // (C)
+      const T* gr = grad_y + r * cols;  // (C)
+      T* gx = grad_x + r * cols;        // (C), may alias gr
+      A dot = 0;
+      if constexpr (kLog) {
+#pragma omp simd reduction(+ : dot)
+        for (int64_t j = 0; j < cols; ++j) dot += static_cast<A>(gr[j]);
+#pragma omp simd
+        for (int64_t j = 0; j < cols; ++j) {
+          const A yj = static_cast<A>(yr[j]);
+          // exp(-inf) = 0 would leave grad_y itself; a masked position has no gradient.
+          const A g = sc * (static_cast<A>(gr[j]) - exp_fast(yj) * dot);
+          gx[j] = static_cast<T>(yj == -std::numeric_limits<A>::infinity() ? A(0) : g);
+        }
+      } else {
+#pragma omp simd reduction(+ : dot)
+        for (int64_t j = 0; j < cols; ++j) dot += static_cast<A>(gr[j]) * static_cast<A>(yr[j]);
+#pragma omp simd
+        for (int64_t j = 0; j < cols; ++j)
+          gx[j] = static_cast<T>(sc * static_cast<A>(yr[j]) * (static_cast<A>(gr[j]) - dot));
+      }
+    }
+  });
+}
+
+}  // namespace
+
+template <typename T>
+void softmax_forward(const T* x, T* y, int64_t rows, int64_t cols, const SoftmaxOptions& opt) {
+  forward_impl<T, false>("softmax_forward", x, y, rows, cols, opt);
+}
+template <typename T>
+void log_softmax_forward(const T* x, T* y, int64_t rows, int64_t cols, const SoftmaxOptions& opt) {
+  forward_impl<T, true>("log_softmax_forward", x, y, rows, cols, opt);
+}
+template <typename T>
+void softmax_backward(const T* y, const T* grad_y, T* grad_x, int64_t rows, int64_t cols,
+                      float scale) {
+  backward_impl<T, false>("softmax_backward", y, grad_y, grad_x, rows, cols, scale);
+}
+template <typename T>
+void log_softmax_backward(const T* y, const T* grad_y, T* grad_x, int64_t rows, int64_t cols,
+                          float scale) {
+  backward_impl<T, true>("log_softmax_backward", y, grad_y, grad_x, rows, cols, scale);
+}
+
+#define TESSERA_INSTANTIATE_SOFTMAX(T)                                                          \
+  template void softmax_forward<T>(const T*, T*, int64_t, int64_t, const SoftmaxOptions&);      \
+  template void log_softmax_forward<T>(const T*, T*, int64_t, int64_t, const SoftmaxOptions&);  \
+  template void softmax_backward<T>(const T*, const T*, T*, int64_t, int64_t, float);           \
+  template void log_softmax_backward<T>(const T*, const T*, T*, int64_t, int64_t, float);
+TESSERA_INSTANTIATE_SOFTMAX(float)
+TESSERA_INSTANTIATE_SOFTMAX(double)
+TESSERA_INSTANTIATE_SOFTMAX(BFloat16)
+TESSERA_INSTANTIATE_SOFTMAX(Float16)
+#undef TESSERA_INSTANTIATE_SOFTMAX
+
+}  // namespace tessera::kernels::cpu

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @brief The accumulation type of the CPU kernels: double for double, float for everything else.
+///
+/// Saved statistics (LayerNorm mean/rstd, softmax and attention logsumexp) have this type, so a
+/// float64 run is float64 end to end while float, bf16 and f16 runs keep float32 statistics.
+#pragma once
+
+#include <type_traits>
+
+namespace tessera::kernels::cpu {
+
+template <typename T>
+using acc_t = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
+}  // namespace tessera::kernels::cpu
