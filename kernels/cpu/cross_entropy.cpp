@@ -54,7 +54,7 @@ int64_t count_targets(const char* op, const Index* targets, int64_t rows, int64_
 void check_common(const char* op, int64_t rows, int64_t vocab, const CrossEntropyOptions& o) {
   TESSERA_CHECK(rows >= 0 && vocab > 0, op, ": expected rows >= 0 and vocab > 0, got rows=", rows,
                 " vocab=", vocab);
-  TESSERA_CHECK(o.label_smoothing >= 0.f && o.label_smoothing <= 1.f, op,
+  TESSERA_CHECK(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0, op,
                 ": expected label_smoothing in [0, 1], got ", o.label_smoothing);
 }
 

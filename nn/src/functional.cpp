@@ -26,6 +26,15 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 
 Tensor layer_norm(const Tensor& x, int64_t nd, const Tensor& weight, const Tensor& bias,
                   double eps) {
+  // The common case (normalise the last dim) is one fused node; the rest composes primitives.
+  if (nd == 1 && x.dim() >= 1 && (!weight.defined() || weight.shape() == Shape{x.size(-1)}) &&
+      (!bias.defined() || bias.shape() == Shape{x.size(-1)}))
+    return tessera::layer_norm(x, weight, bias, eps);
+  return layer_norm_reference(x, nd, weight, bias, eps);
+}
+
+Tensor layer_norm_reference(const Tensor& x, int64_t nd, const Tensor& weight, const Tensor& bias,
+                            double eps) {
   TESSERA_CHECK(nd >= 1 && nd <= x.dim(), "layer_norm: normalized_ndim ", nd, " invalid for ",
                 describe(x));
   Shape dims;
@@ -70,6 +79,22 @@ Tensor causal_mask(int64_t tq, int64_t tk, Device device) {
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& opts) {
+  // The fused kernel covers (B, H, T, D) without an explicit mask; causal needs Tq == Tk there
+  // (for Tq < Tk, as in KV-cached decoding, the composed path applies the bottom-right mask).
+  const bool fusable = q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && !opts.attn_mask.defined() &&
+                       (!opts.causal || q.size(2) == k.size(2)) && k.shape() == v.shape() &&
+                       q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3) &&
+                       q.dtype() == k.dtype() && k.dtype() == v.dtype() && is_floating(q.dtype()) &&
+                       q.device().is_cpu();
+  if (fusable) {
+    return tessera::fused_attention(q, k, v, opts.causal, opts.scale ? *opts.scale : 0.0,
+                                    opts.dropout_p, opts.gen);
+  }
+  return scaled_dot_product_attention_reference(q, k, v, opts);
+}
+
+Tensor scaled_dot_product_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v,
+                                              const AttentionOptions& opts) {
   TESSERA_CHECK(q.dim() >= 2 && k.dim() == q.dim() && v.dim() == q.dim() &&
                     q.size(-1) == k.size(-1) && k.size(-2) == v.size(-2),
                 "scaled_dot_product_attention: expected q (..., Tq, D), k (..., Tk, D), v (..., "

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief cross_entropy (ignore_index, label smoothing) and mse_loss from differentiable
-/// primitives.
+/// @brief cross_entropy (fused kernel; ignore_index, label smoothing), its unfused reference
+/// composed from differentiable primitives, and mse_loss.
 #include <tessera/nn/loss.h>
 
 #include <tessera/ops.h>
 
 namespace tessera::nn::functional {
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index,
-                     double label_smoothing) {
+Tensor cross_entropy_reference(const Tensor& logits, const Tensor& targets, int64_t ignore_index,
+                               double label_smoothing) {
   TESSERA_CHECK(
       logits.dim() >= 2 && targets.dim() == logits.dim() - 1 &&
           Shape(logits.shape().begin(), logits.shape().end() - 1) == targets.shape(),
@@ -42,6 +42,19 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
   const Tensor masked = where(valid, per_token, Scalar(0.0));
   const double count = static_cast<double>(native::sum(valid).item<int64_t>());
   return div(sum(masked), Scalar(count));
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index,
+                     double label_smoothing) {
+  TESSERA_CHECK(
+      logits.dim() >= 2 && targets.dim() == logits.dim() - 1 &&
+          Shape(logits.shape().begin(), logits.shape().end() - 1) == targets.shape(),
+      "cross_entropy: expected logits (N, C) or (B, T, C) and targets (N) or (B, T), got logits ",
+      describe(logits), " and targets ", describe(targets));
+  // One fused node: softmax, loss and the logits gradient without storing probabilities.
+  const int64_t c = logits.size(-1);
+  return tessera::cross_entropy(reshape(logits, {-1, c}), native::reshape(targets, {-1}),
+                                ignore_index, label_smoothing);
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target) {

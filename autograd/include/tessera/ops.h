@@ -6,6 +6,7 @@
 #include <tessera/autograd/elementwise.h>
 #include <tessera/autograd/engine.h>
 #include <tessera/autograd/function.h>
+#include <tessera/autograd/fused.h>
 #include <tessera/autograd/grad_mode.h>
 #include <tessera/autograd/index.h>
 #include <tessera/autograd/linalg.h>

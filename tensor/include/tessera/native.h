@@ -4,6 +4,7 @@
 
 #include <tessera/native/convert.h>
 #include <tessera/native/elementwise.h>
+#include <tessera/native/fused.h>
 #include <tessera/native/index.h>
 #include <tessera/native/linalg.h>
 #include <tessera/native/reduce.h>

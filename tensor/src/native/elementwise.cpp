@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include <tessera/creation.h>
+#include <tessera/kernels/cpu/gelu.h>
 #include <tessera/native/convert.h>
 #include <tessera/native/reduce.h>
 #include <tessera/native/shape.h>
@@ -375,6 +376,16 @@ constexpr double kInvSqrt2Pi = 0.3989422804014327;  // 1 / sqrt(2 pi)
 }  // namespace
 
 Tensor gelu(const Tensor& x, bool tanh_approx) {
+  // Dense float32/float64: the vectorised kernel (a polynomial exp instead of libm's scalar calls).
+  if (x.device().is_cpu() && x.is_contiguous() && (x.dtype() == kFloat32 || x.dtype() == kFloat64)) {
+    Tensor out = empty(x.shape(), {.dtype = x.dtype()});
+    const auto approx = tanh_approx ? kernels::cpu::GeluApproximation::kTanh : kernels::cpu::GeluApproximation::kNone;
+    if (x.dtype() == kFloat32)
+      kernels::cpu::gelu_forward<float>(x.data<float>(), out.data<float>(), x.numel(), approx);
+    else
+      kernels::cpu::gelu_forward<double>(x.data<double>(), out.data<double>(), x.numel(), approx);
+    return out;
+  }
   const DType t = float_or(x.dtype());
   if (tanh_approx) {
     return unary<Family::Floating>("gelu", x, t, []<typename A>(A v) -> A {
@@ -388,6 +399,17 @@ Tensor gelu(const Tensor& x, bool tanh_approx) {
 }
 
 Tensor gelu_backward(const Tensor& grad, const Tensor& x, bool tanh_approx) {
+  if (x.device().is_cpu() && grad.device().is_cpu() && x.is_contiguous() && grad.is_contiguous() &&
+      x.shape() == grad.shape() && x.dtype() == grad.dtype() &&
+      (x.dtype() == kFloat32 || x.dtype() == kFloat64)) {
+    Tensor out = empty(x.shape(), {.dtype = x.dtype()});
+    const auto approx = tanh_approx ? kernels::cpu::GeluApproximation::kTanh : kernels::cpu::GeluApproximation::kNone;
+    if (x.dtype() == kFloat32)
+      kernels::cpu::gelu_backward<float>(grad.data<float>(), x.data<float>(), out.data<float>(), x.numel(), approx);
+    else
+      kernels::cpu::gelu_backward<double>(grad.data<double>(), x.data<double>(), out.data<double>(), x.numel(), approx);
+    return out;
+  }
   const DType t = float_or(promote_types(grad.dtype(), x.dtype()));
   if (tanh_approx) {
     return binary<Family::Floating>("gelu_backward", grad, x, t, []<typename A>(A g, A v) -> A {

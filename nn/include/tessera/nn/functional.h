@@ -13,9 +13,12 @@ namespace tessera::nn::functional {
 /// x (..., in) @ weight^T (out, in) + bias (out).
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 /// Normalises over the trailing `normalized_ndim` dims: (x - mean) / sqrt(var + eps) * w + b
-/// (population variance, as PyTorch). weight/bias optional.
+/// (population variance, as PyTorch). weight/bias optional. normalized_ndim == 1 runs the fused
+/// kernel as one autograd node; layer_norm_reference is the composition of primitives.
 Tensor layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& weight,
                   const Tensor& bias, double eps = 1e-5);
+Tensor layer_norm_reference(const Tensor& x, int64_t normalized_ndim, const Tensor& weight,
+                            const Tensor& bias, double eps = 1e-5);
 /// Inverted dropout: zeroes with probability p and scales the rest by 1/(1-p) when training.
 /// The mask comes from `gen` (Philox; nullptr = default generator).
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
@@ -37,9 +40,14 @@ struct AttentionOptions {
 };
 
 /// softmax(q k^T * scale + mask) v for q (..., Tq, D), k (..., Tk, D), v (..., Tk, Dv).
-/// Rows with every key masked give NaN (as PyTorch).
+/// (B, H, T, D) inputs without attn_mask (causal with Tq == Tk, or not causal) run the fused
+/// FlashAttention-style kernel (one node, no T x T matrix; a fully masked row gives 0); other
+/// cases use the composition, scaled_dot_product_attention_reference (fully masked rows give NaN,
+/// as PyTorch).
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& opts = {});
+Tensor scaled_dot_product_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v,
+                                              const AttentionOptions& opts = {});
 
 /// The (Tq, Tk) bool causal mask described in AttentionOptions::causal.
 Tensor causal_mask(int64_t tq, int64_t tk, Device device = kCPU);

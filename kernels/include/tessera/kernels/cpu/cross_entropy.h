@@ -26,7 +26,7 @@ enum class LossReduction { kMean, kSum, kNone };
 
 struct CrossEntropyOptions {
   int64_t ignore_index = -100;
-  float label_smoothing = 0.f;  ///< in [0, 1]
+  double label_smoothing = 0.0;  ///< in [0, 1] (double: float64 losses keep full precision)
   LossReduction reduction = LossReduction::kMean;
 };
 

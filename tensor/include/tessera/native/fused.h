@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @brief Fused ops (forward + backward pieces) dispatched to the hand-written kernels:
+/// layer_norm, softmax/log_softmax backward, cross-entropy, scaled-dot-product attention, AdamW.
+///
+/// Each forward returns what its backward needs (mean/rstd, logsumexp), as the autograd functions
+/// in tessera::autograd save them. Inputs of any layout are made contiguous first; float32,
+/// float64, bfloat16 and float16 are supported (16-bit types compute in float32). The unfused
+/// compositions in tessera::nn::functional stay available as references (docs/kernels.md).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <tessera/tensor.h>
+
+namespace tessera::native {
+
+struct LayerNormResult {
+  Tensor y;     ///< x's shape and dtype
+  Tensor mean;  ///< (rows) float32 (float64 for float64 input)
+  Tensor rstd;  ///< (rows) 1 / sqrt(var + eps)
+};
+/// LayerNorm over the last dim of x (..., C); weight and bias (C) or undefined (1 and 0).
+LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+
+struct LayerNormGrads {
+  Tensor grad_x, grad_weight, grad_bias;  ///< undefined where not wanted
+};
+LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd, bool want_x,
+                                   bool want_weight, bool want_bias);
+
+/// Gradient of y = softmax(x, dim) (resp. log_softmax) given y and grad_y.
+Tensor softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim);
+Tensor log_softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim);
+
+struct CrossEntropyResult {
+  Tensor loss;   ///< 0-d, mean over rows whose target is not ignore_index (NaN when none)
+  Tensor lse;    ///< (rows) logsumexp of each logits row, for the backward
+  int64_t count = 0;  ///< rows that count
+};
+/// logits (N, V), targets (N) int64/int32; PyTorch's label-smoothing formula.
+CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index,
+                                 double label_smoothing);
+/// d loss / d logits for the mean loss, scaled by grad_loss (0-d).
+Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& logits, const Tensor& targets,
+                              const Tensor& lse, int64_t ignore_index, double label_smoothing);
+
+struct AttentionParams {
+  bool causal = false;       ///< top-left aligned (query i sees keys j <= i); needs Tq == Tk
+  double scale = 0;          ///< 0 = 1 / sqrt(D)
+  double dropout_p = 0;      ///< on the probabilities, Philox stream (seed, offset)
+  uint64_t seed = 0, offset = 0;
+};
+struct AttentionResult {
+  Tensor out;  ///< (B, H, Tq, D)
+  Tensor lse;  ///< (B, H, Tq) float32 (float64 for float64 input)
+};
+/// q (B, H, Tq, D), k and v (B, H, Tk, D): softmax(scale q k^T) v without materialising the
+/// (Tq, Tk) matrix (FlashAttention-2 tiling). Philox counters used by dropout: ceil(B*H*Tq*Tk / 4).
+AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                             const AttentionParams& p);
+struct AttentionGrads {
+  Tensor grad_q, grad_k, grad_v;
+};
+AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, const Tensor& q,
+                                                     const Tensor& k, const Tensor& v,
+                                                     const Tensor& out, const Tensor& lse,
+                                                     const AttentionParams& p);
+
+struct AdamWParams {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+  int64_t step = 1;  ///< after incrementing: 1 for the first update
+};
+/// In-place multi-tensor AdamW (PyTorch's formula) over contiguous float32/float64 tensors.
+void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                 const std::vector<Tensor>& exp_avgs, const std::vector<Tensor>& exp_avg_sqs,
+                 const AdamWParams& p);
+
+}  // namespace tessera::native
