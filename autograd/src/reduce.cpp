@@ -10,6 +10,7 @@
 #include <tessera/creation.h>
 #include <tessera/native/convert.h>
 #include <tessera/native/elementwise.h>
+#include <tessera/native/fused.h>
 #include <tessera/native/index.h>
 #include <tessera/native/shape.h>
 
@@ -174,9 +175,7 @@ Tensor softmax(const Tensor& x, int64_t dim) {
   return record1(
       "SoftmaxBackward", {x}, y,
       [dim](AutogradContext& ctx, const Grads& g) -> Grads {
-        const Tensor ys = ctx.saved()[0];
-        const Tensor dot = native::sum(native::mul(g[0], ys), {dim}, true);
-        return {native::mul(ys, native::sub(g[0], dot))};
+        return {native::softmax_backward(ctx.saved()[0], g[0], dim)};
       },
       [&](AutogradContext& ctx) { ctx.save_for_backward({y}); });
 }
@@ -186,9 +185,7 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
   return record1(
       "LogSoftmaxBackward", {x}, y,
       [dim](AutogradContext& ctx, const Grads& g) -> Grads {
-        const Tensor ys = ctx.saved()[0];
-        const Tensor gsum = native::sum(g[0], {dim}, true);
-        return {native::sub(g[0], native::mul(native::exp(ys), gsum))};
+        return {native::log_softmax_backward(ctx.saved()[0], g[0], dim)};
       },
       [&](AutogradContext& ctx) { ctx.save_for_backward({y}); });
 }

@@ -16,6 +16,7 @@
 #include <limits>
 
 #include <tessera/creation.h>
+#include <tessera/kernels/cpu/softmax.h>
 #include <tessera/native/convert.h>
 #include <tessera/native/elementwise.h>
 #include <tessera/native/shape.h>
@@ -364,22 +365,51 @@ Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
 }
 
 namespace {
-/// 16-bit inputs are computed in float32 and rounded once at the end (as PyTorch does): rounding
-/// the intermediate logsumexp to 16 bits would cancel catastrophically in x - lse.
-DType softmax_compute(DType t) { return t == kFloat32 || t == kFloat64 ? t : kFloat32; }
-DType softmax_out(DType t) { return is_floating(t) ? t : kFloat32; }
+/// Softmax-family forward over `dim` with the fused single-pass kernel (online max per row): moves
+/// dim last, runs rows, moves it back. Integer inputs compute in float32; 16-bit inputs compute in
+/// float32 inside the kernel and round once (rounding an intermediate logsumexp to 16 bits would
+/// cancel catastrophically in x - lse).
+template <typename Kernel>
+Tensor softmax_family(const char* op, const Tensor& x, int64_t dim, Kernel kernel) {
+  detail::check_cpu(op, {&x});
+  const Tensor xf = is_floating(x.dtype()) ? x : to(x, kFloat32);
+  if (xf.dim() == 0) return kernel.scalar(xf);
+  const int64_t d = wrap_dim(dim, xf.dim(), op), last = xf.dim() - 1;
+  const Tensor xt = contiguous(transpose(xf, d, last));
+  const int64_t cols = xt.size(-1), rows = cols == 0 ? 0 : xt.numel() / cols;
+  Tensor y = empty(xt.shape(), {.dtype = xf.dtype()});
+  switch (xf.dtype()) {
+    case DType::Float32: kernel(xt.data<float>(), y.data<float>(), rows, cols); break;
+    case DType::Float64: kernel(xt.data<double>(), y.data<double>(), rows, cols); break;
+    case DType::BFloat16: kernel(xt.data<BFloat16>(), y.data<BFloat16>(), rows, cols); break;
+    case DType::Float16: kernel(xt.data<Float16>(), y.data<Float16>(), rows, cols); break;
+    default: TESSERA_FAIL(op, ": unsupported dtype ", xf.dtype());
+  }
+  return transpose(y, d, last);
+}
+
+struct SoftmaxKernel {
+  template <typename T>
+  void operator()(const T* x, T* y, int64_t rows, int64_t cols) const {
+    kernels::cpu::softmax_forward<T>(x, y, rows, cols);
+  }
+  Tensor scalar(const Tensor& x) const { return ones_like(x); }
+};
+struct LogSoftmaxKernel {
+  template <typename T>
+  void operator()(const T* x, T* y, int64_t rows, int64_t cols) const {
+    kernels::cpu::log_softmax_forward<T>(x, y, rows, cols);
+  }
+  Tensor scalar(const Tensor& x) const { return zeros_like(x); }
+};
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t dim) {
-  const Tensor xf = to(x, softmax_compute(x.dtype()));
-  const Tensor shifted = sub(xf, amax(xf, {dim}, true));
-  const Tensor e = exp(shifted);
-  return to(div(e, sum(e, {dim}, true)), softmax_out(x.dtype()));
+  return softmax_family("softmax", x, dim, SoftmaxKernel{});
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
-  const Tensor xf = to(x, softmax_compute(x.dtype()));
-  return to(sub(xf, logsumexp(xf, {dim}, true)), softmax_out(x.dtype()));
+  return softmax_family("log_softmax", x, dim, LogSoftmaxKernel{});
 }
 
 }  // namespace tessera::native
