@@ -33,28 +33,29 @@ void widen(const T* src, float* dst, int64_t n) {
 
 }  // namespace
 
-template <>
-void gemm<float>(const GemmShape& s, float alpha, const float* a, const float* b, float beta,
-                 float* c) {
+// One BLAS call per batch entry, in row-major order with the transposes passed through.
+template <typename T, typename Blas>
+void blas_batched(const GemmShape& s, float alpha, const T* a, const T* b, float beta, T* c,
+                  Blas blas) {
   check_shape(s);
   if (s.m == 0 || s.n == 0) return;
   for (int64_t i = 0; i < s.batch; ++i) {
-    cblas_sgemm(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans,
-                s.trans_b ? CblasTrans : CblasNoTrans, s.m, s.n, s.k, alpha, a + i * s.stride_a,
-                s.lda, b + i * s.stride_b, s.ldb, beta, c + i * s.stride_c, s.ldc);
+    blas(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans, s.trans_b ? CblasTrans : CblasNoTrans,
+         s.m, s.n, s.k, alpha, a + i * s.stride_a, s.lda, b + i * s.stride_b, s.ldb, beta,
+         c + i * s.stride_c, s.ldc);
   }
+}
+
+template <>
+void gemm<float>(const GemmShape& s, float alpha, const float* a, const float* b, float beta,
+                 float* c) {
+  blas_batched(s, alpha, a, b, beta, c, cblas_sgemm);
 }
 
 template <>
 void gemm<double>(const GemmShape& s, float alpha, const double* a, const double* b, float beta,
                   double* c) {
-  check_shape(s);
-  if (s.m == 0 || s.n == 0) return;
-  for (int64_t i = 0; i < s.batch; ++i) {
-    cblas_dgemm(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans,
-                s.trans_b ? CblasTrans : CblasNoTrans, s.m, s.n, s.k, alpha, a + i * s.stride_a,
-                s.lda, b + i * s.stride_b, s.ldb, beta, c + i * s.stride_c, s.ldc);
-  }
+  blas_batched(s, alpha, a, b, beta, c, cblas_dgemm);
 }
 
 // 16-bit floats: stage each batch's operands densely in float32, sgemm, round C once.
