@@ -8,6 +8,8 @@ CMAKE_GEN := -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LA
              -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache
 CTEST     := ctest --output-on-failure -j $(JOBS)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
+# Hash paths relative to the checkout, so a clone elsewhere (CI) reuses the cache.
+export CCACHE_BASEDIR ?= $(CURDIR)
 
 .PHONY: all deps build demo test test-cpu test-asan test-nvcc test-fuzz bench clean
 
