@@ -8,9 +8,9 @@
 //          between the statistics pass and the gradient pass.
 // Algorithm: pass 1 over the row in blocks: running (max m, sum s = sum exp(x - m)) rescaled as m
 //          grows (online softmax), and sum_j x_j for the smoothing term; lse = m + log s.
-//          pass 2 (when the gradient is wanted) writes (exp(x - lse) - eps/V - (1-eps)[j==t]) * scale
-//          over the same row -- so probabilities never exist as a separate (N, V) tensor and the
-//          gradient may overwrite the logits (llm.c's fused classifier).
+//          pass 2 (when the gradient is wanted) writes (exp(x - lse) - eps/V - (1-eps)[j==t]) *
+//          scale over the same row -- so probabilities never exist as a separate (N, V) tensor and
+//          the gradient may overwrite the logits (llm.c's fused classifier).
 // Reduction: per-row losses are summed in row order in double after the parallel part, so the
 //          result does not depend on the thread count.
 // Cost:    forward ~(3 + exp) NV FLOP, reads NV*sizeof(T); fused backward adds one write of NV
@@ -143,7 +143,8 @@ double cross_entropy_forward(const T* logits, const Index* targets, int64_t rows
   double total = 0;
   for (int64_t r = 0; r < rows; ++r) total += static_cast<double>(losses[r]);
   if (row_loss) std::copy(losses.begin(), losses.end(), row_loss);
-  if (o.reduction == LossReduction::kMean) return count > 0 ? total / static_cast<double>(count) : 0.0;
+  if (o.reduction == LossReduction::kMean)
+    return count > 0 ? total / static_cast<double>(count) : 0.0;
   return total;
 }
 
@@ -181,14 +182,14 @@ void cross_entropy_backward(const T* logits, const Index* targets, const acc_t<T
   });
 }
 
-#define TESSERA_INSTANTIATE_CE(T, I)                                                             \
-  template double cross_entropy_forward<T, I>(const T*, const I*, int64_t, int64_t,              \
-                                              const CrossEntropyOptions&, acc_t<T>*, acc_t<T>*,  \
-                                              T*, float);                                        \
-  template void cross_entropy_backward<T, I>(const T*, const I*, const acc_t<T>*, int64_t,       \
-                                             int64_t, const CrossEntropyOptions&, const float*,  \
+#define TESSERA_INSTANTIATE_CE(T, I)                                                            \
+  template double cross_entropy_forward<T, I>(const T*, const I*, int64_t, int64_t,             \
+                                              const CrossEntropyOptions&, acc_t<T>*, acc_t<T>*, \
+                                              T*, float);                                       \
+  template void cross_entropy_backward<T, I>(const T*, const I*, const acc_t<T>*, int64_t,      \
+                                             int64_t, const CrossEntropyOptions&, const float*, \
                                              T*);
-#define TESSERA_INSTANTIATE_CE_T(T) \
+#define TESSERA_INSTANTIATE_CE_T(T)  \
   TESSERA_INSTANTIATE_CE(T, int64_t) \
   TESSERA_INSTANTIATE_CE(T, int32_t)
 TESSERA_INSTANTIATE_CE_T(float)

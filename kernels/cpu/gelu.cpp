@@ -120,8 +120,8 @@ void gelu_backward(const T* grad_y, const T* x, T* grad_x, int64_t n, GeluApprox
   });
 }
 
-#define TESSERA_INSTANTIATE_GELU(T)                                                   \
-  template void gelu_forward<T>(const T*, T*, int64_t, GeluApproximation);           \
+#define TESSERA_INSTANTIATE_GELU(T)                                        \
+  template void gelu_forward<T>(const T*, T*, int64_t, GeluApproximation); \
   template void gelu_backward<T>(const T*, const T*, T*, int64_t, GeluApproximation);
 TESSERA_INSTANTIATE_GELU(float)
 TESSERA_INSTANTIATE_GELU(double)

@@ -14,8 +14,9 @@
 //          Residual variant: 3 reads/writes more per element (x, r in; residual_out, y out).
 //          Backward ~12NC FLOP, reads x, grad_y (+ grad_extra), writes grad_x: 3NC*sizeof(T).
 // Backward without atomics: rows are cut into a fixed number of chunks (a function of N only);
-//          each chunk owns a private (C) partial of grad_weight and grad_bias; the partials are then
-//          summed in chunk order, column-parallel. The order never depends on the thread count.
+//          each chunk owns a private (C) partial of grad_weight and grad_bias; the partials are
+//          then summed in chunk order, column-parallel. The order never depends on the thread
+//          count.
 // Target:  >= 70% of memcpy bandwidth. Measured: docs/kernels.md.
 // Tests: tests/kernels/test_layer_norm.cpp   Bench: benches/kernels/bench_layer_norm.cpp
 #include <tessera/kernels/cpu/layer_norm.h>
@@ -70,8 +71,9 @@ void normalize_row(const A* xr, const A* w, const A* b, T* yr, int64_t cols, flo
     sq += d * d;
     sd += d;
   }
-  const A var =
-      cols > 0 ? std::max(A(0), (sq - sd * sd / static_cast<A>(cols)) / static_cast<A>(cols)) : A(0);
+  const A var = cols > 0
+                    ? std::max(A(0), (sq - sd * sd / static_cast<A>(cols)) / static_cast<A>(cols))
+                    : A(0);
   const A rstd = A(1) / std::sqrt(var + static_cast<A>(eps));
 #pragma omp simd
   for (int64_t j = 0; j < cols; ++j) yr[j] = static_cast<T>((xr[j] - mean) * rstd * w[j] + b[j]);
@@ -231,12 +233,12 @@ void layer_norm_backward(const T* grad_y, const T* x, const T* weight, const acc
   });
 }
 
-#define TESSERA_INSTANTIATE_LAYER_NORM(T)                                                         \
-  template void layer_norm_forward<T>(const T*, const T*, const T*, T*, acc_t<T>*, acc_t<T>*,     \
-                                      int64_t, int64_t, float);                                   \
-  template void add_layer_norm_forward<T>(const T*, const T*, T*, const T*, const T*, T*,         \
-                                          acc_t<T>*, acc_t<T>*, int64_t, int64_t, float);         \
-  template void layer_norm_backward<T>(const T*, const T*, const T*, const acc_t<T>*,             \
+#define TESSERA_INSTANTIATE_LAYER_NORM(T)                                                     \
+  template void layer_norm_forward<T>(const T*, const T*, const T*, T*, acc_t<T>*, acc_t<T>*, \
+                                      int64_t, int64_t, float);                               \
+  template void add_layer_norm_forward<T>(const T*, const T*, T*, const T*, const T*, T*,     \
+                                          acc_t<T>*, acc_t<T>*, int64_t, int64_t, float);     \
+  template void layer_norm_backward<T>(const T*, const T*, const T*, const acc_t<T>*,         \
                                        const acc_t<T>*, const T*, T*, T*, T*, int64_t, int64_t);
 TESSERA_INSTANTIATE_LAYER_NORM(float)
 TESSERA_INSTANTIATE_LAYER_NORM(double)

@@ -36,10 +36,11 @@ double keep_factor(const AttentionShape& s, const AttentionOptions& opt, int64_t
 }
 
 // Naive float64 attention over the full (Tq, Tk) matrix, and its analytic backward
-// (dV = P'^T dO, dP = (dO V^T) keep, dS = P (dP - rowsum(P dP)), dQ = scale dS K, dK = scale dS^T Q).
-RefAttn reference(const AttentionShape& s, const AttentionOptions& opt, const std::vector<double>& q,
-                  const std::vector<double>& k, const std::vector<double>& v,
-                  const std::vector<double>& go) {
+// (dV = P'^T dO, dP = (dO V^T) keep, dS = P (dP - rowsum(P dP)), dQ = scale dS K, dK = scale dS^T
+// Q).
+RefAttn reference(const AttentionShape& s, const AttentionOptions& opt,
+                  const std::vector<double>& q, const std::vector<double>& k,
+                  const std::vector<double>& v, const std::vector<double>& go) {
   const int64_t B = s.batch, H = s.heads, Tq = s.q_len, Tk = s.kv_len, D = s.head_dim;
   const double scale = opt.scale != 0.f ? opt.scale : 1.0 / std::sqrt(double(D));
   RefAttn r{std::vector<double>(B * H * Tq * D), std::vector<double>(B * H * Tq),
@@ -102,8 +103,8 @@ template <typename T>
 void run_case(const AttentionShape& s, const AttentionOptions& opt, uint64_t seed,
               double grad_tol_scale = 1.0) {
   using A = acc_t<T>;
-  CAPTURE(s.batch, s.heads, s.q_len, s.kv_len, s.head_dim, opt.causal,
-          opt.key_lengths != nullptr, opt.dropout_p);
+  CAPTURE(s.batch, s.heads, s.q_len, s.kv_len, s.head_dim, opt.causal, opt.key_lengths != nullptr,
+          opt.dropout_p);
   std::mt19937_64 rng(seed);
   const int64_t nq = s.batch * s.heads * s.q_len * s.head_dim;
   const int64_t nk = s.batch * s.heads * s.kv_len * s.head_dim;
@@ -129,7 +130,8 @@ void run_case(const AttentionShape& s, const AttentionOptions& opt, uint64_t see
 
 }  // namespace
 
-TEST_CASE("attention float64 reference backward matches finite differences", "[kernels][attention]") {
+TEST_CASE("attention float64 reference backward matches finite differences",
+          "[kernels][attention]") {
   AttentionShape s{2, 1, 3, 4, 3};
   const int64_t lens[2] = {4, 2};
   std::mt19937_64 rng(11);
@@ -180,9 +182,9 @@ TEST_CASE("attention float32 matches float64 reference over sequence lengths and
 }
 
 TEST_CASE("attention with Tq != Tk, padding and fully masked rows", "[kernels][attention]") {
-  const auto tq_tk = GENERATE(std::make_pair<int64_t, int64_t>(17, 129),
-                              std::make_pair<int64_t, int64_t>(129, 17),
-                              std::make_pair<int64_t, int64_t>(65, 200));
+  const auto tq_tk =
+      GENERATE(std::make_pair<int64_t, int64_t>(17, 129), std::make_pair<int64_t, int64_t>(129, 17),
+               std::make_pair<int64_t, int64_t>(65, 200));
   const bool causal = GENERATE(false, true);
   const int64_t tq = tq_tk.first, tk = tq_tk.second;
   // Batch 1 has no keys at all: every one of its queries is fully masked.
@@ -208,8 +210,8 @@ TEST_CASE("attention long sequences (T = 1000)", "[kernels][attention]") {
   run_case<float>(AttentionShape{2, 1, t, t, 64}, opt, 1000);
 }
 
-TEMPLATE_TEST_CASE("attention 16-bit and float64 storage", "[kernels][attention]", double,
-                   BFloat16, Float16) {
+TEMPLATE_TEST_CASE("attention 16-bit and float64 storage", "[kernels][attention]", double, BFloat16,
+                   Float16) {
   const bool causal = GENERATE(false, true);
   const int64_t lens[2] = {129, 40};
   AttentionOptions opt;
@@ -231,7 +233,8 @@ TEST_CASE("attention dropout matches the reference with the documented Philox ma
   // The mask really drops: a different seed changes the output.
   AttentionShape s{1, 1, 16, 16, 8};
   std::mt19937_64 rng(1);
-  auto q = random_vec<float>(128, rng), k = random_vec<float>(128, rng), v = random_vec<float>(128, rng);
+  auto q = random_vec<float>(128, rng), k = random_vec<float>(128, rng),
+       v = random_vec<float>(128, rng);
   std::vector<float> o1(128), o2(128), lse(16);
   attention_forward<float>(s, opt, q.data(), k.data(), v.data(), o1.data(), lse.data());
   opt.seed += 1;

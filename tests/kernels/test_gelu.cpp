@@ -29,7 +29,8 @@ double ref_gelu_grad(double x, bool tanh_form) {
   if (tanh_form) {
     const double u = std::sqrt(2 / kPi) * (x + 0.044715 * x * x * x);
     const double th = std::tanh(u);
-    return 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * std::sqrt(2 / kPi) * (1 + 3 * 0.044715 * x * x);
+    return 0.5 * (1 + th) +
+           0.5 * x * (1 - th * th) * std::sqrt(2 / kPi) * (1 + 3 * 0.044715 * x * x);
   }
   return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * kPi);
 }
@@ -39,8 +40,8 @@ double ref_gelu_grad(double x, bool tanh_form) {
 TEST_CASE("gelu float64 reference gradient matches finite differences", "[kernels][gelu]") {
   for (bool tf : {false, true})
     for (double x = -6; x <= 6; x += 0.37)
-      CHECK(std::fabs((ref_gelu(x + 1e-6, tf) - ref_gelu(x - 1e-6, tf)) / 2e-6 - ref_gelu_grad(x, tf)) <
-            1e-8);
+      CHECK(std::fabs((ref_gelu(x + 1e-6, tf) - ref_gelu(x - 1e-6, tf)) / 2e-6 -
+                      ref_gelu_grad(x, tf)) < 1e-8);
 }
 
 TEMPLATE_TEST_CASE("gelu forward and backward match float64 reference", "[kernels][gelu]", float,
@@ -70,7 +71,8 @@ TEMPLATE_TEST_CASE("gelu forward and backward match float64 reference", "[kernel
   gelu_backward<T>(gy.data(), x.data(), gx.data(), n, approx);
   // Absolute floor: y ~ x Phi(x) underflows towards 0 for x << 0.
   check_close("y", y, ry, Tol<T>::rtol, std::is_same_v<T, double> ? 1e-13 : Tol<T>::atol * 0.1);
-  check_close("grad_x", gx, rg, Tol<T>::rtol, std::is_same_v<T, double> ? 1e-13 : Tol<T>::atol * 0.1);
+  check_close("grad_x", gx, rg, Tol<T>::rtol,
+              std::is_same_v<T, double> ? 1e-13 : Tol<T>::atol * 0.1);
 }
 
 TEST_CASE("gelu in place", "[kernels][gelu]") {

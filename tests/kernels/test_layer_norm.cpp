@@ -35,7 +35,8 @@ RefOut ref_forward(const std::vector<double>& x, const std::vector<double>& w,
     v /= cols;
     const double s = 1.0 / std::sqrt(v + eps);
     for (int64_t j = 0; j < cols; ++j)
-      o.y[r * cols + j] = (x[r * cols + j] - m) * s * (w.empty() ? 1.0 : w[j]) + (b.empty() ? 0.0 : b[j]);
+      o.y[r * cols + j] =
+          (x[r * cols + j] - m) * s * (w.empty() ? 1.0 : w[j]) + (b.empty() ? 0.0 : b[j]);
     o.mean[r] = m;
     o.rstd[r] = s;
   }
@@ -145,8 +146,8 @@ TEMPLATE_TEST_CASE("layer_norm forward and backward match float64 reference",
   std::vector<double> rgx, rgw, rgb;
   ref_backward(gyd, xd, wd, rows, cols, eps, rgx, rgw, rgb);
   std::vector<T> gx(rows * cols), gw(cols, T(0.25f)), gb(cols, T(-0.5f));
-  layer_norm_backward<T>(gy.data(), x.data(), affine ? w.data() : nullptr, mean.data(),
-                         rstd.data(), nullptr, gx.data(), gw.data(), gb.data(), rows, cols);
+  layer_norm_backward<T>(gy.data(), x.data(), affine ? w.data() : nullptr, mean.data(), rstd.data(),
+                         nullptr, gx.data(), gw.data(), gb.data(), rows, cols);
   for (auto& v : rgw) v += 0.25;
   for (auto& v : rgb) v -= 0.5;
   // Gradients sum over rows (grad_w, grad_b) or have cancellations of order C (grad_x).
@@ -219,11 +220,12 @@ TEST_CASE("layer_norm results do not depend on the thread count", "[kernels][lay
 
 TEST_CASE("layer_norm rejects bad sizes", "[kernels][layer_norm]") {
   float x = 0, y = 0;
-  CHECK_THROWS_AS(layer_norm_forward<float>(&x, nullptr, nullptr, &y, nullptr, nullptr, -1, 4, 1e-5f),
-                  tessera::Error);
+  CHECK_THROWS_AS(
+      layer_norm_forward<float>(&x, nullptr, nullptr, &y, nullptr, nullptr, -1, 4, 1e-5f),
+      tessera::Error);
   CHECK_THROWS_AS(layer_norm_forward<float>(&x, nullptr, nullptr, &y, nullptr, nullptr, 1, 1, -1.f),
                   tessera::Error);
   // Zero rows is a no-op, even with null pointers.
-  CHECK_NOTHROW(layer_norm_forward<float>(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 0,
-                                          4, 1e-5f));
+  CHECK_NOTHROW(
+      layer_norm_forward<float>(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 0, 4, 1e-5f));
 }

@@ -10,8 +10,8 @@
 #include <tessera/error.h>
 #include <tessera/kernels/cpu/softmax.h>
 
-#include "kernels/kernel_test_util.h"
 #include "../../kernels/cpu/vec_math.h"  // private: the vectorisable exp under test
+#include "kernels/kernel_test_util.h"
 
 using namespace tessera::kernels::cpu;
 using tessera::BFloat16;
@@ -57,8 +57,8 @@ std::vector<double> ref_backward(const std::vector<double>& y, const std::vector
       dot += log ? gy[r * cols + j] : gy[r * cols + j] * y[r * cols + j];
     for (int64_t j = 0; j < cols; ++j) {
       const double yj = y[r * cols + j], g = gy[r * cols + j];
-      gx[r * cols + j] = log ? (yj == -kInf ? 0.0 : scale * (g - std::exp(yj) * dot))
-                             : scale * yj * (g - dot);
+      gx[r * cols + j] =
+          log ? (yj == -kInf ? 0.0 : scale * (g - std::exp(yj) * dot)) : scale * yj * (g - dot);
     }
   }
   return gx;
@@ -156,7 +156,8 @@ TEMPLATE_TEST_CASE("softmax and log_softmax match float64 reference", "[kernels]
   for (size_t i = 0; i < y.size(); ++i) REQUIRE(!std::isnan(static_cast<float>(gx[i])));
 }
 
-TEST_CASE("softmax of fully masked rows is zero, log_softmax is -inf, no NaN", "[kernels][softmax]") {
+TEST_CASE("softmax of fully masked rows is zero, log_softmax is -inf, no NaN",
+          "[kernels][softmax]") {
   const int64_t rows = 4, cols = 9;
   std::vector<float> x(rows * cols, 1.f), y(rows * cols, 7.f), gx(rows * cols, 7.f),
       gy(rows * cols, 1.f);

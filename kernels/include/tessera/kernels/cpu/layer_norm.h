@@ -3,7 +3,8 @@
 ///
 /// Shapes (row-major): x, y, residual, residual_out, grad_y, grad_x (rows, cols); weight, bias,
 /// grad_weight, grad_bias (cols); mean, rstd (rows) of acc_t<T> (float, or double for double).
-///   y = (x - mean) * rstd * weight + bias,  rstd = 1 / sqrt(var + eps), var biased (divide by cols).
+///   y = (x - mean) * rstd * weight + bias,  rstd = 1 / sqrt(var + eps), var biased (divide by
+///   cols).
 /// T is float, double, BFloat16 or Float16 (16-bit types compute in float).
 /// Null pointers: weight (= 1), bias (= 0), mean/rstd (not saved); in backward grad_x, grad_weight,
 /// grad_bias may each be null (that gradient is not wanted: ATen's grad_input_mask).
