@@ -165,6 +165,9 @@ void layer_norm_backward(const T* grad_y, const T* x, const T* weight, const acc
   const bool widen = !std::is_same_v<T, A>;
 
   parallel_for(nchunks, 1, [&](int64_t c0, int64_t c1) {
+    // A local copy: read through the closure inside `omp simd`, GCC re-loads the pointer per lane
+    // and turns w[j] into a gather (measured: backward 16 -> 12 ms at 16384 x 768).
+    const A* const wl = w;
     std::vector<A> xbuf(widen ? cols : 0), gbuf(widen ? cols : 0);
     for (int64_t c = c0; c < c1; ++c) {
       A* pw = want_params ? part_w.data() + c * cols : nullptr;
@@ -196,7 +199,7 @@ void layer_norm_backward(const T* grad_y, const T* x, const T* weight, const acc
         A sum_g = 0, sum_gx = 0;
 #pragma omp simd reduction(+ : sum_g, sum_gx)
         for (int64_t j = 0; j < cols; ++j) {
-          const A g = dyr[j] * w[j];
+          const A g = dyr[j] * wl[j];
           sum_g += g;
           sum_gx += g * ((xr[j] - m) * s);
         }
@@ -207,28 +210,33 @@ void layer_norm_backward(const T* grad_y, const T* x, const T* weight, const acc
         if (ge) {
 #pragma omp simd
           for (int64_t j = 0; j < cols; ++j)
-            gx[j] = static_cast<T>(s * (dyr[j] * w[j] - mg - (xr[j] - m) * s * mgx) +
+            gx[j] = static_cast<T>(s * (dyr[j] * wl[j] - mg - (xr[j] - m) * s * mgx) +
                                    static_cast<A>(ge[j]));
         } else {
 #pragma omp simd
           for (int64_t j = 0; j < cols; ++j)
-            gx[j] = static_cast<T>(s * (dyr[j] * w[j] - mg - (xr[j] - m) * s * mgx));
+            gx[j] = static_cast<T>(s * (dyr[j] * wl[j] - mg - (xr[j] - m) * s * mgx));
         }
       }
     }
   });
 
   if (!want_params) return;
-  // Combine the partials in chunk order; columns in parallel.
+  // Combine the partials in chunk order (c outer so the loads are contiguous); columns in parallel.
   parallel_for(cols, 4096, [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; ++j) {
-      A sw = 0, sb = 0;
-      for (int64_t c = 0; c < nchunks; ++c) {
-        sw += part_w[c * cols + j];
-        sb += part_b[c * cols + j];
+    std::vector<A> sw(j1 - j0, A(0)), sb(j1 - j0, A(0));
+    for (int64_t c = 0; c < nchunks; ++c) {
+      const A* pw = part_w.data() + c * cols + j0;
+      const A* pb = part_b.data() + c * cols + j0;
+#pragma omp simd
+      for (int64_t j = 0; j < j1 - j0; ++j) {
+        sw[j] += pw[j];
+        sb[j] += pb[j];
       }
-      if (grad_weight) grad_weight[j] = static_cast<T>(static_cast<A>(grad_weight[j]) + sw);
-      if (grad_bias) grad_bias[j] = static_cast<T>(static_cast<A>(grad_bias[j]) + sb);
+    }
+    for (int64_t j = j0; j < j1; ++j) {
+      if (grad_weight) grad_weight[j] = static_cast<T>(static_cast<A>(grad_weight[j]) + sw[j - j0]);
+      if (grad_bias) grad_bias[j] = static_cast<T>(static_cast<A>(grad_bias[j]) + sb[j - j0]);
     }
   });
 }
