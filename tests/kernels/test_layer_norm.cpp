@@ -199,6 +199,21 @@ TEMPLATE_TEST_CASE("add_layer_norm fuses the residual add and backward adds grad
   check_close("grad_x", gx, rgx, tol, tol);
 }
 
+TEST_CASE("add_layer_norm in place over the residual stream", "[kernels][layer_norm]") {
+  const int64_t rows = 5, cols = 33;
+  std::mt19937_64 rng(17);
+  auto x = random_vec<float>(rows * cols, rng), r = random_vec<float>(rows * cols, rng);
+  auto w = random_vec<float>(cols, rng), b = random_vec<float>(cols, rng);
+  std::vector<float> ro(rows * cols), y(rows * cols), y2(rows * cols), m(rows), s(rows);
+  add_layer_norm_forward<float>(x.data(), r.data(), ro.data(), w.data(), b.data(), y.data(),
+                                m.data(), s.data(), rows, cols, 1e-5f);
+  std::vector<float> stream = r;  // residual_out aliases residual
+  add_layer_norm_forward<float>(x.data(), stream.data(), stream.data(), w.data(), b.data(),
+                                y2.data(), m.data(), s.data(), rows, cols, 1e-5f);
+  CHECK(same_bits(stream, ro));
+  CHECK(same_bits(y2, y));
+}
+
 TEST_CASE("layer_norm results do not depend on the thread count", "[kernels][layer_norm]") {
   const int64_t rows = 301, cols = 257;
   std::mt19937_64 rng(3);

@@ -175,6 +175,28 @@ TEST_CASE("softmax of fully masked rows is zero, log_softmax is -inf, no NaN",
   for (float v : gx) CHECK(v == 0.f);
 }
 
+TEST_CASE("softmax and log_softmax in place (y aliases x)", "[kernels][softmax]") {
+  const int64_t rows = 7, cols = 1500;  // several online blocks per row
+  std::mt19937_64 rng(23);
+  auto x = random_vec<float>(rows * cols, rng, -8, 8);
+  SoftmaxOptions o;
+  o.scale = 1.5f;
+  o.causal = true;
+  o.causal_rows = rows;
+  o.causal_offset = 1000;
+  for (bool log : {false, true}) {
+    std::vector<float> y(rows * cols), inplace = x;
+    if (log) {
+      log_softmax_forward<float>(x.data(), y.data(), rows, cols, o);
+      log_softmax_forward<float>(inplace.data(), inplace.data(), rows, cols, o);
+    } else {
+      softmax_forward<float>(x.data(), y.data(), rows, cols, o);
+      softmax_forward<float>(inplace.data(), inplace.data(), rows, cols, o);
+    }
+    CHECK(same_bits(inplace, y));
+  }
+}
+
 TEST_CASE("softmax handles extreme logits", "[kernels][softmax]") {
   std::vector<float> x = {1e30f, -1e30f, 0.f, 88.f, -88.f, 1e30f};
   std::vector<float> y(6);
