@@ -153,7 +153,9 @@ TEMPLATE_TEST_CASE("softmax and log_softmax match float64 reference", "[kernels]
   // log_softmax's backward sums grad_y over the row: error grows like sqrt(C) in float32.
   const double k = std::is_same_v<T, float> ? (log ? 10.0 : 1.0) : 1.0;
   check_close("grad_x", gx, rgx, Tol<T>::rtol * k, Tol<T>::atol * k);
-  for (size_t i = 0; i < y.size(); ++i) REQUIRE(!std::isnan(static_cast<float>(gx[i])));
+  int64_t nans = 0;
+  for (size_t i = 0; i < y.size(); ++i) nans += std::isnan(static_cast<float>(gx[i]));
+  CHECK(nans == 0);
 }
 
 TEST_CASE("softmax of fully masked rows is zero, log_softmax is -inf, no NaN",
