@@ -266,6 +266,28 @@ TEST_CASE("attention results do not depend on the thread count", "[kernels][atte
   for (size_t i = 0; i < a.size(); ++i) CHECK(same_bits(a[i], b[i]));
 }
 
+TEST_CASE("attention with no keys or no queries", "[kernels][attention]") {
+  AttentionOptions opt;
+  opt.causal = true;
+  std::vector<float> q(2 * 3 * 4, 1.f), o(2 * 3 * 4, 7.f), lse(2 * 3, 7.f), go(2 * 3 * 4, 1.f);
+  std::vector<float> gq(2 * 3 * 4, 7.f);
+  const AttentionShape s{1, 2, 3, 0, 4};  // kv_len = 0: every query is fully masked
+  attention_forward<float>(s, opt, q.data(), nullptr, nullptr, o.data(), lse.data());
+  for (float v : o) CHECK(v == 0.f);
+  for (float v : lse) CHECK(v == -INFINITY);
+  attention_backward<float>(s, opt, q.data(), nullptr, nullptr, o.data(), go.data(), lse.data(),
+                            gq.data(), nullptr, nullptr);
+  for (float v : gq) CHECK(v == 0.f);
+  // No queries: nothing to do, keys get zero gradient.
+  std::vector<float> k(2 * 5 * 4, 1.f), gk(2 * 5 * 4, 7.f), gv(2 * 5 * 4, 7.f);
+  const AttentionShape s0{1, 2, 0, 5, 4};
+  attention_forward<float>(s0, opt, nullptr, k.data(), k.data(), nullptr, nullptr);
+  attention_backward<float>(s0, opt, nullptr, k.data(), k.data(), nullptr, nullptr, nullptr,
+                            nullptr, gk.data(), gv.data());
+  for (float v : gk) CHECK(v == 0.f);
+  for (float v : gv) CHECK(v == 0.f);
+}
+
 TEST_CASE("attention rejects bad arguments", "[kernels][attention]") {
   float x = 0;
   AttentionOptions opt;
