@@ -123,8 +123,8 @@ struct DropoutMask {
 
 template <typename T>
 void attention_forward(const AttentionShape& s, const AttentionOptions& opt, const T* q, const T* k,
-                       const T* v, T* o, acc_t<T>* lse) {
-  using A = acc_t<T>;
+                       const T* v, T* o, compute_t<T>* lse) {
+  using A = compute_t<T>;
   constexpr A kNegInf = -std::numeric_limits<A>::infinity();
   // Preconditions
   check_args("attention_forward", s, opt);
@@ -200,9 +200,9 @@ void attention_forward(const AttentionShape& s, const AttentionOptions& opt, con
 
 template <typename T>
 void attention_backward(const AttentionShape& s, const AttentionOptions& opt, const T* q,
-                        const T* k, const T* v, const T* o, const T* grad_o, const acc_t<T>* lse,
-                        T* grad_q, T* grad_k, T* grad_v) {
-  using A = acc_t<T>;
+                        const T* k, const T* v, const T* o, const T* grad_o,
+                        const compute_t<T>* lse, T* grad_q, T* grad_k, T* grad_v) {
+  using A = compute_t<T>;
   constexpr A kNegInf = -std::numeric_limits<A>::infinity();
   // Preconditions
   check_args("attention_backward", s, opt);
@@ -296,10 +296,10 @@ void attention_backward(const AttentionShape& s, const AttentionOptions& opt, co
 
 #define TESSERA_INSTANTIATE_ATTENTION(T)                                                           \
   template void attention_forward<T>(const AttentionShape&, const AttentionOptions&, const T*,     \
-                                     const T*, const T*, T*, acc_t<T>*);                           \
+                                     const T*, const T*, T*, compute_t<T>*);                       \
   template void attention_backward<T>(const AttentionShape&, const AttentionOptions&, const T*,    \
-                                      const T*, const T*, const T*, const T*, const acc_t<T>*, T*, \
-                                      T*, T*);
+                                      const T*, const T*, const T*, const T*, const compute_t<T>*, \
+                                      T*, T*, T*);
 TESSERA_INSTANTIATE_ATTENTION(float)
 TESSERA_INSTANTIATE_ATTENTION(double)
 TESSERA_INSTANTIATE_ATTENTION(BFloat16)

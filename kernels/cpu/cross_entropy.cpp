@@ -2,7 +2,7 @@
 /// @brief Fused softmax cross-entropy (label smoothing, ignore_index) forward + backward on CPU.
 //
 // cross_entropy.cpp: the classifier head's loss and its logits gradient.
-// Shapes:  logits, grad_logits (N, V) row-major; targets (N); row_loss, lse (N) acc_t<T>.
+// Shapes:  logits, grad_logits (N, V) row-major; targets (N); row_loss, lse (N) compute_t<T>.
 // Mapping: rows in fixed chunks over OpenMP threads; inside a row `omp simd` loops with the
 //          vectorisable exp (vec_math.h). A row of V = 50257 floats is 200 KB: it stays in L2
 //          between the statistics pass and the gradient pass.
@@ -105,9 +105,9 @@ void write_grad_row(const T* xr, T* gr, int64_t n, int64_t t, A lse, A eps, A sc
 
 template <typename T, typename Index>
 double cross_entropy_forward(const T* logits, const Index* targets, int64_t rows, int64_t vocab,
-                             const CrossEntropyOptions& o, acc_t<T>* row_loss, acc_t<T>* lse,
-                             T* grad_logits, float grad_loss) {
-  using A = acc_t<T>;
+                             const CrossEntropyOptions& o, compute_t<T>* row_loss,
+                             compute_t<T>* lse, T* grad_logits, float grad_loss) {
+  using A = compute_t<T>;
   constexpr const char* kOp = "cross_entropy_forward";
   // Preconditions
   check_common(kOp, rows, vocab, o);
@@ -149,10 +149,10 @@ double cross_entropy_forward(const T* logits, const Index* targets, int64_t rows
 }
 
 template <typename T, typename Index>
-void cross_entropy_backward(const T* logits, const Index* targets, const acc_t<T>* lse,
+void cross_entropy_backward(const T* logits, const Index* targets, const compute_t<T>* lse,
                             int64_t rows, int64_t vocab, const CrossEntropyOptions& o,
                             const float* grad_loss, T* grad_logits) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   constexpr const char* kOp = "cross_entropy_backward";
   // Preconditions
   check_common(kOp, rows, vocab, o);
@@ -184,9 +184,9 @@ void cross_entropy_backward(const T* logits, const Index* targets, const acc_t<T
 
 #define TESSERA_INSTANTIATE_CE(T, I)                                                            \
   template double cross_entropy_forward<T, I>(const T*, const I*, int64_t, int64_t,             \
-                                              const CrossEntropyOptions&, acc_t<T>*, acc_t<T>*, \
-                                              T*, float);                                       \
-  template void cross_entropy_backward<T, I>(const T*, const I*, const acc_t<T>*, int64_t,      \
+                                              const CrossEntropyOptions&, compute_t<T>*,        \
+                                              compute_t<T>*, T*, float);                        \
+  template void cross_entropy_backward<T, I>(const T*, const I*, const compute_t<T>*, int64_t,  \
                                              int64_t, const CrossEntropyOptions&, const float*, \
                                              T*);
 #define TESSERA_INSTANTIATE_CE_T(T)  \

@@ -2,7 +2,7 @@
 /// @brief LayerNorm forward/backward over the last dimension on CPU (OpenMP rows, SIMD columns).
 //
 // layer_norm.cpp: y = (x - mean) * rstd * w + b per row; fused residual add; backward.
-// Shapes:  x, y (N, C) row-major; weight, bias (C); mean, rstd (N) acc_t<T>.
+// Shapes:  x, y (N, C) row-major; weight, bias (C); mean, rstd (N) compute_t<T>.
 // Mapping: rows in fixed chunks over OpenMP threads (grain depends on C only); inside a row,
 //          `omp simd` loops (8 lanes AVX2, 16 AVX-512). 16-bit types are widened to float per row.
 // Statistics: two passes over the row while it sits in L1/L2 (shifted mean, then corrected sum of
@@ -83,9 +83,9 @@ void normalize_row(const A* xr, const A* w, const A* b, T* yr, int64_t cols, flo
 
 template <typename T>
 void forward_impl(const char* op, const T* x, const T* residual, T* residual_out, const T* weight,
-                  const T* bias, T* y, acc_t<T>* mean, acc_t<T>* rstd, int64_t rows, int64_t cols,
-                  float eps) {
-  using A = acc_t<T>;
+                  const T* bias, T* y, compute_t<T>* mean, compute_t<T>* rstd, int64_t rows,
+                  int64_t cols, float eps) {
+  using A = compute_t<T>;
   // Preconditions
   check_sizes(op, rows, cols);
   TESSERA_CHECK(rows == 0 || (x && y), op, ": x and y must be non-null");
@@ -130,26 +130,26 @@ void forward_impl(const char* op, const T* x, const T* residual, T* residual_out
 }  // namespace
 
 template <typename T>
-void layer_norm_forward(const T* x, const T* weight, const T* bias, T* y, acc_t<T>* mean,
-                        acc_t<T>* rstd, int64_t rows, int64_t cols, float eps) {
+void layer_norm_forward(const T* x, const T* weight, const T* bias, T* y, compute_t<T>* mean,
+                        compute_t<T>* rstd, int64_t rows, int64_t cols, float eps) {
   forward_impl<T>("layer_norm_forward", x, nullptr, nullptr, weight, bias, y, mean, rstd, rows,
                   cols, eps);
 }
 
 template <typename T>
 void add_layer_norm_forward(const T* x, const T* residual, T* residual_out, const T* weight,
-                            const T* bias, T* y, acc_t<T>* mean, acc_t<T>* rstd, int64_t rows,
-                            int64_t cols, float eps) {
+                            const T* bias, T* y, compute_t<T>* mean, compute_t<T>* rstd,
+                            int64_t rows, int64_t cols, float eps) {
   TESSERA_CHECK(rows == 0 || residual, "add_layer_norm_forward: residual must be non-null");
   forward_impl<T>("add_layer_norm_forward", x, residual, residual_out, weight, bias, y, mean, rstd,
                   rows, cols, eps);
 }
 
 template <typename T>
-void layer_norm_backward(const T* grad_y, const T* x, const T* weight, const acc_t<T>* mean,
-                         const acc_t<T>* rstd, const T* grad_extra, T* grad_x, T* grad_weight,
+void layer_norm_backward(const T* grad_y, const T* x, const T* weight, const compute_t<T>* mean,
+                         const compute_t<T>* rstd, const T* grad_extra, T* grad_x, T* grad_weight,
                          T* grad_bias, int64_t rows, int64_t cols) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   // Preconditions
   check_sizes("layer_norm_backward", rows, cols);
   TESSERA_CHECK(rows == 0 || (grad_y && x && mean && rstd),
@@ -241,13 +241,14 @@ void layer_norm_backward(const T* grad_y, const T* x, const T* weight, const acc
   });
 }
 
-#define TESSERA_INSTANTIATE_LAYER_NORM(T)                                                     \
-  template void layer_norm_forward<T>(const T*, const T*, const T*, T*, acc_t<T>*, acc_t<T>*, \
-                                      int64_t, int64_t, float);                               \
-  template void add_layer_norm_forward<T>(const T*, const T*, T*, const T*, const T*, T*,     \
-                                          acc_t<T>*, acc_t<T>*, int64_t, int64_t, float);     \
-  template void layer_norm_backward<T>(const T*, const T*, const T*, const acc_t<T>*,         \
-                                       const acc_t<T>*, const T*, T*, T*, T*, int64_t, int64_t);
+#define TESSERA_INSTANTIATE_LAYER_NORM(T)                                                         \
+  template void layer_norm_forward<T>(const T*, const T*, const T*, T*, compute_t<T>*,            \
+                                      compute_t<T>*, int64_t, int64_t, float);                    \
+  template void add_layer_norm_forward<T>(const T*, const T*, T*, const T*, const T*, T*,         \
+                                          compute_t<T>*, compute_t<T>*, int64_t, int64_t, float); \
+  template void layer_norm_backward<T>(const T*, const T*, const T*, const compute_t<T>*,         \
+                                       const compute_t<T>*, const T*, T*, T*, T*, int64_t,        \
+                                       int64_t);
 TESSERA_INSTANTIATE_LAYER_NORM(float)
 TESSERA_INSTANTIATE_LAYER_NORM(double)
 TESSERA_INSTANTIATE_LAYER_NORM(BFloat16)

@@ -27,7 +27,7 @@
 #include <vector>
 
 #include <tessera/error.h>
-#include <tessera/kernels/cpu/acc_type.h>
+#include <tessera/kernels/cpu/compute_type.h>
 #include <tessera/kernels/cpu/strided_loop.h>
 
 #include "vec_math.h"
@@ -112,7 +112,7 @@ void row_stats(const T* xr, const float* mask, A scale, A* z, A* block_m, int64_
 template <typename T, bool kLog>
 void forward_impl(const char* op, const T* x, T* y, int64_t rows, int64_t cols,
                   const SoftmaxOptions& o) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   constexpr A kNegInf = -std::numeric_limits<A>::infinity();
   check_args(op, rows, cols, o);
   if (rows == 0 || cols == 0) return;
@@ -153,7 +153,7 @@ void forward_impl(const char* op, const T* x, T* y, int64_t rows, int64_t cols,
 template <typename T, bool kLog>
 void backward_impl(const char* op, const T* y, const T* grad_y, T* grad_x, int64_t rows,
                    int64_t cols, float scale) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   TESSERA_CHECK(rows >= 0 && cols >= 0, op, ": expected non-negative sizes, got rows=", rows,
                 " cols=", cols);
   if (rows == 0 || cols == 0) return;

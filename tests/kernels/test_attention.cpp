@@ -102,7 +102,7 @@ RefAttn reference(const AttentionShape& s, const AttentionOptions& opt,
 template <typename T>
 void run_case(const AttentionShape& s, const AttentionOptions& opt, uint64_t seed,
               double grad_tol_scale = 1.0) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   CAPTURE(s.batch, s.heads, s.q_len, s.kv_len, s.head_dim, opt.causal, opt.key_lengths != nullptr,
           opt.dropout_p);
   std::mt19937_64 rng(seed);

@@ -91,7 +91,7 @@ TEST_CASE("cross_entropy float64 reference gradient matches finite differences",
 TEMPLATE_TEST_CASE("cross_entropy matches float64 reference", "[kernels][cross_entropy]", float,
                    double, BFloat16, Float16) {
   using T = TestType;
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   const int64_t vocab = GENERATE(1, 17, 127, 129, 5000);
   const int64_t rows = vocab == 5000 ? 7 : GENERATE(1, 17, 130);
   const float eps = GENERATE(0.f, 0.1f);

@@ -115,7 +115,7 @@ TEST_CASE("layer_norm float64 reference backward matches finite differences",
 TEMPLATE_TEST_CASE("layer_norm forward and backward match float64 reference",
                    "[kernels][layer_norm]", float, double, BFloat16, Float16) {
   using T = TestType;
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   const int64_t rows = GENERATE(1, 17, 130);
   const int64_t cols = GENERATE(1, 17, 127, 129, 1024);
   const bool affine = GENERATE(true, false);
@@ -167,7 +167,7 @@ TEMPLATE_TEST_CASE("layer_norm forward and backward match float64 reference",
 TEMPLATE_TEST_CASE("add_layer_norm fuses the residual add and backward adds grad_extra",
                    "[kernels][layer_norm]", float, double, BFloat16) {
   using T = TestType;
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   const int64_t rows = GENERATE(1, 17), cols = GENERATE(17, 129);
   std::mt19937_64 rng(7 + cols);
   const float eps = 1e-5f;
