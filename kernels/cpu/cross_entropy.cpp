@@ -94,7 +94,7 @@ template <typename T, typename A>
 void write_grad_row(const T* xr, T* gr, int64_t n, int64_t t, A lse, A eps, A scale) {
   const A off = eps / static_cast<A>(n);
   const A xt = static_cast<A>(xr[t]);  // read before the row loop may overwrite it (aliasing)
-  if (!(lse > -std::numeric_limits<A>::infinity())) lse = 0;  // all -inf logits: p = 0
+  if (lse == -std::numeric_limits<A>::infinity()) lse = 0;  // all -inf logits: p = 0 (NaN stays)
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j)
     gr[j] = static_cast<T>((exp_fast(static_cast<A>(xr[j]) - lse) - off) * scale);

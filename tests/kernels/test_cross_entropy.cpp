@@ -163,6 +163,24 @@ TEST_CASE("cross_entropy reduction none takes per-row gradients", "[kernels][cro
                   tessera::Error);
 }
 
+TEST_CASE("cross_entropy with -inf (masked) logits and NaN logits", "[kernels][cross_entropy]") {
+  const int64_t vocab = 6;
+  std::vector<float> x = {1.f, -INFINITY, 2.f, -INFINITY, 0.5f, 0.f,   // masked vocab entries
+                          1.f, NAN,       2.f, 3.f,       0.5f, 0.f};  // a NaN logit
+  std::vector<int64_t> t = {2, 0};
+  std::vector<float> loss(2), lse(2), grad(2 * vocab);
+  CrossEntropyOptions o;
+  o.reduction = LossReduction::kSum;
+  ce_f32(x.data(), t.data(), 2, vocab, o, loss.data(), lse.data(), grad.data());
+  const double l0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(0.5) + 1.0);
+  CHECK(loss[0] == Approx(l0 - 2.0).epsilon(1e-6));
+  CHECK(grad[1] == 0.f);
+  CHECK(grad[3] == 0.f);
+  CHECK(grad[2] == Approx(std::exp(2.0 - l0) - 1.0).epsilon(1e-5));
+  CHECK(std::isnan(loss[1]));  // NaN propagates to the loss and the gradient, not hidden
+  CHECK(std::isnan(grad[vocab + 1]));
+}
+
 TEST_CASE("cross_entropy rejects out-of-range targets", "[kernels][cross_entropy]") {
   std::vector<float> x(2 * 4, 0.f);
   std::vector<int64_t> t = {1, 4};
