@@ -83,3 +83,21 @@ TEST_CASE("gelu in place", "[kernels][gelu]") {
   CHECK_THROWS_AS(gelu_forward<float>(x.data(), y.data(), -1, GeluApproximation::kNone),
                   tessera::Error);
 }
+
+TEST_CASE("gelu results do not depend on the thread count", "[kernels][gelu]") {
+  std::mt19937_64 rng(6);
+  const int64_t n = 200003;
+  const auto x = random_vec<float>(n, rng, -8, 8), gy = random_vec<float>(n, rng);
+  for (auto approx : {GeluApproximation::kNone, GeluApproximation::kTanh}) {
+    auto run = [&](int threads) {
+      std::vector<float> y(n), gx(n);
+      with_threads(threads, [&] {
+        gelu_forward<float>(x.data(), y.data(), n, approx);
+        gelu_backward<float>(gy.data(), x.data(), gx.data(), n, approx);
+      });
+      return std::vector<std::vector<float>>{y, gx};
+    };
+    const auto a = run(1), b = run(2);
+    for (size_t i = 0; i < a.size(); ++i) CHECK(same_bits(a[i], b[i]));
+  }
+}
