@@ -79,8 +79,8 @@ void softmax_rows(float* s, int64_t t, float scale, bool causal) {
 void BM_attention_fused(benchmark::State& state) {
   Problem p(state);
   for (auto _ : state) {
-    attention_forward<float>(p.shape(), p.options(), p.q.data(), p.k.data(), p.v.data(),
-                             p.o.data(), p.lse.data());
+    attention_forward<float>(p.shape(), p.options(), p.q.data(), p.k.data(), p.v.data(), p.o.data(),
+                             p.lse.data());
     benchmark::ClobberMemory();
   }
   tessera::bench::set_cost(state, 0, 4.0 * p.B * p.H * p.T * p.T * p.D);
@@ -162,12 +162,13 @@ void BM_attention_backward_unfused(benchmark::State& state) {
       const float* go = &p.go[bh * T * D];
       float* pr = &P[bh * T * T];
       gemm<float>(gs(T, D, T, true, false, T, D, D), 1.f, pr, go, 0.f, &p.gv[bh * T * D]);  // dV
-      gemm<float>(gs(T, T, D, false, true, D, D, T), 1.f, go, v, 0.f, dp.data());  // dP
+      gemm<float>(gs(T, T, D, false, true, D, D, T), 1.f, go, v, 0.f, dp.data());           // dP
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < T; ++i) {  // dS = P (dP - rowsum(P dP)) scale
         float dot = 0;
         for (int64_t j = 0; j < T; ++j) dot += pr[i * T + j] * dp[i * T + j];
-        for (int64_t j = 0; j < T; ++j) dp[i * T + j] = pr[i * T + j] * (dp[i * T + j] - dot) * scale;
+        for (int64_t j = 0; j < T; ++j)
+          dp[i * T + j] = pr[i * T + j] * (dp[i * T + j] - dot) * scale;
       }
       gemm<float>(gs(T, D, T, false, false, T, D, D), 1.f, dp.data(), k, 0.f, &p.gq[bh * T * D]);
       gemm<float>(gs(T, D, T, true, false, T, D, D), 1.f, dp.data(), q, 0.f, &p.gk[bh * T * D]);
@@ -178,18 +179,29 @@ void BM_attention_backward_unfused(benchmark::State& state) {
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
-  b->Args({1, 8, 1024, 64, 0})->Args({1, 8, 1024, 64, 1})->Args({1, 12, 1024, 64, 0})
-      ->Args({4, 8, 256, 64, 1})->Args({1, 8, 4096, 64, 1});
+  b->Args({1, 8, 1024, 64, 0})
+      ->Args({1, 8, 1024, 64, 1})
+      ->Args({1, 12, 1024, 64, 0})
+      ->Args({4, 8, 256, 64, 1})
+      ->Args({1, 8, 4096, 64, 1});
   b->ArgNames({"B", "H", "T", "D", "causal"})->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
 BENCHMARK(BM_attention_fused)->Apply(shapes);
 BENCHMARK(BM_attention_unfused)->Apply(shapes);
 BENCHMARK(BM_attention_unfused_vec_softmax)->Apply(shapes);
-BENCHMARK(BM_attention_backward_fused)->Args({1, 8, 1024, 64, 0})->Args({1, 8, 1024, 64, 1})
-    ->ArgNames({"B", "H", "T", "D", "causal"})->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_attention_backward_unfused)->Args({1, 8, 1024, 64, 0})->Args({1, 8, 1024, 64, 1})
-    ->ArgNames({"B", "H", "T", "D", "causal"})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_attention_backward_fused)
+    ->Args({1, 8, 1024, 64, 0})
+    ->Args({1, 8, 1024, 64, 1})
+    ->ArgNames({"B", "H", "T", "D", "causal"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_attention_backward_unfused)
+    ->Args({1, 8, 1024, 64, 0})
+    ->Args({1, 8, 1024, 64, 1})
+    ->ArgNames({"B", "H", "T", "D", "causal"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -66,8 +66,16 @@ void BM_cross_entropy_unfused(benchmark::State& state) {
   tessera::bench::set_cost(state, 2.0 * n * v * 4, 0);
 }
 
-BENCHMARK(BM_cross_entropy_fused)->Args({256, 50257})->Args({2048, 8192})->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_cross_entropy_unfused)->Args({256, 50257})->Args({2048, 8192})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_cross_entropy_fused)
+    ->Args({256, 50257})
+    ->Args({2048, 8192})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_cross_entropy_unfused)
+    ->Args({256, 50257})
+    ->Args({2048, 8192})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

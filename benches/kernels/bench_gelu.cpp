@@ -74,7 +74,6 @@ void BM_gelu_tanh_backward_fused(benchmark::State& state) {
   tessera::bench::set_cost(state, 12.0 * kParams, 0);
 }
 
-
 BENCHMARK(BM_gelu_tanh_fused)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_gelu_tanh_libm)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_gelu_exact_fused)->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -20,8 +20,19 @@ struct Data {
   int64_t n, c;
   std::vector<float> x, y, w, b, mean, rstd, gy, gx, gw, gb, tmp;
   Data(int64_t n_, int64_t c_)
-      : n(n_), c(c_), x(n * c), y(n * c), w(c, 1.1f), b(c, 0.1f), mean(n), rstd(n), gy(n * c),
-        gx(n * c), gw(c), gb(c), tmp(n * c) {
+      : n(n_),
+        c(c_),
+        x(n * c),
+        y(n * c),
+        w(c, 1.1f),
+        b(c, 0.1f),
+        mean(n),
+        rstd(n),
+        gy(n * c),
+        gx(n * c),
+        gw(c),
+        gb(c),
+        tmp(n * c) {
     for (int64_t i = 0; i < n * c; ++i) {
       x[i] = std::sin(0.001f * i);
       gy[i] = std::cos(0.003f * i);
@@ -65,8 +76,7 @@ void BM_layer_norm_unfused(benchmark::State& state) {
       }
     });
     parallel_for(n * c, kGrain, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i)
-        d.y[i] = d.tmp[i] * d.rstd[i / c] * d.w[i % c] + d.b[i % c];
+      for (int64_t i = i0; i < i1; ++i) d.y[i] = d.tmp[i] * d.rstd[i / c] * d.w[i % c] + d.b[i % c];
     });
     benchmark::ClobberMemory();
   }
@@ -95,10 +105,24 @@ void BM_layer_norm_backward_fused(benchmark::State& state) {
   tessera::bench::set_cost(state, 3.0 * d.n * d.c * 4, 12.0 * d.n * d.c);
 }
 
-BENCHMARK(BM_layer_norm_fused)->Args({16384, 768})->Args({4096, 4096})->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_layer_norm_unfused)->Args({16384, 768})->Args({4096, 4096})->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_add_layer_norm_fused)->Args({16384, 768})->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_layer_norm_backward_fused)->Args({16384, 768})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_layer_norm_fused)
+    ->Args({16384, 768})
+    ->Args({4096, 4096})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_layer_norm_unfused)
+    ->Args({16384, 768})
+    ->Args({4096, 4096})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_add_layer_norm_fused)
+    ->Args({16384, 768})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_layer_norm_backward_fused)
+    ->Args({16384, 768})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -71,9 +71,22 @@ void BM_softmax_backward_fused(benchmark::State& state) {
   tessera::bench::set_cost(state, 3.0 * n * c * 4, 0);
 }
 
-BENCHMARK(BM_softmax_fused)->Args({4096, 4096})->Args({65536, 256})->Args({64, 262144})->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_softmax_unfused)->Args({4096, 4096})->Args({65536, 256})->Args({64, 262144})->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_softmax_backward_fused)->Args({4096, 4096})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_softmax_fused)
+    ->Args({4096, 4096})
+    ->Args({65536, 256})
+    ->Args({64, 262144})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_softmax_unfused)
+    ->Args({4096, 4096})
+    ->Args({65536, 256})
+    ->Args({64, 262144})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_softmax_backward_fused)
+    ->Args({4096, 4096})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

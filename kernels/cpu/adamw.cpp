@@ -4,7 +4,8 @@
 // adamw.cpp: torch.optim.AdamW's update (single-tensor path, amsgrad off) fused into one loop.
 // Shapes:  per tensor: param, grad, exp_avg, exp_avg_sq (numel) contiguous.
 // Mapping: every tensor is cut into fixed chunks of kGrain elements; the (tensor, chunk) list is
-//          spread over OpenMP threads; each chunk is one `omp simd` loop (sqrt and divide vectorise).
+//          spread over OpenMP threads; each chunk is one `omp simd` loop (sqrt and divide
+//          vectorise).
 // Exactness: the scalars (1 - lr wd, 1 - beta1, beta2, 1 - beta2, -lr / bc1, sqrt(bc2), eps) are
 //          computed in double and rounded to T once, and each element sees the same sequence of
 //          T operations as PyTorch's mul_, lerp_, mul_/addcmul_, sqrt/div/add_, addcdiv_.
@@ -29,11 +30,11 @@ void adamw_step(const AdamWTensor<T>* tensors, int64_t count, const AdamWHyper& 
                 count);
   TESSERA_CHECK(h.step >= 1, "adamw_step: expected step >= 1 (incremented before the update), got ",
                 h.step);
-  TESSERA_CHECK(h.lr >= 0 && h.eps >= 0 && h.weight_decay >= 0 && h.beta1 >= 0 && h.beta1 < 1 &&
-                    h.beta2 >= 0 && h.beta2 < 1,
-                "adamw_step: expected lr, eps, weight_decay >= 0 and betas in [0, 1), got lr=", h.lr,
-                " betas=(", h.beta1, ", ", h.beta2, ") eps=", h.eps, " weight_decay=",
-                h.weight_decay);
+  TESSERA_CHECK(
+      h.lr >= 0 && h.eps >= 0 && h.weight_decay >= 0 && h.beta1 >= 0 && h.beta1 < 1 &&
+          h.beta2 >= 0 && h.beta2 < 1,
+      "adamw_step: expected lr, eps, weight_decay >= 0 and betas in [0, 1), got lr=", h.lr,
+      " betas=(", h.beta1, ", ", h.beta2, ") eps=", h.eps, " weight_decay=", h.weight_decay);
   struct Chunk {
     int64_t tensor, begin, end;
   };
@@ -43,7 +44,8 @@ void adamw_step(const AdamWTensor<T>* tensors, int64_t count, const AdamWHyper& 
     TESSERA_CHECK(a.numel >= 0, "adamw_step: tensor ", t, " has numel ", a.numel);
     TESSERA_CHECK(a.numel == 0 || (a.param && a.grad && a.exp_avg && a.exp_avg_sq),
                   "adamw_step: tensor ", t, " has a null pointer");
-    for (int64_t b = 0; b < a.numel; b += kGrain) chunks.push_back({t, b, std::min(a.numel, b + kGrain)});
+    for (int64_t b = 0; b < a.numel; b += kGrain)
+      chunks.push_back({t, b, std::min(a.numel, b + kGrain)});
   }
   const double bc1 = 1.0 - std::pow(h.beta1, static_cast<double>(h.step));
   const double bc2 = 1.0 - std::pow(h.beta2, static_cast<double>(h.step));

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief FlashAttention-2 style fused attention forward and backward on CPU (tiles + online softmax).
+/// @brief FlashAttention-2 style fused attention forward and backward on CPU (tiles + online
+/// softmax).
 //
 // attention.cpp: o = softmax(scale q k^T + masks) v without materialising the (Tq, Tk) matrix.
 // Shapes:  q, o (B, H, Tq, D); k, v (B, H, Tk, D); lse (B, H, Tq); tiles S, P (Bq, Bk).
@@ -50,8 +51,8 @@ constexpr int64_t kBq = 64;   // query rows per tile
 constexpr int64_t kBk = 128;  // key rows per tile
 
 void check_args(const char* op, const AttentionShape& s, const AttentionOptions& o) {
-  TESSERA_CHECK(s.batch >= 0 && s.heads >= 0 && s.q_len >= 0 && s.kv_len >= 0 && s.head_dim > 0,
-                op, ": expected non-negative sizes and head_dim > 0, got (B, H, Tq, Tk, D) = (",
+  TESSERA_CHECK(s.batch >= 0 && s.heads >= 0 && s.q_len >= 0 && s.kv_len >= 0 && s.head_dim > 0, op,
+                ": expected non-negative sizes and head_dim > 0, got (B, H, Tq, Tk, D) = (",
                 s.batch, ", ", s.heads, ", ", s.q_len, ", ", s.kv_len, ", ", s.head_dim, ")");
   TESSERA_CHECK(o.dropout_p >= 0.f && o.dropout_p < 1.f, op, ": expected dropout_p in [0, 1), got ",
                 o.dropout_p);
@@ -59,15 +60,14 @@ void check_args(const char* op, const AttentionShape& s, const AttentionOptions&
                 ": expected a finite scale >= 0 (0 = 1/sqrt(head_dim)), got ", o.scale);
   if (o.key_lengths) {
     for (int64_t b = 0; b < s.batch; ++b)
-      TESSERA_CHECK(o.key_lengths[b] >= 0 && o.key_lengths[b] <= s.kv_len, op, ": key_lengths[",
-                    b, "] = ", o.key_lengths[b], " is outside [0, kv_len=", s.kv_len, "]");
+      TESSERA_CHECK(o.key_lengths[b] >= 0 && o.key_lengths[b] <= s.kv_len, op, ": key_lengths[", b,
+                    "] = ", o.key_lengths[b], " is outside [0, kv_len=", s.kv_len, "]");
   }
 }
 
 template <typename A>
 A resolve_scale(const AttentionShape& s, const AttentionOptions& o) {
-  return o.scale != 0.f ? static_cast<A>(o.scale)
-                        : A(1) / std::sqrt(static_cast<A>(s.head_dim));
+  return o.scale != 0.f ? static_cast<A>(o.scale) : A(1) / std::sqrt(static_cast<A>(s.head_dim));
 }
 
 // Rows [0, rows) x D of src as A: the pointer itself when T is A, else a widened copy.
@@ -122,9 +122,9 @@ struct DropoutMask {
 }  // namespace
 
 template <typename T>
-void attention_forward(const AttentionShape& s, const AttentionOptions& opt, const T* q,
-                       const T* k, const T* v, T* o, acc_t<T>* lse) {
-  using A = acc_t<T>;
+void attention_forward(const AttentionShape& s, const AttentionOptions& opt, const T* q, const T* k,
+                       const T* v, T* o, compute_t<T>* lse) {
+  using A = compute_t<T>;
   constexpr A kNegInf = -std::numeric_limits<A>::infinity();
   // Preconditions
   check_args("attention_forward", s, opt);
@@ -154,7 +154,7 @@ void attention_forward(const AttentionShape& s, const AttentionOptions& opt, con
         const int64_t bk = std::min(kBk, k_end - k0);
         const A* kt = as_acc<A>(k + (bh * Tk + k0) * D, bk * D, kbuf);  // (bk, D)
         const A* vt = as_acc<A>(v + (bh * Tk + k0) * D, bk * D, vbuf);  // (bk, D)
-        A* st = sbuf.data();                                             // (bq, bk)
+        A* st = sbuf.data();                                            // (bq, bk)
         tile_gemm<A>(bq, bk, D, false, true, qt, D, kt, D, 0.f, st, bk);
         for (int64_t i = 0; i < bq; ++i) {
           A* row = st + i * bk;
@@ -200,9 +200,9 @@ void attention_forward(const AttentionShape& s, const AttentionOptions& opt, con
 
 template <typename T>
 void attention_backward(const AttentionShape& s, const AttentionOptions& opt, const T* q,
-                        const T* k, const T* v, const T* o, const T* grad_o, const acc_t<T>* lse,
-                        T* grad_q, T* grad_k, T* grad_v) {
-  using A = acc_t<T>;
+                        const T* k, const T* v, const T* o, const T* grad_o,
+                        const compute_t<T>* lse, T* grad_q, T* grad_k, T* grad_v) {
+  using A = compute_t<T>;
   constexpr A kNegInf = -std::numeric_limits<A>::infinity();
   // Preconditions
   check_args("attention_backward", s, opt);
@@ -222,12 +222,12 @@ void attention_backward(const AttentionShape& s, const AttentionOptions& opt, co
     for (int64_t bh = t0; bh < t1; ++bh) {
       const int64_t b = bh / H;
       const int64_t kv_valid = opt.key_lengths ? opt.key_lengths[b] : Tk;
-      const A* qa = as_acc<A>(q + bh * Tq * D, Tq * D, qb);          // (Tq, D)
-      const A* ka = as_acc<A>(k + bh * Tk * D, Tk * D, kb);          // (Tk, D)
-      const A* va = as_acc<A>(v + bh * Tk * D, Tk * D, vb);          // (Tk, D)
-      const A* oa = as_acc<A>(o + bh * Tq * D, Tq * D, ob);          // (Tq, D)
-      const A* goa = as_acc<A>(grad_o + bh * Tq * D, Tq * D, gob);   // (Tq, D)
-      const A* lrow = lse + bh * Tq;                                 // (Tq)
+      const A* qa = as_acc<A>(q + bh * Tq * D, Tq * D, qb);         // (Tq, D)
+      const A* ka = as_acc<A>(k + bh * Tk * D, Tk * D, kb);         // (Tk, D)
+      const A* va = as_acc<A>(v + bh * Tk * D, Tk * D, vb);         // (Tk, D)
+      const A* oa = as_acc<A>(o + bh * Tq * D, Tq * D, ob);         // (Tq, D)
+      const A* goa = as_acc<A>(grad_o + bh * Tq * D, Tq * D, gob);  // (Tq, D)
+      const A* lrow = lse + bh * Tq;                                // (Tq)
       for (int64_t i = 0; i < Tq; ++i) {
         A acc = 0;
 #pragma omp simd reduction(+ : acc)
@@ -294,11 +294,11 @@ void attention_backward(const AttentionShape& s, const AttentionOptions& opt, co
   });
 }
 
-#define TESSERA_INSTANTIATE_ATTENTION(T)                                                         \
-  template void attention_forward<T>(const AttentionShape&, const AttentionOptions&, const T*,   \
-                                     const T*, const T*, T*, acc_t<T>*);                         \
-  template void attention_backward<T>(const AttentionShape&, const AttentionOptions&, const T*,  \
-                                      const T*, const T*, const T*, const T*, const acc_t<T>*,   \
+#define TESSERA_INSTANTIATE_ATTENTION(T)                                                           \
+  template void attention_forward<T>(const AttentionShape&, const AttentionOptions&, const T*,     \
+                                     const T*, const T*, T*, compute_t<T>*);                       \
+  template void attention_backward<T>(const AttentionShape&, const AttentionOptions&, const T*,    \
+                                      const T*, const T*, const T*, const T*, const compute_t<T>*, \
                                       T*, T*, T*);
 TESSERA_INSTANTIATE_ATTENTION(float)
 TESSERA_INSTANTIATE_ATTENTION(double)

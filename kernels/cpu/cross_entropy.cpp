@@ -2,15 +2,15 @@
 /// @brief Fused softmax cross-entropy (label smoothing, ignore_index) forward + backward on CPU.
 //
 // cross_entropy.cpp: the classifier head's loss and its logits gradient.
-// Shapes:  logits, grad_logits (N, V) row-major; targets (N); row_loss, lse (N) acc_t<T>.
+// Shapes:  logits, grad_logits (N, V) row-major; targets (N); row_loss, lse (N) compute_t<T>.
 // Mapping: rows in fixed chunks over OpenMP threads; inside a row `omp simd` loops with the
 //          vectorisable exp (vec_math.h). A row of V = 50257 floats is 200 KB: it stays in L2
 //          between the statistics pass and the gradient pass.
 // Algorithm: pass 1 over the row in blocks: running (max m, sum s = sum exp(x - m)) rescaled as m
 //          grows (online softmax), and sum_j x_j for the smoothing term; lse = m + log s.
-//          pass 2 (when the gradient is wanted) writes (exp(x - lse) - eps/V - (1-eps)[j==t]) * scale
-//          over the same row -- so probabilities never exist as a separate (N, V) tensor and the
-//          gradient may overwrite the logits (llm.c's fused classifier).
+//          pass 2 (when the gradient is wanted) writes (exp(x - lse) - eps/V - (1-eps)[j==t]) *
+//          scale over the same row -- so probabilities never exist as a separate (N, V) tensor and
+//          the gradient may overwrite the logits (llm.c's fused classifier).
 // Reduction: per-row losses are summed in row order in double after the parallel part, so the
 //          result does not depend on the thread count.
 // Cost:    forward ~(3 + exp) NV FLOP, reads NV*sizeof(T); fused backward adds one write of NV
@@ -94,7 +94,7 @@ template <typename T, typename A>
 void write_grad_row(const T* xr, T* gr, int64_t n, int64_t t, A lse, A eps, A scale) {
   const A off = eps / static_cast<A>(n);
   const A xt = static_cast<A>(xr[t]);  // read before the row loop may overwrite it (aliasing)
-  if (!(lse > -std::numeric_limits<A>::infinity())) lse = 0;  // all -inf logits: p = 0
+  if (lse == -std::numeric_limits<A>::infinity()) lse = 0;  // all -inf logits: p = 0 (NaN stays)
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j)
     gr[j] = static_cast<T>((exp_fast(static_cast<A>(xr[j]) - lse) - off) * scale);
@@ -105,9 +105,9 @@ void write_grad_row(const T* xr, T* gr, int64_t n, int64_t t, A lse, A eps, A sc
 
 template <typename T, typename Index>
 double cross_entropy_forward(const T* logits, const Index* targets, int64_t rows, int64_t vocab,
-                             const CrossEntropyOptions& o, acc_t<T>* row_loss, acc_t<T>* lse,
-                             T* grad_logits, float grad_loss) {
-  using A = acc_t<T>;
+                             const CrossEntropyOptions& o, compute_t<T>* row_loss,
+                             compute_t<T>* lse, T* grad_logits, float grad_loss) {
+  using A = compute_t<T>;
   constexpr const char* kOp = "cross_entropy_forward";
   // Preconditions
   check_common(kOp, rows, vocab, o);
@@ -143,15 +143,16 @@ double cross_entropy_forward(const T* logits, const Index* targets, int64_t rows
   double total = 0;
   for (int64_t r = 0; r < rows; ++r) total += static_cast<double>(losses[r]);
   if (row_loss) std::copy(losses.begin(), losses.end(), row_loss);
-  if (o.reduction == LossReduction::kMean) return count > 0 ? total / static_cast<double>(count) : 0.0;
+  if (o.reduction == LossReduction::kMean)
+    return count > 0 ? total / static_cast<double>(count) : 0.0;
   return total;
 }
 
 template <typename T, typename Index>
-void cross_entropy_backward(const T* logits, const Index* targets, const acc_t<T>* lse,
+void cross_entropy_backward(const T* logits, const Index* targets, const compute_t<T>* lse,
                             int64_t rows, int64_t vocab, const CrossEntropyOptions& o,
                             const float* grad_loss, T* grad_logits) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   constexpr const char* kOp = "cross_entropy_backward";
   // Preconditions
   check_common(kOp, rows, vocab, o);
@@ -181,14 +182,14 @@ void cross_entropy_backward(const T* logits, const Index* targets, const acc_t<T
   });
 }
 
-#define TESSERA_INSTANTIATE_CE(T, I)                                                             \
-  template double cross_entropy_forward<T, I>(const T*, const I*, int64_t, int64_t,              \
-                                              const CrossEntropyOptions&, acc_t<T>*, acc_t<T>*,  \
-                                              T*, float);                                        \
-  template void cross_entropy_backward<T, I>(const T*, const I*, const acc_t<T>*, int64_t,       \
-                                             int64_t, const CrossEntropyOptions&, const float*,  \
+#define TESSERA_INSTANTIATE_CE(T, I)                                                            \
+  template double cross_entropy_forward<T, I>(const T*, const I*, int64_t, int64_t,             \
+                                              const CrossEntropyOptions&, compute_t<T>*,        \
+                                              compute_t<T>*, T*, float);                        \
+  template void cross_entropy_backward<T, I>(const T*, const I*, const compute_t<T>*, int64_t,  \
+                                             int64_t, const CrossEntropyOptions&, const float*, \
                                              T*);
-#define TESSERA_INSTANTIATE_CE_T(T) \
+#define TESSERA_INSTANTIATE_CE_T(T)  \
   TESSERA_INSTANTIATE_CE(T, int64_t) \
   TESSERA_INSTANTIATE_CE(T, int32_t)
 TESSERA_INSTANTIATE_CE_T(float)

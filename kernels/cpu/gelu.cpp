@@ -18,7 +18,7 @@
 #include <type_traits>
 
 #include <tessera/error.h>
-#include <tessera/kernels/cpu/acc_type.h>
+#include <tessera/kernels/cpu/compute_type.h>
 #include <tessera/kernels/cpu/strided_loop.h>
 
 #include "vec_math.h"
@@ -82,7 +82,7 @@ TESSERA_ALWAYS_INLINE A gelu_grad(A x, GeluApproximation approx) {
 
 template <typename T>
 void gelu_forward(const T* x, T* y, int64_t n, GeluApproximation approx) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   TESSERA_CHECK(n >= 0, "gelu_forward: expected n >= 0, got ", n);
   if (n == 0) return;
   TESSERA_CHECK(x && y, "gelu_forward: x and y must be non-null");
@@ -101,7 +101,7 @@ void gelu_forward(const T* x, T* y, int64_t n, GeluApproximation approx) {
 
 template <typename T>
 void gelu_backward(const T* grad_y, const T* x, T* grad_x, int64_t n, GeluApproximation approx) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   TESSERA_CHECK(n >= 0, "gelu_backward: expected n >= 0, got ", n);
   if (n == 0) return;
   TESSERA_CHECK(grad_y && x && grad_x, "gelu_backward: grad_y, x and grad_x must be non-null");
@@ -120,8 +120,8 @@ void gelu_backward(const T* grad_y, const T* x, T* grad_x, int64_t n, GeluApprox
   });
 }
 
-#define TESSERA_INSTANTIATE_GELU(T)                                                   \
-  template void gelu_forward<T>(const T*, T*, int64_t, GeluApproximation);           \
+#define TESSERA_INSTANTIATE_GELU(T)                                        \
+  template void gelu_forward<T>(const T*, T*, int64_t, GeluApproximation); \
   template void gelu_backward<T>(const T*, const T*, T*, int64_t, GeluApproximation);
 TESSERA_INSTANTIATE_GELU(float)
 TESSERA_INSTANTIATE_GELU(double)

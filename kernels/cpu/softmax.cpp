@@ -8,11 +8,11 @@
 //          vectorisable exp of NOTE [vectorisable exp] in vec_math.h.
 // Algorithm: one pass over x in blocks of kBlock columns: z = scale*x + mask into the buffer, the
 //          block max, and a running (max m, sum s) pair rescaled when m grows (online softmax,
-//          Milakov & Gimelshein 2018) -- so x is read from memory once even for rows far larger than
-//          the cache. Softmax keeps exp(z - m_block) in the buffer, so the second pass writes
+//          Milakov & Gimelshein 2018) -- so x is read from memory once even for rows far larger
+//          than the cache. Softmax keeps exp(z - m_block) in the buffer, so the second pass writes
 //          y = buffer * exp(m_block - m) / s with one multiply (one exp per element in all; the
-//          kernel is compute-bound at ~1.5 cycles/element otherwise). Causal rows stop at their last
-//          visible column (the rest is written as 0 / -inf without computing).
+//          kernel is compute-bound at ~1.5 cycles/element otherwise). Causal rows stop at their
+//          last visible column (the rest is written as 0 / -inf without computing).
 // Cost:    forward ~(4 + exp ~12) NC FLOP; reads NC*sizeof(T), writes NC*sizeof(T): memory-bound,
 //          floor = 2NC*sizeof(T) / copy bandwidth. Backward: reads y, grad_y, writes grad_x
 //          (3NC*sizeof(T)), 4NC FLOP.
@@ -27,7 +27,7 @@
 #include <vector>
 
 #include <tessera/error.h>
-#include <tessera/kernels/cpu/acc_type.h>
+#include <tessera/kernels/cpu/compute_type.h>
 #include <tessera/kernels/cpu/strided_loop.h>
 
 #include "vec_math.h"
@@ -43,8 +43,8 @@ constexpr int64_t kBlock = 512;  // columns per online-softmax block (2 KiB of f
 void check_args(const char* op, int64_t rows, int64_t cols, const SoftmaxOptions& o) {
   TESSERA_CHECK(rows >= 0 && cols >= 0, op, ": expected non-negative sizes, got rows=", rows,
                 " cols=", cols);
-  TESSERA_CHECK(!o.additive || o.mask_rows > 0, op,
-                ": an additive mask needs mask_rows > 0, got ", o.mask_rows);
+  TESSERA_CHECK(!o.additive || o.mask_rows > 0, op, ": an additive mask needs mask_rows > 0, got ",
+                o.mask_rows);
   TESSERA_CHECK(!o.causal || o.causal_rows > 0, op,
                 ": causal masking needs causal_rows > 0 (the block height), got ", o.causal_rows);
 }
@@ -112,7 +112,7 @@ void row_stats(const T* xr, const float* mask, A scale, A* z, A* block_m, int64_
 template <typename T, bool kLog>
 void forward_impl(const char* op, const T* x, T* y, int64_t rows, int64_t cols,
                   const SoftmaxOptions& o) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   constexpr A kNegInf = -std::numeric_limits<A>::infinity();
   check_args(op, rows, cols, o);
   if (rows == 0 || cols == 0) return;
@@ -153,7 +153,7 @@ void forward_impl(const char* op, const T* x, T* y, int64_t rows, int64_t cols,
 template <typename T, bool kLog>
 void backward_impl(const char* op, const T* y, const T* grad_y, T* grad_x, int64_t rows,
                    int64_t cols, float scale) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   TESSERA_CHECK(rows >= 0 && cols >= 0, op, ": expected non-negative sizes, got rows=", rows,
                 " cols=", cols);
   if (rows == 0 || cols == 0) return;
@@ -208,10 +208,10 @@ void log_softmax_backward(const T* y, const T* grad_y, T* grad_x, int64_t rows, 
   backward_impl<T, true>("log_softmax_backward", y, grad_y, grad_x, rows, cols, scale);
 }
 
-#define TESSERA_INSTANTIATE_SOFTMAX(T)                                                          \
-  template void softmax_forward<T>(const T*, T*, int64_t, int64_t, const SoftmaxOptions&);      \
-  template void log_softmax_forward<T>(const T*, T*, int64_t, int64_t, const SoftmaxOptions&);  \
-  template void softmax_backward<T>(const T*, const T*, T*, int64_t, int64_t, float);           \
+#define TESSERA_INSTANTIATE_SOFTMAX(T)                                                         \
+  template void softmax_forward<T>(const T*, T*, int64_t, int64_t, const SoftmaxOptions&);     \
+  template void log_softmax_forward<T>(const T*, T*, int64_t, int64_t, const SoftmaxOptions&); \
+  template void softmax_backward<T>(const T*, const T*, T*, int64_t, int64_t, float);          \
   template void log_softmax_backward<T>(const T*, const T*, T*, int64_t, int64_t, float);
 TESSERA_INSTANTIATE_SOFTMAX(float)
 TESSERA_INSTANTIATE_SOFTMAX(double)

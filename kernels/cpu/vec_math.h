@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief Private math helpers for the CPU kernels: a vectorisable expf and deterministic reductions.
+/// @brief Private math helpers for the CPU kernels: a vectorisable expf and deterministic
+/// reductions.
 ///
 /// NOTE [vectorisable exp]: glibc's expf is an opaque scalar call, so a loop that calls it never
 /// vectorises. exp_fast(float) is Cephes' expf written with only adds, multiplies, an int
@@ -8,8 +9,8 @@
 /// degree-7 polynomial for e^r; 2^n built in the exponent bits. Max relative error ~2 ulp
 /// (checked against std::exp in the softmax test). x < -87.33 returns exactly 0 (so -inf masks
 /// give 0, never NaN); x > 88.3 returns +inf (the true overflow is at 88.72; clamping lower keeps
-/// 2^n a normal float, and no caller needs the gap); NaN stays NaN. The double overload is std::exp: float64 is the
-/// reference path and stays exact.
+/// 2^n a normal float, and no caller needs the gap); NaN stays NaN. The double overload is
+/// std::exp: float64 is the reference path and stays exact.
 ///
 /// Two compiler facts this relies on (GCC 12, checked with -fopt-info-vec and timed):
 ///  - the selects only if-convert on AVX2 with -fno-trapping-math (set for the kernels library in
@@ -19,7 +20,8 @@
 ///
 /// NOTE [deterministic reductions]: a float sum is only vectorised by GCC when reassociation is
 /// allowed; `#pragma omp simd reduction` grants it for one loop. The resulting order is fixed at
-/// compile time (lane-wise partial sums, then a fixed tree), so it never depends on the thread count.
+/// compile time (lane-wise partial sums, then a fixed tree), so it never depends on the thread
+/// count.
 #pragma once
 
 #include <bit>

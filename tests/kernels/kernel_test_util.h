@@ -3,8 +3,8 @@
 /// comparison that reports the worst element (llm.c's check_tensor).
 #pragma once
 
-#include <catch2/catch.hpp>
 #include <omp.h>
+#include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -19,8 +19,8 @@
 namespace tessera::test {
 
 /// Tolerance |got - ref| <= atol + rtol * |ref| per storage type. Float32 kernels accumulate in
-/// float32 with vectorised orders and a ~2-ulp exp, so relative agreement is ~1e-6..1e-5; the 16-bit
-/// types are limited by their storage rounding (bf16 8 bits, f16 11 bits of mantissa).
+/// float32 with vectorised orders and a ~2-ulp exp, so relative agreement is ~1e-6..1e-5; the
+/// 16-bit types are limited by their storage rounding (bf16 8 bits, f16 11 bits of mantissa).
 template <typename T>
 struct Tol {
   static constexpr double rtol = 1e-5, atol = 1e-5;

@@ -90,3 +90,22 @@ TEST_CASE("adamw_step rejects bad hyperparameters", "[kernels][adamw]") {
   CHECK_THROWS_AS(adamw_step<float>(&bad, 1, h), tessera::Error);
   CHECK_NOTHROW(adamw_step<float>(nullptr, 0, h));
 }
+
+TEST_CASE("adamw_step results do not depend on the thread count", "[kernels][adamw]") {
+  std::mt19937_64 rng(5);
+  const int64_t n = 300001;  // several chunks
+  const auto p0 = random_vec<float>(n, rng), g = random_vec<float>(n, rng);
+  auto run = [&](int threads) {
+    std::vector<float> p = p0, m(n, 0.1f), v(n, 0.01f);
+    AdamWTensor<float> t{p.data(), g.data(), m.data(), v.data(), n};
+    AdamWHyper h;
+    h.step = 3;
+    with_threads(threads, [&] { adamw_step<float>(&t, 1, h); });
+    return std::vector<std::vector<float>>{p, m, v};
+  };
+  const auto a = run(1), b = run(2), c = run(3);
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(same_bits(a[i], b[i]));
+    CHECK(same_bits(a[i], c[i]));
+  }
+}

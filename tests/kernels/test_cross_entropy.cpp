@@ -22,7 +22,8 @@ namespace {
 double ce_f32(const float* x, const int64_t* t, int64_t rows, int64_t vocab,
               const CrossEntropyOptions& o, float* row_loss, float* lse, float* grad = nullptr,
               float grad_loss = 1.f) {
-  return cross_entropy_forward<float, int64_t>(x, t, rows, vocab, o, row_loss, lse, grad, grad_loss);
+  return cross_entropy_forward<float, int64_t>(x, t, rows, vocab, o, row_loss, lse, grad,
+                                               grad_loss);
 }
 
 struct Ref {
@@ -81,7 +82,8 @@ TEST_CASE("cross_entropy float64 reference gradient matches finite differences",
     xp[i] += 1e-6;
     xm[i] -= 1e-6;
     const double fd = (reference(xp, t, rows, vocab, o, w).reduced -
-                       reference(xm, t, rows, vocab, o, w).reduced) / 2e-6;
+                       reference(xm, t, rows, vocab, o, w).reduced) /
+                      2e-6;
     CHECK(std::fabs(fd - ref.grad[i]) < 1e-8);
   }
 }
@@ -89,7 +91,7 @@ TEST_CASE("cross_entropy float64 reference gradient matches finite differences",
 TEMPLATE_TEST_CASE("cross_entropy matches float64 reference", "[kernels][cross_entropy]", float,
                    double, BFloat16, Float16) {
   using T = TestType;
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   const int64_t vocab = GENERATE(1, 17, 127, 129, 5000);
   const int64_t rows = vocab == 5000 ? 7 : GENERATE(1, 17, 130);
   const float eps = GENERATE(0.f, 0.1f);
@@ -111,14 +113,14 @@ TEMPLATE_TEST_CASE("cross_entropy matches float64 reference", "[kernels][cross_e
     count += t[r] != -1;
   }
   const float grad_loss = 0.75f;
-  const double w = red == LossReduction::kMean ? (count ? grad_loss / double(count) : 0.0) : grad_loss;
+  const double w =
+      red == LossReduction::kMean ? (count ? grad_loss / double(count) : 0.0) : grad_loss;
   const Ref ref = reference(to_double(x), t, rows, vocab, o, std::vector<double>(rows, w));
 
   std::vector<A> row_loss(rows), lse(rows);
   std::vector<T> grad(rows * vocab);
-  const double loss = cross_entropy_forward<T, int64_t>(x.data(), t.data(), rows, vocab, o,
-                                                        row_loss.data(), lse.data(), grad.data(),
-                                                        grad_loss);
+  const double loss = cross_entropy_forward<T, int64_t>(
+      x.data(), t.data(), rows, vocab, o, row_loss.data(), lse.data(), grad.data(), grad_loss);
   const double rt = std::is_same_v<T, double> ? 1e-12 : 1e-5;
   CHECK(std::fabs(loss - ref.reduced) <= rt * (1 + std::fabs(ref.reduced)));
   // Losses are computed in the accumulation type from the (exactly widened) stored logits.
@@ -152,32 +154,44 @@ TEST_CASE("cross_entropy reduction none takes per-row gradients", "[kernels][cro
   auto gl = random_vec<float>(rows, rng);
   const Ref ref = reference(to_double(x), t, rows, vocab, o, to_double(gl));
   std::vector<float> row_loss(rows), lse(rows), grad(rows * vocab);
-  ce_f32(x.data(), t.data(), rows, vocab, o, row_loss.data(),
-                                        lse.data());
+  ce_f32(x.data(), t.data(), rows, vocab, o, row_loss.data(), lse.data());
   check_close("row_loss", row_loss, ref.row_loss);
   cross_entropy_backward<float, int64_t>(x.data(), t.data(), lse.data(), rows, vocab, o, gl.data(),
                                          grad.data());
   check_close("grad", grad, ref.grad);
-  CHECK_THROWS_AS(ce_f32(x.data(), t.data(), rows, vocab, o, nullptr,
-                                                        nullptr, grad.data()),
+  CHECK_THROWS_AS(ce_f32(x.data(), t.data(), rows, vocab, o, nullptr, nullptr, grad.data()),
                   tessera::Error);
+}
+
+TEST_CASE("cross_entropy with -inf (masked) logits and NaN logits", "[kernels][cross_entropy]") {
+  const int64_t vocab = 6;
+  std::vector<float> x = {1.f, -INFINITY, 2.f, -INFINITY, 0.5f, 0.f,   // masked vocab entries
+                          1.f, NAN,       2.f, 3.f,       0.5f, 0.f};  // a NaN logit
+  std::vector<int64_t> t = {2, 0};
+  std::vector<float> loss(2), lse(2), grad(2 * vocab);
+  CrossEntropyOptions o;
+  o.reduction = LossReduction::kSum;
+  ce_f32(x.data(), t.data(), 2, vocab, o, loss.data(), lse.data(), grad.data());
+  const double l0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(0.5) + 1.0);
+  CHECK(loss[0] == Approx(l0 - 2.0).epsilon(1e-6));
+  CHECK(grad[1] == 0.f);
+  CHECK(grad[3] == 0.f);
+  CHECK(grad[2] == Approx(std::exp(2.0 - l0) - 1.0).epsilon(1e-5));
+  CHECK(std::isnan(loss[1]));  // NaN propagates to the loss and the gradient, not hidden
+  CHECK(std::isnan(grad[vocab + 1]));
 }
 
 TEST_CASE("cross_entropy rejects out-of-range targets", "[kernels][cross_entropy]") {
   std::vector<float> x(2 * 4, 0.f);
   std::vector<int64_t> t = {1, 4};
   CrossEntropyOptions o;
-  CHECK_THROWS_AS(ce_f32(x.data(), t.data(), 2, 4, o, nullptr, nullptr),
-                  tessera::Error);
+  CHECK_THROWS_AS(ce_f32(x.data(), t.data(), 2, 4, o, nullptr, nullptr), tessera::Error);
   t[1] = -5;
-  CHECK_THROWS_AS(ce_f32(x.data(), t.data(), 2, 4, o, nullptr, nullptr),
-                  tessera::Error);
+  CHECK_THROWS_AS(ce_f32(x.data(), t.data(), 2, 4, o, nullptr, nullptr), tessera::Error);
   t[1] = -100;  // the default ignore_index
-  CHECK(ce_f32(x.data(), t.data(), 2, 4, o, nullptr, nullptr) ==
-        Approx(std::log(4.0)));
+  CHECK(ce_f32(x.data(), t.data(), 2, 4, o, nullptr, nullptr) == Approx(std::log(4.0)));
   o.label_smoothing = 1.5f;
-  CHECK_THROWS_AS(ce_f32(x.data(), t.data(), 2, 4, o, nullptr, nullptr),
-                  tessera::Error);
+  CHECK_THROWS_AS(ce_f32(x.data(), t.data(), 2, 4, o, nullptr, nullptr), tessera::Error);
 }
 
 TEST_CASE("cross_entropy results do not depend on the thread count", "[kernels][cross_entropy]") {
@@ -192,12 +206,15 @@ TEST_CASE("cross_entropy results do not depend on the thread count", "[kernels][
     std::vector<float> row_loss(rows), lse(rows), grad(rows * vocab);
     double loss = 0;
     with_threads(threads, [&] {
-      loss = ce_f32(x.data(), t.data(), rows, vocab, o,
-                                                   row_loss.data(), lse.data(), grad.data());
+      loss = ce_f32(x.data(), t.data(), rows, vocab, o, row_loss.data(), lse.data(), grad.data());
     });
     return std::make_pair(loss, std::vector<std::vector<float>>{row_loss, lse, grad});
   };
-  const auto a = run(1), b = run(2);
+  const auto a = run(1), b = run(2), d = run(3);
   CHECK(a.first == b.first);
-  for (size_t i = 0; i < a.second.size(); ++i) CHECK(same_bits(a.second[i], b.second[i]));
+  CHECK(a.first == d.first);
+  for (size_t i = 0; i < a.second.size(); ++i) {
+    CHECK(same_bits(a.second[i], b.second[i]));
+    CHECK(same_bits(a.second[i], d.second[i]));
+  }
 }

@@ -29,7 +29,8 @@ double ref_gelu_grad(double x, bool tanh_form) {
   if (tanh_form) {
     const double u = std::sqrt(2 / kPi) * (x + 0.044715 * x * x * x);
     const double th = std::tanh(u);
-    return 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * std::sqrt(2 / kPi) * (1 + 3 * 0.044715 * x * x);
+    return 0.5 * (1 + th) +
+           0.5 * x * (1 - th * th) * std::sqrt(2 / kPi) * (1 + 3 * 0.044715 * x * x);
   }
   return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * kPi);
 }
@@ -39,8 +40,8 @@ double ref_gelu_grad(double x, bool tanh_form) {
 TEST_CASE("gelu float64 reference gradient matches finite differences", "[kernels][gelu]") {
   for (bool tf : {false, true})
     for (double x = -6; x <= 6; x += 0.37)
-      CHECK(std::fabs((ref_gelu(x + 1e-6, tf) - ref_gelu(x - 1e-6, tf)) / 2e-6 - ref_gelu_grad(x, tf)) <
-            1e-8);
+      CHECK(std::fabs((ref_gelu(x + 1e-6, tf) - ref_gelu(x - 1e-6, tf)) / 2e-6 -
+                      ref_gelu_grad(x, tf)) < 1e-8);
 }
 
 TEMPLATE_TEST_CASE("gelu forward and backward match float64 reference", "[kernels][gelu]", float,
@@ -70,7 +71,8 @@ TEMPLATE_TEST_CASE("gelu forward and backward match float64 reference", "[kernel
   gelu_backward<T>(gy.data(), x.data(), gx.data(), n, approx);
   // Absolute floor: y ~ x Phi(x) underflows towards 0 for x << 0.
   check_close("y", y, ry, Tol<T>::rtol, std::is_same_v<T, double> ? 1e-13 : Tol<T>::atol * 0.1);
-  check_close("grad_x", gx, rg, Tol<T>::rtol, std::is_same_v<T, double> ? 1e-13 : Tol<T>::atol * 0.1);
+  check_close("grad_x", gx, rg, Tol<T>::rtol,
+              std::is_same_v<T, double> ? 1e-13 : Tol<T>::atol * 0.1);
 }
 
 TEST_CASE("gelu in place", "[kernels][gelu]") {
@@ -80,4 +82,22 @@ TEST_CASE("gelu in place", "[kernels][gelu]") {
   CHECK(same_bits(x, y));
   CHECK_THROWS_AS(gelu_forward<float>(x.data(), y.data(), -1, GeluApproximation::kNone),
                   tessera::Error);
+}
+
+TEST_CASE("gelu results do not depend on the thread count", "[kernels][gelu]") {
+  std::mt19937_64 rng(6);
+  const int64_t n = 200003;
+  const auto x = random_vec<float>(n, rng, -8, 8), gy = random_vec<float>(n, rng);
+  for (auto approx : {GeluApproximation::kNone, GeluApproximation::kTanh}) {
+    auto run = [&](int threads) {
+      std::vector<float> y(n), gx(n);
+      with_threads(threads, [&] {
+        gelu_forward<float>(x.data(), y.data(), n, approx);
+        gelu_backward<float>(gy.data(), x.data(), gx.data(), n, approx);
+      });
+      return std::vector<std::vector<float>>{y, gx};
+    };
+    const auto a = run(1), b = run(2);
+    for (size_t i = 0; i < a.size(); ++i) CHECK(same_bits(a[i], b[i]));
+  }
 }

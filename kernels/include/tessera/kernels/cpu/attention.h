@@ -2,7 +2,7 @@
 /// @brief Fused scaled-dot-product attention (FlashAttention-2 style) forward and backward, CPU.
 ///
 /// Shapes (row-major, contiguous): q, o, grad_q, grad_o (B, H, Tq, D); k, v, grad_k, grad_v
-/// (B, H, Tk, D); lse (B, H, Tq) acc_t<T>; key_lengths (B) int64 or null.
+/// (B, H, Tk, D); lse (B, H, Tq) compute_t<T>; key_lengths (B) int64 or null.
 ///   S = scale * q k^T,  S[i, j] = -inf where masked,  P = softmax_j(S),  o = P v,
 ///   lse[i] = log sum_j exp(S[i, j])   (the backward recomputes P from q, k and lse).
 /// Masks: key padding: key j of batch b is masked when j >= key_lengths[b];
@@ -24,7 +24,7 @@
 #include <cstdint>
 
 #include <tessera/half.h>
-#include <tessera/kernels/cpu/acc_type.h>
+#include <tessera/kernels/cpu/compute_type.h>
 
 namespace tessera::kernels::cpu {
 
@@ -42,11 +42,11 @@ struct AttentionOptions {
 
 template <typename T>
 void attention_forward(const AttentionShape& shape, const AttentionOptions& opt, const T* q,
-                       const T* k, const T* v, T* o, acc_t<T>* lse);
+                       const T* k, const T* v, T* o, compute_t<T>* lse);
 
 template <typename T>
 void attention_backward(const AttentionShape& shape, const AttentionOptions& opt, const T* q,
-                        const T* k, const T* v, const T* o, const T* grad_o, const acc_t<T>* lse,
-                        T* grad_q, T* grad_k, T* grad_v);
+                        const T* k, const T* v, const T* o, const T* grad_o,
+                        const compute_t<T>* lse, T* grad_q, T* grad_k, T* grad_v);
 
 }  // namespace tessera::kernels::cpu

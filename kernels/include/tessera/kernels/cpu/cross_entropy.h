@@ -2,7 +2,7 @@
 /// @brief Fused softmax cross-entropy classifier head (loss and logits gradient in one pass), CPU.
 ///
 /// Shapes (row-major): logits, grad_logits (rows, vocab); targets (rows) int64 or int32;
-/// row_loss, lse (rows) acc_t<T>. T is float, double, BFloat16 or Float16.
+/// row_loss, lse (rows) compute_t<T>. T is float, double, BFloat16 or Float16.
 /// Per row with target t != ignore_index, eps = label_smoothing, p = softmax(logits row):
 ///   loss_r = (1 - eps) * (-log p_t) + eps * mean_j(-log p_j)          (PyTorch's formula)
 ///          = lse - (1 - eps) * x_t - eps * mean_j x_j,     lse = log sum_j exp x_j
@@ -18,7 +18,7 @@
 #include <cstdint>
 
 #include <tessera/half.h>
-#include <tessera/kernels/cpu/acc_type.h>
+#include <tessera/kernels/cpu/compute_type.h>
 
 namespace tessera::kernels::cpu {
 
@@ -36,13 +36,13 @@ struct CrossEntropyOptions {
 /// grad_logits may alias logits (the logits buffer then holds the gradient). Not with kNone.
 template <typename T, typename Index>
 double cross_entropy_forward(const T* logits, const Index* targets, int64_t rows, int64_t vocab,
-                             const CrossEntropyOptions& opt, acc_t<T>* row_loss, acc_t<T>* lse,
-                             T* grad_logits = nullptr, float grad_loss = 1.f);
+                             const CrossEntropyOptions& opt, compute_t<T>* row_loss,
+                             compute_t<T>* lse, T* grad_logits = nullptr, float grad_loss = 1.f);
 
 /// Backward from the saved lse: grad_logits (assigned) = dL/dlogits where grad_loss points at one
 /// value (kMean, kSum) or rows values (kNone). grad_logits may alias logits.
 template <typename T, typename Index>
-void cross_entropy_backward(const T* logits, const Index* targets, const acc_t<T>* lse,
+void cross_entropy_backward(const T* logits, const Index* targets, const compute_t<T>* lse,
                             int64_t rows, int64_t vocab, const CrossEntropyOptions& opt,
                             const float* grad_loss, T* grad_logits);
 

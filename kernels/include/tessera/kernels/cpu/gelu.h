@@ -3,7 +3,8 @@
 ///
 /// Shapes: x, y, grad_y, grad_x (n) contiguous. T is float, double, BFloat16 or Float16.
 ///   exact: y = x Phi(x),                     dy/dx = Phi(x) + x phi(x)
-///   tanh:  y = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)   (PyTorch approximate='tanh')
+///   tanh:  y = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)   (PyTorch
+///   approximate='tanh')
 ///          computed as x sigmoid(2u) (no cancellation for x << 0);
 ///          dy/dx = s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2),  s = sigmoid(2u)
 /// grad_x is assigned and may alias grad_y or x; y may alias x. Elementwise: thread invariant.

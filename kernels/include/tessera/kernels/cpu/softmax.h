@@ -2,10 +2,10 @@
 /// @brief Softmax and log-softmax over the last dimension with scale and masking (CPU).
 ///
 /// Shapes (row-major): x, y, grad_y, grad_x (rows, cols). T is float, double, BFloat16 or Float16.
-///   z[r, j] = scale * x[r, j] + additive[r % mask_rows, j]      (additive: (mask_rows, cols) float)
-///   z[r, j] = -inf                     when causal and j > (r % causal_rows) + causal_offset
-///   softmax:      y = exp(z - max z) / sum exp(z - max z)
-///   log_softmax:  y = z - logsumexp(z)
+///   z[r, j] = scale * x[r, j] + additive[r % mask_rows, j]      (additive: (mask_rows, cols)
+///   float) z[r, j] = -inf                     when causal and j > (r % causal_rows) +
+///   causal_offset softmax:      y = exp(z - max z) / sum exp(z - max z) log_softmax:  y = z -
+///   logsumexp(z)
 /// Causal: view the rows as stacked (causal_rows, cols) score blocks (e.g. (B*H*T, T) with
 /// causal_rows = T); query i of a block sees columns j <= i + causal_offset (offset 0 with a square
 /// block is PyTorch's is_causal; offset cols - causal_rows is the bottom-right convention).
