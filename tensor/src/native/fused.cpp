@@ -68,7 +68,7 @@ LayerNormResult layer_norm(const Tensor& x_in, const Tensor& weight, const Tenso
   r.mean = empty({rows}, {.dtype = stat_dtype(x.dtype())});
   r.rstd = empty({rows}, {.dtype = stat_dtype(x.dtype())});
   visit_float("layer_norm", x.dtype(), [&]<typename T>() {
-    using A = kernels::cpu::acc_t<T>;
+    using A = kernels::cpu::compute_t<T>;
     kernels::cpu::layer_norm_forward<T>(ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(r.y),
                                         ptr<A>(r.mean), ptr<A>(r.rstd), rows, cols,
                                         static_cast<float>(eps));
@@ -90,7 +90,7 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x_in, con
   if (want_weight) r.grad_weight = zeros({cols}, {.dtype = x.dtype()});
   if (want_bias) r.grad_bias = zeros({cols}, {.dtype = x.dtype()});
   visit_float("layer_norm_backward", x.dtype(), [&]<typename T>() {
-    using A = kernels::cpu::acc_t<T>;
+    using A = kernels::cpu::compute_t<T>;
     kernels::cpu::layer_norm_backward<T>(ptr<T>(g), ptr<T>(x), ptr<T>(w), ptr<A>(mean), ptr<A>(rstd),
                                          nullptr, ptr<T>(r.grad_x), ptr<T>(r.grad_weight),
                                          ptr<T>(r.grad_bias), rows, cols);
@@ -153,7 +153,7 @@ CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_
   o.label_smoothing = label_smoothing;
   double loss = 0;
   visit_float("cross_entropy", logits.dtype(), [&]<typename T>() {
-    using A = kernels::cpu::acc_t<T>;
+    using A = kernels::cpu::compute_t<T>;
     loss = kernels::cpu::cross_entropy_forward<T, int64_t>(ptr<T>(logits), ptr<int64_t>(targets), rows,
                                                            vocab, o, ptr<A>(row_loss), ptr<A>(r.lse));
   });
@@ -179,7 +179,7 @@ Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& logits_in, 
   o.label_smoothing = label_smoothing;
   const float g = grad_loss.item<float>();
   visit_float("cross_entropy_backward", logits.dtype(), [&]<typename T>() {
-    using A = kernels::cpu::acc_t<T>;
+    using A = kernels::cpu::compute_t<T>;
     kernels::cpu::cross_entropy_backward<T, int64_t>(ptr<T>(logits), ptr<int64_t>(targets), ptr<A>(l),
                                                      rows, vocab, o, &g, ptr<T>(grad));
   });
@@ -220,7 +220,7 @@ AttentionResult scaled_dot_product_attention(const Tensor& q_in, const Tensor& k
   r.out = empty(q.shape(), {.dtype = q.dtype()});
   r.lse = empty({shape.batch, shape.heads, shape.q_len}, {.dtype = stat_dtype(q.dtype())});
   visit_float("scaled_dot_product_attention", q.dtype(), [&]<typename T>() {
-    using A = kernels::cpu::acc_t<T>;
+    using A = kernels::cpu::compute_t<T>;
     kernels::cpu::attention_forward<T>(shape, attention_options(p), ptr<T>(q), ptr<T>(k), ptr<T>(v),
                                        ptr<T>(r.out), ptr<A>(r.lse));
   });
@@ -240,7 +240,7 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
   r.grad_k = empty(k.shape(), {.dtype = q.dtype()});
   r.grad_v = empty(v.shape(), {.dtype = q.dtype()});
   visit_float("scaled_dot_product_attention_backward", q.dtype(), [&]<typename T>() {
-    using A = kernels::cpu::acc_t<T>;
+    using A = kernels::cpu::compute_t<T>;
     kernels::cpu::attention_backward<T>(shape, attention_options(p), ptr<T>(q), ptr<T>(k), ptr<T>(v),
                                         ptr<T>(o), ptr<T>(g), ptr<A>(l), ptr<T>(r.grad_q),
                                         ptr<T>(r.grad_k), ptr<T>(r.grad_v));
