@@ -13,7 +13,8 @@ git ls-files 'README.md' 'docs/*.md' '*.h' '*.cpp' 2>/dev/null | LC_ALL=C sort |
   LC_ALL=C sort | xargs cat > "$corpus"
 echo "tessera demo: training a 4-layer character-level GPT on $(wc -c < "$corpus") bytes of tessera's own"
 echo "docs and sources for about two minutes (progress below; metrics in $build/demo/run/metrics.jsonl)."
+steps=${DEMO_STEPS:-600}
 exec "$build/examples/train_gpt/train_gpt" --data "$corpus" --tokenizer char \
-  --layers 4 --heads 4 --width 128 --context 64 --batch 16 --steps "${DEMO_STEPS:-600}" \
-  --lr 2e-3 --min-lr 2e-4 --warmup 50 --eval-every 100 --eval-batches 10 --dropout 0 \
+  --layers 4 --heads 4 --width 128 --context 64 --batch 16 --steps "$steps" \
+  --lr 2e-3 --min-lr 2e-4 --warmup $((steps / 12)) --eval-every $(( steps / 6 > 0 ? steps / 6 : 1 )) --eval-batches 10 --dropout 0 \
   --seed 1337 --out "$build/demo/run" --sample-tokens 400
