@@ -28,17 +28,17 @@ build: deps $(BUILD)/build.ninja
 demo: build
 	@scripts/demo.sh $(BUILD)
 
-# Every test: the CPU build's unit tests (cudasim-run CUDA kernels and the installed-package
-# consumer included), the nvcc compile check of all CUDA sources for sm_80/sm_90, a short fuzzing
-# run of the file parsers, and the whole suite again under ASan + UBSan.
-test: test-cpu test-nvcc test-fuzz test-asan
+# Every test: the CPU build's unit tests (cudasim-run CUDA kernels, the installed-package consumer
+# and a short libFuzzer run of the safetensors parser included), the nvcc compile check of all CUDA
+# sources for sm_80/sm_90, and the suite again under ASan + UBSan. `make test-fuzz` fuzzes longer.
+test: test-cpu test-nvcc test-asan
 	@echo "tessera: all test stages passed"
 
 test-cpu: build
 	cd $(BUILD) && $(CTEST)
 
 test-fuzz: deps
-	@scripts/fuzz.sh 20
+	@scripts/fuzz.sh 120
 
 test-nvcc: deps
 	@scripts/nvcc_check.sh $(BUILD)-nvcc

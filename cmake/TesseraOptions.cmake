@@ -81,5 +81,7 @@ function(tessera_library name)
     target_compile_features(${target} PUBLIC cxx_std_20)  # users' code compiles our headers too
   endif()
   install(TARGETS ${target} EXPORT tesseraTargets)
-  install(DIRECTORY include/ DESTINATION include)
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/include)  # a library whose issue has not landed has none
+    install(DIRECTORY include/ DESTINATION include)
+  endif()
 endfunction()
