@@ -9,7 +9,7 @@ CMAKE_GEN := -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LA
 CTEST     := ctest --output-on-failure -j $(JOBS)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 
-.PHONY: all deps build demo test test-cpu test-asan test-nvcc test-fuzz bench clean
+.PHONY: all deps build demo test test-cpu test-sim test-asan test-nvcc test-fuzz bench clean
 
 all: build
 
@@ -27,13 +27,22 @@ demo: build
 	@scripts/demo.sh $(BUILD)
 
 # Every test: the CPU build's unit tests (cudasim-run CUDA kernels and the installed-package
-# consumer included), the nvcc compile check of all CUDA sources for sm_80/sm_90, a short fuzzing
-# run of the file parsers, and the whole suite again under ASan + UBSan.
-test: test-cpu test-nvcc test-fuzz test-asan
+# consumer included), the CUDA backend's tests on cudasim, the nvcc compile check of all CUDA
+# sources for sm_80/sm_90, a short fuzzing run of the file parsers, and the whole suite again under
+# ASan + UBSan.
+test: test-cpu test-sim test-nvcc test-fuzz test-asan
 	@echo "tessera: all test stages passed"
 
 test-cpu: build
 	cd $(BUILD) && $(CTEST)
+
+# The CUDA backend (tensor ops on cuda tensors) built with g++ against cudasim; only the targets its
+# tests need (docs/cuda.md).
+test-sim: deps
+	cmake -S . -B $(BUILD)-sim $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DTESSERA_CUDA=OFF \
+	      -DTESSERA_CUDA_SIM=ON -DTESSERA_BUILD_BENCHES=OFF -DTESSERA_BUILD_EXAMPLES=OFF
+	cmake --build $(BUILD)-sim -j $(JOBS) --target cuda_tests
+	cd $(BUILD)-sim && $(CTEST) -L cudasim
 
 test-fuzz: deps
 	@scripts/fuzz.sh 20
