@@ -276,8 +276,8 @@ __device__ __forceinline__ void store_wide(char* p, ScalarType t, const Wide& w)
 }
 
 template <typename I>
-__global__ void __launch_bounds__(kThreads) cast_strided(StridedLayout<2> L, I n) {
-  const int out_size = scalar_size(L.dtype[0]), in_size = scalar_size(L.dtype[1]);
+__global__ void __launch_bounds__(kThreads)
+    cast_strided(StridedLayout<2> L, I n, int out_size, int in_size) {
   for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<I>(gridDim.x) * blockDim.x) {
     I off[2];
@@ -374,10 +374,12 @@ void elementwise(EwOp op, const StridedLayout<4>& L, int64_t n, const EwParams& 
 void cast_copy(const StridedLayout<2>& L, int64_t n, cudaStream_t stream) {
   TESSERA_CHECK(L.ndim >= 0 && L.ndim <= kMaxDims, "cuda cast_copy: ", L.ndim, " dims > ", kMaxDims);
   if (n == 0) return;
+  const int out_size = scalar_size(L.dtype[0]), in_size = scalar_size(L.dtype[1]);
   if (fits_int32(L, n)) {
-    TESSERA_LAUNCH(cast_strided<uint32_t>, grid_for(n), kThreads, 0, stream)(L, static_cast<uint32_t>(n));
+    TESSERA_LAUNCH(cast_strided<uint32_t>, grid_for(n), kThreads, 0, stream)(
+        L, static_cast<uint32_t>(n), out_size, in_size);
   } else {
-    TESSERA_LAUNCH(cast_strided<int64_t>, grid_for(n), kThreads, 0, stream)(L, n);
+    TESSERA_LAUNCH(cast_strided<int64_t>, grid_for(n), kThreads, 0, stream)(L, n, out_size, in_size);
   }
 }
 

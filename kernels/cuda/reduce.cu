@@ -93,8 +93,10 @@ __device__ R block_reduce(R v, R* sh, F combine) {
 template <typename S>
 __global__ void __launch_bounds__(kMaxThreads)
     reduce_rows_kernel(ReduceOp op, const S* __restrict__ x, int64_t outer, int64_t inner,
-                       Wide<S>* __restrict__ out, int64_t* __restrict__ index, int64_t correction) {
+                       void* out_raw, int64_t* __restrict__ index, int64_t correction) {
+  // out is Wide<S>, passed untyped: nvcc's host stubs cannot spell a decltype parameter type.
   using R = Wide<S>;
+  R* __restrict__ out = static_cast<R*>(out_raw);
   __shared__ __align__(16) R sh[kMaxThreads];
   __shared__ __align__(16) int64_t sh_index[kMaxThreads];
   const int t = threadIdx.x, nt = blockDim.x;
@@ -190,8 +192,9 @@ __global__ void __launch_bounds__(kMaxThreads)
 template <typename S>
 __global__ void __launch_bounds__(kMaxThreads)
     reduce_columns_kernel(const S* __restrict__ x, int64_t rows, int64_t cols,
-                          Wide<S>* __restrict__ out, bool mean) {
+                          void* out_raw, bool mean) {
   using R = Wide<S>;
+  R* __restrict__ out = static_cast<R*>(out_raw);
   for (int64_t j = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < cols;
        j += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     R a = 0;
@@ -210,7 +213,7 @@ void launch_rows(ReduceOp op, const void* x, int64_t outer, int64_t inner, void*
   while (threads < kMaxThreads && threads < inner) threads *= 2;
   const unsigned grid = static_cast<unsigned>(outer < 65535 ? outer : 65535);
   TESSERA_LAUNCH(reduce_rows_kernel<S>, grid, threads, 0, stream)(
-      op, static_cast<const S*>(x), outer, inner, static_cast<Wide<S>*>(out), index, correction);
+      op, static_cast<const S*>(x), outer, inner, out, index, correction);
 }
 
 template <typename F>
@@ -246,7 +249,7 @@ void reduce_columns(ScalarType t, const void* x, int64_t rows, int64_t cols, voi
   const unsigned grid = static_cast<unsigned>(blocks < 65535 ? blocks : 65535);
   visit(t, [&]<typename S>() {
     TESSERA_LAUNCH(reduce_columns_kernel<S>, grid, kMaxThreads, 0, stream)(
-        static_cast<const S*>(x), rows, cols, static_cast<Wide<S>*>(out), mean);
+        static_cast<const S*>(x), rows, cols, out, mean);
   });
 }
 
