@@ -20,6 +20,7 @@
 #include <tessera/kernels/cuda/check.h>
 #include <tessera/kernels/cuda/elementwise.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -299,11 +300,16 @@ unsigned grid_for(int64_t n) {
   return static_cast<unsigned>(blocks < kMaxBlocks ? (blocks < 1 ? 1 : blocks) : kMaxBlocks);
 }
 
+std::atomic<bool>& force_64bit() {
+  static std::atomic<bool> force{false};
+  return force;
+}
+
 /// True when numel and every operand's largest element offset fit in int32.
 template <int N>
 bool fits_int32(const StridedLayout<N>& L, int64_t n) {
   constexpr int64_t kLimit = int64_t{1} << 31;
-  if (n >= kLimit) return false;
+  if (n >= kLimit || force_64bit().load(std::memory_order_relaxed)) return false;
   for (int k = 0; k < N; ++k) {
     int64_t last = 0;
     for (int d = 0; d < L.ndim; ++d) last += (L.sizes[d] - 1) * L.strides[k][d];
@@ -327,6 +333,8 @@ void launch_typed(EwOp op, const StridedLayout<4>& L, int64_t n, const EwParams&
 }
 
 }  // namespace
+
+bool force_64bit_indexing_for_testing(bool force) { return force_64bit().exchange(force); }
 
 int ew_arity(EwOp op) {
   switch (op) {

@@ -5,6 +5,8 @@
 
 #include <functional>
 
+#include <tessera/kernels/cuda/elementwise.h>
+
 #include "cuda/cuda_test_util.h"
 
 using namespace tessera;
@@ -205,4 +207,23 @@ TEST_CASE("cuda allclose and equal", "[cuda][elementwise]") {
   CHECK(native::allclose(a, b));
   CHECK(native::equal(a, a));
   CHECK_FALSE(native::equal(a, native::add(a, 1)));
+}
+
+TEST_CASE("cuda elementwise: 64-bit index path, empty and 0-d tensors", "[cuda][elementwise]") {
+  std::mt19937 rng(5);
+  // The int64 index path normally runs only beyond 2^31 elements: force it on small inputs.
+  const bool previous = kernels::cuda::force_64bit_indexing_for_testing(true);
+  for (Layout l : kLayouts) {
+    const Tensor a = random_tensor({4, 9, 5}, kFloat32, rng, l);
+    const Tensor b = random_tensor({9, 1}, kBFloat16, rng);
+    INFO(layout_name(l));
+    CHECK(check_cuda("add int64 index", native::add(to_cuda_view(a), to_cuda_view(b)), native::add(a, b)));
+    CHECK(check_cuda("cast int64 index", native::to(to_cuda_view(a), kFloat16), native::to(a, kFloat16)));
+  }
+  kernels::cuda::force_64bit_indexing_for_testing(previous);
+  const Tensor e = zeros({0, 3}), s = scalar_tensor(1.5);
+  CHECK(native::add(native::to(e, kCuda), 1).numel() == 0);
+  CHECK(check_cuda("0-d", native::mul(native::to(s, kCuda), native::to(s, kCuda)), native::mul(s, s)));
+  CHECK(check_cuda("0-d with vector", native::sub(native::to(s, kCuda), native::to(tensor({1.0f, 2.0f}), kCuda)),
+                   native::sub(s, tensor({1.0f, 2.0f}))));
 }

@@ -37,4 +37,8 @@ void cast_copy(const StridedLayout<2>& layout, int64_t numel, cudaStream_t strea
 /// `pattern`, to dst (contiguous).
 void fill(void* dst, int64_t n, int width, uint64_t pattern, cudaStream_t stream);
 
+/// Tests only: force the 64-bit index path of elementwise/cast_copy (normally taken only beyond
+/// 2^31 elements, too large for a test). Returns the previous setting.
+bool force_64bit_indexing_for_testing(bool force);
+
 }  // namespace tessera::kernels::cuda
