@@ -187,6 +187,10 @@ __device__ __forceinline__ A apply(EwOp op, A x, A y, A z, const EwParams& p, bo
 /// Offsets (in elements) of every operand for the linear index `i`.
 template <int N, typename I>
 __device__ __forceinline__ void offsets(const StridedLayout<N>& L, I i, I (&off)[N]) {
+  if (L.ndim == 1) {  // dense or tensor-scalar ops after coalescing: no division
+    for (int k = 0; k < N; ++k) off[k] = i * static_cast<I>(L.strides[k][0]);
+    return;
+  }
   for (int k = 0; k < N; ++k) off[k] = 0;
   for (int d = L.ndim - 1; d >= 0; --d) {
     const I size = static_cast<I>(L.sizes[d]);

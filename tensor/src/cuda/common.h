@@ -67,9 +67,18 @@ class PinnedBuffer {
   PinnedBuffer(const PinnedBuffer&) = delete;
   PinnedBuffer& operator=(const PinnedBuffer&) = delete;
   void* data() const { return data_; }
+  size_t size() const { return size_; }
 
  private:
   void* data_ = nullptr;
+  size_t size_ = 0;
 };
+
+/// This thread's staging buffer of at least `nbytes` (kept and grown, up to kMaxStagingBytes:
+/// cudaMallocHost costs far more than a copy, so one buffer is reused). Valid until the next call
+/// on this thread; callers synchronise their copy before returning. nullptr above the cap (then
+/// the caller copies from pageable memory and the driver stages it).
+void* staging_buffer(size_t nbytes);
+inline constexpr size_t kMaxStagingBytes = size_t{64} << 20;
 
 }  // namespace tessera::cuda::detail

@@ -3,8 +3,9 @@
 /// buffers, device<->device memcpy, and the strided cast kernel for everything else.
 ///
 /// Transfers: the source is made contiguous on its own device first (a kernel on CUDA, the CPU
-/// copy on the host), then one cudaMemcpyAsync moves the bytes through a page-locked buffer on the
-/// current stream of the CUDA side, which is synchronised before the staging buffer is released.
+/// copy on the host), then one cudaMemcpyAsync moves the bytes through this thread's page-locked
+/// staging buffer (reused; up to 64 MiB, larger transfers go from pageable memory) on the current
+/// stream of the CUDA side, which is synchronised before the buffer can be reused.
 /// So a copy to the CPU is synchronous (the data is ready when it returns), as in PyTorch.
 #include <cstring>
 
@@ -30,11 +31,12 @@ Tensor host_to_device(const Tensor& x, Device device) {
   Tensor out = empty(c.shape(), {.dtype = c.dtype(), .device = device});
   const size_t n = static_cast<size_t>(c.nbytes());
   if (n == 0) return out;
-  cuda::detail::PinnedBuffer staging(n);
-  std::memcpy(staging.data(), c.data_ptr(), n);
   cudaStream_t s = stream_of(device.index);
-  TESSERA_CUDA_CHECK(cudaMemcpyAsync(out.data_ptr(), staging.data(), n, cudaMemcpyHostToDevice, s));
-  TESSERA_CUDA_CHECK(cudaStreamSynchronize(s));  // before the staging buffer goes
+  void* staging = cuda::detail::staging_buffer(n);
+  if (staging) std::memcpy(staging, c.data_ptr(), n);
+  TESSERA_CUDA_CHECK(cudaMemcpyAsync(out.data_ptr(), staging ? staging : c.data_ptr(), n,
+                                     cudaMemcpyHostToDevice, s));
+  TESSERA_CUDA_CHECK(cudaStreamSynchronize(s));  // before the staging buffer is reused
   return out;
 }
 
@@ -44,11 +46,12 @@ Tensor device_to_host(const Tensor& x) {
   Tensor out = empty(c.shape(), {.dtype = c.dtype(), .device = kCPU});
   const size_t n = static_cast<size_t>(c.nbytes());
   if (n == 0) return out;
-  cuda::detail::PinnedBuffer staging(n);
   cudaStream_t s = stream_of(x.device().index);
-  TESSERA_CUDA_CHECK(cudaMemcpyAsync(staging.data(), c.data_ptr(), n, cudaMemcpyDeviceToHost, s));
+  void* staging = cuda::detail::staging_buffer(n);
+  TESSERA_CUDA_CHECK(cudaMemcpyAsync(staging ? staging : out.data_ptr(), c.data_ptr(), n,
+                                     cudaMemcpyDeviceToHost, s));
   TESSERA_CUDA_CHECK(cudaStreamSynchronize(s));
-  std::memcpy(out.data_ptr(), staging.data(), n);
+  if (staging) std::memcpy(out.data_ptr(), staging, n);
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <memory>
 
 #include <tessera/error.h>
 
@@ -241,8 +242,18 @@ StridedLayout<N> make_layout(const Shape& shape, const std::array<const Tensor*,
 template StridedLayout<2> make_layout<2>(const Shape&, const std::array<const Tensor*, 2>&);
 template StridedLayout<4> make_layout<4>(const Shape&, const std::array<const Tensor*, 4>&);
 
-PinnedBuffer::PinnedBuffer(size_t nbytes) {
-  TESSERA_CUDA_CHECK(cudaMallocHost(&data_, nbytes == 0 ? 1 : nbytes));
+PinnedBuffer::PinnedBuffer(size_t nbytes) : size_(nbytes == 0 ? 1 : nbytes) {
+  TESSERA_CUDA_CHECK(cudaMallocHost(&data_, size_));
+}
+
+void* staging_buffer(size_t nbytes) {
+  if (nbytes > kMaxStagingBytes) return nullptr;
+  thread_local std::unique_ptr<PinnedBuffer> buffer;
+  if (!buffer || buffer->size() < nbytes) {
+    buffer.reset();  // free first: the old one may be most of the cap
+    buffer = std::make_unique<PinnedBuffer>(std::max(nbytes, size_t{1} << 20));
+  }
+  return buffer->data();
 }
 PinnedBuffer::~PinnedBuffer() { TESSERA_CUDA_CHECK_PRINT(cudaFreeHost(data_)); }
 
