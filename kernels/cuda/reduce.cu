@@ -7,7 +7,9 @@
 //          inputs, int64 for integers and bool (the CPU's accumulators); index (outer) int64.
 // Mapping: one block per row (threads = the next power of two >= inner, 32..256); thread t
 //          accumulates x[r, t], x[r, t + T], ... in order, then a fixed shared-memory tree combines
-//          the T partials. Column case: one thread per column walks the rows in order.
+//          the T partials. Sums of a few rows longer than 2^17 are split into 2^16-element chunks,
+//          one block each, and the partials summed in chunk order (NOTE [split rows]).
+//          Column case: one thread per column walks the rows in order.
 // Design:  no atomics and no dependence on scheduling, so results are bit-identical run to run
 //          (docs/architecture.md, Determinism). Accumulation in float64 matches the CPU's; the
 //          summation *order* differs from the CPU's (2^15-element blocks), so CUDA and CPU agree
@@ -30,6 +32,7 @@ namespace {
 
 constexpr int kMaxThreads = 256;
 constexpr int64_t kNoIndex = INT64_MAX;
+constexpr int64_t kChunk = 1 << 16;  // elements per block when a long row is split
 
 template <typename S>
 __device__ __forceinline__ auto widen(S v) {
@@ -38,7 +41,10 @@ __device__ __forceinline__ auto widen(S v) {
   else if constexpr (std::is_floating_point_v<S>) return static_cast<double>(v);
   else return static_cast<int64_t>(v);
 }
-template <typename S> using Wide = decltype(widen(S{}));
+/// The accumulator of S: int64 for integers and bool, double otherwise (a trait, not decltype of
+/// widen(): host code may not name a __device__ function's result).
+template <typename S>
+using Wide = std::conditional_t<std::is_integral_v<S>, int64_t, double>;
 
 template <typename R> __device__ __forceinline__ bool is_nan(R v) {
   if constexpr (std::is_floating_point_v<R>) return v != v;
@@ -206,9 +212,61 @@ __global__ void __launch_bounds__(kMaxThreads)
   }
 }
 
+/// Pass 1 of a split row: block (c, r) sums chunk c of row r into partial[r * chunks + c].
+template <typename S>
+__global__ void __launch_bounds__(kMaxThreads)
+    partial_sums_kernel(const S* __restrict__ x, int64_t outer, int64_t inner, int64_t chunk,
+                        void* partial_raw) {
+  using R = Wide<S>;
+  __shared__ __align__(16) R sh[kMaxThreads];
+  R* __restrict__ partial = static_cast<R*>(partial_raw);
+  const int64_t chunks = gridDim.x;
+  for (int64_t r = blockIdx.y; r < outer; r += gridDim.y) {
+    const int64_t begin = blockIdx.x * chunk;
+    const int64_t end = begin + chunk < inner ? begin + chunk : inner;
+    const S* row = x + r * inner;  // (inner)
+    R a = 0;
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) a += widen(row[i]);
+    a = block_reduce<R>(a, sh, [](R u, R v) { return u + v; });
+    if (threadIdx.x == 0) partial[r * chunks + blockIdx.x] = a;
+  }
+}
+
+__global__ void divide_kernel(double* out, int64_t n, double divisor) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    out[i] = out[i] / divisor;
+}
+
+bool split_rows(ReduceOp op, int64_t outer, int64_t inner) {
+  return (op == ReduceOp::kSum || op == ReduceOp::kMean) && inner > 2 * kChunk && outer < 1024;
+}
+
 template <typename S>
 void launch_rows(ReduceOp op, const void* x, int64_t outer, int64_t inner, void* out,
-                 int64_t* index, int64_t correction, cudaStream_t stream) {
+                 int64_t* index, int64_t correction, void* workspace, cudaStream_t stream) {
+  // NOTE [split rows]: one block per row leaves the GPU idle when there are few long rows (a
+  // full sum is one row). Sums of rows longer than kChunk are split into fixed chunks (pass 1,
+  // one block each), whose partials pass 2 sums in chunk order: still deterministic, since the
+  // chunking depends only on the shape.
+  if (split_rows(op, outer, inner)) {
+    using R = Wide<S>;
+    const int64_t chunks = (inner + kChunk - 1) / kChunk;
+    TESSERA_CHECK(workspace != nullptr, "cuda reduce_rows: this shape needs a workspace");
+    R* partial = static_cast<R*>(workspace);  // (outer, chunks)
+    const dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(outer < 65535 ? outer : 65535));
+    TESSERA_LAUNCH(partial_sums_kernel<S>, grid, kMaxThreads, 0, stream)(
+        static_cast<const S*>(x), outer, inner, kChunk, static_cast<void*>(partial));
+    launch_rows<R>(ReduceOp::kSum, partial, outer, chunks, out, nullptr, 0, nullptr, stream);
+    if constexpr (std::is_floating_point_v<R>) {
+      if (op == ReduceOp::kMean) {
+        const unsigned g = static_cast<unsigned>((outer + kMaxThreads - 1) / kMaxThreads);
+        TESSERA_LAUNCH(divide_kernel, g, kMaxThreads, 0, stream)(
+            static_cast<double*>(out), outer, static_cast<double>(inner));
+      }
+    }
+    return;
+  }
   int threads = 32;
   while (threads < kMaxThreads && threads < inner) threads *= 2;
   const unsigned grid = static_cast<unsigned>(outer < 65535 ? outer : 65535);
@@ -231,14 +289,21 @@ void visit(ScalarType t, F&& f) {
 
 }  // namespace
 
+size_t reduce_rows_workspace(ReduceOp op, int64_t outer, int64_t inner) {
+  if (!split_rows(op, outer, inner)) return 0;
+  return static_cast<size_t>(outer * ((inner + kChunk - 1) / kChunk)) * 8;  // double or int64
+}
+
 void reduce_rows(ReduceOp op, ScalarType t, const void* x, int64_t outer, int64_t inner, void* out,
-                 int64_t* index, int64_t correction, cudaStream_t stream) {
+                 int64_t* index, int64_t correction, void* workspace, cudaStream_t stream) {
   // Preconditions
   TESSERA_CHECK(outer >= 0 && inner >= 0, "cuda reduce_rows: bad shape (", outer, ", ", inner, ")");
   TESSERA_CHECK((op != ReduceOp::kArgMax && op != ReduceOp::kArgMin) || (index && inner > 0),
                 "cuda reduce_rows: arg reductions need an index buffer and a non-empty row");
   if (outer == 0) return;
-  visit(t, [&]<typename S>() { launch_rows<S>(op, x, outer, inner, out, index, correction, stream); });
+  visit(t, [&]<typename S>() {
+    launch_rows<S>(op, x, outer, inner, out, index, correction, workspace, stream);
+  });
 }
 
 void reduce_columns(ScalarType t, const void* x, int64_t rows, int64_t cols, void* out, bool mean,

@@ -60,6 +60,16 @@ TEST_CASE("cuda reductions match the CPU over any dims", "[cuda][reduce]") {
 TEST_CASE("cuda reductions: long rows, column path, empty and 0-d inputs", "[cuda][reduce]") {
   std::mt19937 rng(6);
   // Rows longer than the block (threads stride), and a row of one.
+  // Sums of rows longer than 2^17 are split across blocks (NOTE [split rows] in reduce.cu).
+  for (DType t : {kFloat32, kInt32, kBFloat16}) {
+    const Tensor x = random_tensor({2, 200003}, t, rng);
+    const Tensor xd = native::to(x, kCuda);
+    INFO(t);
+    CHECK(check_cuda("split sum", native::sum(xd, {1}), native::sum(x, {1}), reduce_tol(native::sum(x, {1}).dtype())));
+    CHECK(check_cuda("split mean", native::mean(xd, {1}), native::mean(x, {1}), reduce_tol(native::mean(x, {1}).dtype())));
+    CHECK(check_cuda("split full sum", native::sum(xd), native::sum(x), reduce_tol(native::sum(x).dtype())));
+    CHECK(bitwise_equal(to_cpu(native::sum(xd)), to_cpu(native::sum(xd))));
+  }
   for (const Shape& shape : std::vector<Shape>{{3, 5001}, {2000, 1}, {1, 1}, {7}}) {
     const Tensor x = random_tensor(shape, kFloat32, rng);
     CHECK(check_cuda("sum", native::sum(to_cuda_view(x), {-1}), native::sum(x, {-1}), reduce_tol(kFloat32)));

@@ -96,8 +96,12 @@ Tensor run_rows(kc::ReduceOp op, const Plan& p, Device dev, Tensor* index = null
     *index = empty({p.outer}, {.dtype = kInt64, .device = dev});
     ip = static_cast<int64_t*>(index->data_ptr());
   }
+  const size_t ws_bytes = kc::reduce_rows_workspace(op, p.outer, p.inner);
+  Tensor ws;
+  if (ws_bytes > 0) ws = empty({static_cast<int64_t>((ws_bytes + 7) / 8)}, {.dtype = kInt64, .device = dev});
   kc::reduce_rows(op, scalar_type(p.rows.dtype()), p.rows.data_ptr(), p.outer, p.inner,
-                  acc.data_ptr(), ip, correction, stream_of(dev.index));
+                  acc.data_ptr(), ip, correction, ws_bytes > 0 ? ws.data_ptr() : nullptr,
+                  stream_of(dev.index));
   return acc;
 }
 

@@ -21,9 +21,15 @@ enum class ReduceOp : uint8_t {
 /// Reduces each row of a contiguous (outer, inner) matrix `x` of dtype `t` to out[row].
 /// `out` is float64 for floating inputs and int64 for integer/bool inputs (the caller casts to
 /// the result dtype); for kArgMax/kArgMin `index` (int64, outer) receives the index.
-/// One block per row, a fixed reduction tree: bit-identical results on every run.
+/// One block per row, a fixed reduction tree: bit-identical results on every run. `workspace`
+/// must hold reduce_rows_workspace(op, outer, inner) bytes (8-byte aligned; may be null when 0).
 void reduce_rows(ReduceOp op, ScalarType t, const void* x, int64_t outer, int64_t inner,
-                 void* out, int64_t* index, int64_t correction, cudaStream_t stream);
+                 void* out, int64_t* index, int64_t correction, void* workspace,
+                 cudaStream_t stream);
+
+/// Scratch bytes reduce_rows needs (non-zero only for sums of a few very long rows, which are
+/// split across blocks).
+size_t reduce_rows_workspace(ReduceOp op, int64_t outer, int64_t inner);
 
 /// Column sums of a contiguous (rows, cols) matrix: out[j] = sum_i x[i, j] (float64 / int64
 /// as above; divided by rows when `mean`). One thread per column, rows in order.
