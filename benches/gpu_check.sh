@@ -20,12 +20,14 @@ fi
 nvidia-smi -L
 nvcc="${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}"
 stamp "configure (nvcc: $nvcc, sm_$arch)"
+mkdir -p "$build"
+log="$build/configure.log"
 launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 cmake -S "$root" -B "$build" -G Ninja "${launcher[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DTESSERA_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="$arch" \
-  -DTESSERA_BUILD_TESTS=ON -DTESSERA_BUILD_BENCHES=ON -DTESSERA_BUILD_EXAMPLES=OFF >"$build.configure.log" 2>&1 \
-  || { cat "$build.configure.log"; exit 1; }
+  -DTESSERA_BUILD_TESTS=ON -DTESSERA_BUILD_BENCHES=ON -DTESSERA_BUILD_EXAMPLES=OFF >"$log" 2>&1 \
+  || { cat "$log"; exit 1; }
 
 stamp "build test_cuda test_cuda_autograd bench_cuda_ops"
 cmake --build "$build" -j "$jobs" --target test_cuda test_cuda_autograd bench_cuda_ops
