@@ -11,7 +11,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/ccache
 # Hash paths relative to the checkout, so a clone elsewhere (CI) reuses the cache.
 export CCACHE_BASEDIR ?= $(CURDIR)
 
-.PHONY: all deps build demo test test-cpu test-asan test-nvcc test-fuzz bench clean
+.PHONY: all deps build demo test test-cpu test-sim test-asan test-nvcc test-fuzz bench clean
 
 all: build
 
@@ -29,13 +29,22 @@ demo: build
 	@scripts/demo.sh $(BUILD)
 
 # Every test: the CPU build's unit tests (cudasim-run CUDA kernels, the installed-package consumer
-# and a short libFuzzer run of the safetensors parser included), the nvcc compile check of all CUDA
-# sources for sm_80/sm_90, and the suite again under ASan + UBSan. `make test-fuzz` fuzzes longer.
-test: test-cpu test-nvcc test-asan
+# and a short libFuzzer run of the safetensors parser included), the CUDA backend's tests on
+# cudasim, the nvcc compile check of all CUDA sources for sm_80/sm_90, and the suite again under
+# ASan + UBSan. `make test-fuzz` fuzzes longer.
+test: test-cpu test-sim test-nvcc test-asan
 	@echo "tessera: all test stages passed"
 
 test-cpu: build
 	cd $(BUILD) && $(CTEST)
+
+# The CUDA backend (tensor ops on cuda tensors) built with g++ against cudasim; only the targets its
+# tests need (docs/cuda.md).
+test-sim: deps
+	cmake -S . -B $(BUILD)-sim $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DTESSERA_CUDA=OFF \
+	      -DTESSERA_CUDA_SIM=ON -DTESSERA_BUILD_BENCHES=OFF -DTESSERA_BUILD_EXAMPLES=OFF
+	cmake --build $(BUILD)-sim -j $(JOBS) --target cuda_tests
+	cd $(BUILD)-sim && $(CTEST) -L cudasim
 
 test-fuzz: deps
 	@scripts/fuzz.sh 120

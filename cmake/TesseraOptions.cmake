@@ -17,7 +17,16 @@ if(NOT TESSERA_CUDA STREQUAL "OFF")
     message(FATAL_ERROR "TESSERA_CUDA=ON but no CUDA compiler (nvcc) was found")
   endif()
 endif()
-message(STATUS "tessera: CUDA backend ${TESSERA_HAS_CUDA}; cudasim ${TESSERA_CUDA_SIM}")
+# Which CUDA backend tessera_tensor gets: "sim" (kernels compiled by g++ and run on cudasim),
+# "cuda" (nvcc, libcudart, cuBLAS) or "none" (every op on a cuda tensor throws).
+if(TESSERA_CUDA_SIM)
+  set(TESSERA_CUDA_BACKEND sim)
+elseif(TESSERA_HAS_CUDA)
+  set(TESSERA_CUDA_BACKEND cuda)
+else()
+  set(TESSERA_CUDA_BACKEND none)
+endif()
+message(STATUS "tessera: CUDA backend ${TESSERA_HAS_CUDA}; cudasim ${TESSERA_CUDA_SIM}; backend ${TESSERA_CUDA_BACKEND}")
 
 # ---- MPI ---------------------------------------------------------------------
 set(TESSERA_HAS_MPI OFF)

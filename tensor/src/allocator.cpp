@@ -9,6 +9,12 @@
 
 #include <tessera/error.h>
 
+#if defined(TESSERA_CUDA_BACKEND)
+namespace tessera::cuda::detail {
+Allocator& caching_allocator();  // tensor/src/cuda/allocator.cpp
+}
+#endif
+
 namespace tessera {
 namespace {
 
@@ -48,7 +54,12 @@ class CpuAllocator final : public Allocator {
 struct Registry {
   CpuAllocator cpu;
   std::array<std::atomic<Allocator*>, 2> by_type{};
-  Registry() { by_type[static_cast<int>(DeviceType::CPU)] = &cpu; }
+  Registry() {
+    by_type[static_cast<int>(DeviceType::CPU)] = &cpu;
+#if defined(TESSERA_CUDA_BACKEND)
+    by_type[static_cast<int>(DeviceType::CUDA)] = &cuda::detail::caching_allocator();
+#endif
+  }
 };
 Registry& registry() {
   static Registry r;

@@ -7,6 +7,7 @@
 #include <tessera/creation.h>
 #include <tessera/native/shape.h>
 
+#include "cuda/dispatch.h"
 #include "iter.h"
 
 namespace tessera::native {
@@ -31,6 +32,7 @@ inline To convert(From v) {
 }  // namespace
 
 Tensor& copy_(Tensor& self, const Tensor& src) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::copy_(self, src), self, src);
   detail::check_cpu("copy_", {&self, &src});
   detail::check_writable("copy_", self);
   const Tensor esrc = expand(src, self.shape());
@@ -76,6 +78,7 @@ Tensor to(const Tensor& x, DType dtype, bool copy) {
 
 Tensor to(const Tensor& x, Device device, bool copy) {
   if (x.device() == device && !copy) return x;
+  TESSERA_CUDA_DISPATCH(cuda_impl::to(x, device, copy), x, device);
   TESSERA_CHECK(device.is_cpu() && x.device().is_cpu(), "to: cannot move ", describe(x), " to ",
                 device, ": this build of tessera has no CUDA backend");
   return clone(x);

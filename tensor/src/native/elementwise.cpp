@@ -18,6 +18,7 @@
 #include <tessera/native/reduce.h>
 #include <tessera/native/shape.h>
 
+#include "cuda/dispatch.h"
 #include "iter.h"
 
 namespace tessera::native {
@@ -180,24 +181,29 @@ void no_bool(const char* op, DType t) {
 // ---- binary arithmetic ------------------------------------------------------------------------
 Tensor add(const Tensor& a, const Tensor& b) {
   const DType t = promote_types(a.dtype(), b.dtype());
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kAdd, "add", a, b, t), a, b);
   return binary("add", a, b, t, [](auto x, auto y) { return x + y; });
 }
 Tensor sub(const Tensor& a, const Tensor& b) {
   const DType t = promote_types(a.dtype(), b.dtype());
   no_bool("sub", t);
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kSub, "sub", a, b, t), a, b);
   return binary("sub", a, b, t, [](auto x, auto y) { return x - y; });
 }
 Tensor mul(const Tensor& a, const Tensor& b) {
   const DType t = promote_types(a.dtype(), b.dtype());
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kMul, "mul", a, b, t), a, b);
   return binary("mul", a, b, t, [](auto x, auto y) { return x * y; });
 }
 Tensor div(const Tensor& a, const Tensor& b) {
   const DType t = float_or(promote_types(a.dtype(), b.dtype()));
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kDiv, "div", a, b, t), a, b);
   return binary<Family::Floating>("div", a, b, t, [](auto x, auto y) { return x / y; });
 }
 Tensor pow(const Tensor& a, const Tensor& b) {
   const DType t = promote_types(a.dtype(), b.dtype());
   no_bool("pow", t);
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kPow, "pow", a, b, t), a, b);
   return binary("pow", a, b, t, []<typename A>(A x, A y) -> A {
     if constexpr (std::is_same_v<A, bool>) {
       return x || !y;  // unreachable (no_bool), keeps the instantiation warning-free
@@ -217,6 +223,7 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 }
 Tensor maximum(const Tensor& a, const Tensor& b) {
   const DType t = promote_types(a.dtype(), b.dtype());
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kMaximum, "maximum", a, b, t), a, b);
   return binary("maximum", a, b, t, []<typename A>(A x, A y) -> A {
     if constexpr (std::is_floating_point_v<A>) {
       if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<A>::quiet_NaN();
@@ -226,6 +233,7 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
 }
 Tensor minimum(const Tensor& a, const Tensor& b) {
   const DType t = promote_types(a.dtype(), b.dtype());
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kMinimum, "minimum", a, b, t), a, b);
   return binary("minimum", a, b, t, []<typename A>(A x, A y) -> A {
     if constexpr (std::is_floating_point_v<A>) {
       if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<A>::quiet_NaN();
@@ -241,6 +249,7 @@ bool is_16bit(DType t) { return t == kBFloat16 || t == kFloat16; }
 /// x * 0.1 rounds once.
 template <typename F>
 Tensor scalar_16bit(const char* op, const Tensor& a, const Scalar& s, bool reversed, F f) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::scalar_16bit(op, a, s, reversed), a);
   const double sv = s.to_double();
   return unary<Family::Floating>(op, a, a.dtype(), [sv, reversed, f]<typename A>(A v) -> A {
     const A c = static_cast<A>(sv);
@@ -278,6 +287,8 @@ Tensor pow(const Tensor& a, Scalar e) { return pow(a, wrap(a, e)); }
 // ---- comparisons and logic ----------------------------------------------------------------------
 #define TESSERA_COMPARISON(name, expr)                                                       \
   Tensor name(const Tensor& a, const Tensor& b) {                                            \
+    TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::op_named(#name), #name, a, b,                            \
+                                            promote_types(a.dtype(), b.dtype())), a, b);        \
     return binary<Family::All, true>(#name, a, b, promote_types(a.dtype(), b.dtype()),                   \
                   [](auto x, auto y) { return expr; });                                      \
   }                                                                                          \
@@ -291,22 +302,27 @@ TESSERA_COMPARISON(ge, x >= y)
 #undef TESSERA_COMPARISON
 
 Tensor logical_and(const Tensor& a, const Tensor& b) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kLogicalAnd, "logical_and", to(a, kBool), to(b, kBool), kBool), a, b);
   return binary("logical_and", to(a, kBool), to(b, kBool), kBool,
                 [](bool x, bool y) { return x && y; });
 }
 Tensor logical_or(const Tensor& a, const Tensor& b) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kLogicalOr, "logical_or", to(a, kBool), to(b, kBool), kBool), a, b);
   return binary("logical_or", to(a, kBool), to(b, kBool), kBool,
                 [](bool x, bool y) { return x || y; });
 }
 Tensor logical_xor(const Tensor& a, const Tensor& b) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kLogicalXor, "logical_xor", to(a, kBool), to(b, kBool), kBool), a, b);
   return binary("logical_xor", to(a, kBool), to(b, kBool), kBool,
                 [](bool x, bool y) { return x != y; });
 }
 Tensor logical_not(const Tensor& a) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::EwOp::kLogicalNot, "logical_not", to(a, kBool), kBool), a);
   return unary("logical_not", to(a, kBool), kBool, [](bool x) { return !x; });
 }
 
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::allclose(a, b, rtol, atol), a, b);
   const Tensor close = binary<Family::Floating, true>("allclose", a, b, kFloat64, [=](double x, double y) {
     if (x == y) return true;  // equal infinities
     if (std::isinf(x) || std::isinf(y)) return false;  // else inf <= rtol * inf would hold
@@ -325,6 +341,7 @@ bool equal(const Tensor& a, const Tensor& b) {
 #define TESSERA_FLOAT_UNARY(name, expr)                                                \
   Tensor name(const Tensor& x) {                                                       \
     const DType t = float_or(x.dtype());                                               \
+    TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::op_named(#name), #name, x, t), x);                  \
     return unary<Family::Floating>(#name, x, t, []<typename A>(A v) -> A { return expr; });           \
   }
 TESSERA_FLOAT_UNARY(sqrt, std::sqrt(v))
@@ -347,24 +364,29 @@ TESSERA_FLOAT_UNARY(trunc, std::trunc(v))
 
 Tensor neg(const Tensor& x) {
   no_bool("neg", x.dtype());
+  TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::EwOp::kNeg, "neg", x, x.dtype()), x);
   return unary("neg", x, x.dtype(), [](auto v) { return -v; });
 }
 Tensor abs(const Tensor& x) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::EwOp::kAbs, "abs", x, x.dtype()), x);
   return unary("abs", x, x.dtype(), []<typename A>(A v) -> A {
     if constexpr (std::is_same_v<A, bool>) return v;
     else return v < A(0) ? A(-v) : (v == A(0) ? A(0) : v);
   });
 }
 Tensor sign(const Tensor& x) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::EwOp::kSign, "sign", x, x.dtype()), x);
   return unary("sign", x, x.dtype(),
                []<typename A>(A v) -> A { return A((A(0) < v) - (v < A(0))); });
 }
 Tensor square(const Tensor& x) {
   const DType t = x.dtype() == kBool ? kInt64 : x.dtype();
+  TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::EwOp::kSquare, "square", x, t), x);
   return unary("square", x, t, [](auto v) { return v * v; });
 }
 Tensor relu(const Tensor& x) {
   no_bool("relu", x.dtype());
+  TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::EwOp::kRelu, "relu", x, x.dtype()), x);
   return unary("relu", x, x.dtype(),
                []<typename A>(A v) -> A { return v > A(0) || v != v ? v : A(0); });  // NaN stays
 }
@@ -387,6 +409,7 @@ Tensor gelu(const Tensor& x, bool tanh_approx) {
     return out;
   }
   const DType t = float_or(x.dtype());
+  TESSERA_CUDA_DISPATCH(cuda_impl::unary(tanh_approx ? cuda_impl::EwOp::kGeluTanh : cuda_impl::EwOp::kGelu, "gelu", x, t), x);
   if (tanh_approx) {
     return unary<Family::Floating>("gelu", x, t, []<typename A>(A v) -> A {
       const A inner = A(kSqrt2OverPi) * (v + A(0.044715) * v * v * v);
@@ -411,6 +434,7 @@ Tensor gelu_backward(const Tensor& grad, const Tensor& x, bool tanh_approx) {
     return out;
   }
   const DType t = float_or(promote_types(grad.dtype(), x.dtype()));
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(tanh_approx ? cuda_impl::EwOp::kGeluTanhBackward : cuda_impl::EwOp::kGeluBackward, "gelu_backward", grad, x, t), grad, x);
   if (tanh_approx) {
     return binary<Family::Floating>("gelu_backward", grad, x, t, []<typename A>(A g, A v) -> A {
       const A inner = A(kSqrt2OverPi) * (v + A(0.044715) * v * v * v);
@@ -428,15 +452,18 @@ Tensor gelu_backward(const Tensor& grad, const Tensor& x, bool tanh_approx) {
 
 Tensor isnan(const Tensor& x) {
   if (!is_floating(x.dtype())) return zeros(x.shape(), {.dtype = kBool, .device = x.device()});
+  TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::EwOp::kIsNan, "isnan", x, x.dtype()), x);
   return unary<Family::Floating, true>("isnan", x, x.dtype(), [](auto v) { return std::isnan(v); });
 }
 Tensor isfinite(const Tensor& x) {
   if (!is_floating(x.dtype())) return ones(x.shape(), {.dtype = kBool, .device = x.device()});
+  TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::EwOp::kIsFinite, "isfinite", x, x.dtype()), x);
   return unary<Family::Floating, true>("isfinite", x, x.dtype(), [](auto v) { return std::isfinite(v); });
 }
 
 // ---- selection ----------------------------------------------------------------------------------
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::where(cond, a, b, promote_types(a.dtype(), b.dtype())), cond, a, b);
   check_cpu("where", {&cond, &a, &b});
   TESSERA_CHECK(cond.dtype() == kBool, "where: condition must be bool, got ", describe(cond));
   const DType t = promote_types(a.dtype(), b.dtype());
@@ -474,6 +501,7 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> lo, std::optional<Scalar> hi
   if (hi) t = weak_promote(t, *hi);
   const double l = lo ? lo->to_double() : -std::numeric_limits<double>::infinity();
   const double h = hi ? hi->to_double() : std::numeric_limits<double>::infinity();
+  TESSERA_CUDA_DISPATCH(cuda_impl::clamp(x, t, l, h), x);
   return unary("clamp", x, t, [l, h]<typename A>(A v) -> A {
     if constexpr (std::is_floating_point_v<A>) {
       if (std::isnan(v)) return v;
@@ -487,18 +515,22 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> lo, std::optional<Scalar> hi
 
 // ---- in place -------------------------------------------------------------------------------------
 Tensor& add_(Tensor& self, const Tensor& other) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kAdd, "add_", self, other, 0), self, other);
   return binary_inplace("add_", self, other, [](auto x, auto y) { return x + y; });
 }
 Tensor& sub_(Tensor& self, const Tensor& other) {
   no_bool("sub_", self.dtype());
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kSub, "sub_", self, other, 0), self, other);
   return binary_inplace("sub_", self, other, [](auto x, auto y) { return x - y; });
 }
 Tensor& mul_(Tensor& self, const Tensor& other) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kMul, "mul_", self, other, 0), self, other);
   return binary_inplace("mul_", self, other, [](auto x, auto y) { return x * y; });
 }
 Tensor& div_(Tensor& self, const Tensor& other) {
   TESSERA_CHECK(is_floating(self.dtype()), "div_: true division needs a floating tensor, got ",
                 describe(self));
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kDiv, "div_", self, other, 0), self, other);
   return binary_inplace("div_", self, other, [](auto x, auto y) { return x / y; });
 }
 Tensor& add_(Tensor& self, Scalar other) {
@@ -514,6 +546,7 @@ Tensor& add_scaled_(Tensor& self, const Tensor& other, Scalar alpha) {
                 "add_scaled_: a floating alpha (", alpha, ") needs floating tensors, got ",
                 describe(self), " and ", describe(other));
   const double al = alpha.to_double();
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kAddScaled, "add_scaled_", self, other, al), self, other);
   return binary_inplace("add_scaled_", self, other,
                         [al]<typename A>(A x, A y) -> A { return A(x + A(al) * y); });
 }
@@ -528,6 +561,7 @@ Tensor& masked_fill_(Tensor& self, const Tensor& mask, Scalar value) {
   return copy_(self, r);
 }
 Tensor& fill_(Tensor& self, Scalar value) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::fill_(self, value), self);
   return copy_(self, scalar_tensor(value, {.dtype = self.dtype(), .device = self.device()}));
 }
 Tensor& zero_(Tensor& self) { return fill_(self, 0); }

@@ -10,6 +10,7 @@
 #include <tessera/native/convert.h>
 #include <tessera/native/shape.h>
 
+#include "cuda/dispatch.h"
 #include "iter.h"
 
 namespace tessera::native {
@@ -45,6 +46,7 @@ void visit_width(DType t, F&& f) {
 }  // namespace
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::index_select(x, dim, index), x, index);
   detail::check_cpu("index_select", {&x, &index});
   TESSERA_CHECK(index.dim() <= 1, "index_select: index must be 0-d or 1-d, got ", describe(index));
   const int64_t d = wrap_dim(dim, x.dim(), "index_select");
@@ -63,6 +65,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::gather(x, dim, index), x, index);
   detail::check_cpu("gather", {&x, &index});
   TESSERA_CHECK(index.dim() == x.dim(), "gather: index ", describe(index),
                 " must have as many dims as the input ", describe(x));
@@ -94,6 +97,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
 }
 
 Tensor& scatter_add_(Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::scatter_add_(self, dim, index, src), self, index, src);
   detail::check_cpu("scatter_add_", {&self, &index, &src});
   detail::check_writable("scatter_add_", self);
   TESSERA_CHECK(index.dim() == self.dim() && src.dim() == self.dim(), "scatter_add: self ",
@@ -136,6 +140,7 @@ Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const T
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::embedding(weight, indices), weight, indices);
   detail::check_cpu("embedding", {&weight, &indices});
   TESSERA_CHECK(weight.dim() == 2, "embedding: weight must be (num_embeddings, dim), got ",
                 describe(weight));
@@ -156,6 +161,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
 }
 
 Tensor embedding_backward(const Tensor& grad_output, const Tensor& indices, int64_t num_weights) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::embedding_backward(grad_output, indices, num_weights), grad_output, indices);
   detail::check_cpu("embedding_backward", {&grad_output, &indices});
   const auto idx = checked_indices("embedding_backward", indices, num_weights);
   // grad_output must be exactly indices.shape + (C): rows are read by flat index position.
@@ -192,6 +198,7 @@ Tensor embedding_backward(const Tensor& grad_output, const Tensor& indices, int6
 }
 
 Tensor one_hot(const Tensor& indices, int64_t num_classes) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::one_hot(indices, num_classes), indices);
   detail::check_cpu("one_hot", {&indices});
   TESSERA_CHECK(num_classes > 0, "one_hot: num_classes must be positive, got ", num_classes);
   const auto idx = checked_indices("one_hot", indices, num_classes);

@@ -11,6 +11,7 @@
 #include <tessera/native/convert.h>
 #include <tessera/native/shape.h>
 
+#include "cuda/dispatch.h"
 #include "iter.h"
 
 namespace tessera::native {
@@ -98,6 +99,7 @@ Tensor gemm_3d(const char* op, const Tensor& a3, const Tensor& b3) {
 }  // namespace
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::matmul(a_in, b_in), a_in, b_in);
   detail::check_cpu("matmul", {&a_in, &b_in});
   TESSERA_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both arguments need at least 1 dim, got ",
                 describe(a_in), " and ", describe(b_in));

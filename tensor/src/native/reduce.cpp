@@ -21,6 +21,7 @@
 #include <tessera/native/elementwise.h>
 #include <tessera/native/shape.h>
 
+#include "cuda/dispatch.h"
 #include "iter.h"
 
 namespace tessera::native {
@@ -151,6 +152,7 @@ Tensor store(const std::vector<R>& vals, const Shape& shape, DType dtype) {
 DType sum_dtype(DType t) { return is_floating(t) ? t : kInt64; }
 
 Tensor sum_impl(const Tensor& x, const Shape& dims, bool keepdim, double scale_div, DType out_dtype) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::sum(x, dims, keepdim, scale_div != 1.0, out_dtype), x);
   Plan p = make_plan("sum", x, dims, keepdim, true);
   return visit_dtype(p.rows.dtype(), [&]<typename T>() -> Tensor {
     using S = SumAcc<T>;
@@ -211,6 +213,7 @@ CmpAcc<T> extreme_run(const T* p, int64_t n, bool is_max) {
 }
 
 Tensor extreme(const char* op, const Tensor& x, const Shape& dims, bool keepdim, bool is_max) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::extreme(op, x, dims, keepdim, is_max), x);
   Plan p = make_plan(op, x, dims, keepdim, false);
   TESSERA_CHECK(p.inner > 0 || p.outer == 0, op, ": cannot reduce over an empty dimension of ",
                 describe(x));
@@ -230,6 +233,7 @@ Tensor extreme(const char* op, const Tensor& x, const Shape& dims, bool keepdim,
 
 std::pair<Tensor, Tensor> arg_extreme(const char* op, const Tensor& x, int64_t dim, bool keepdim,
                                       bool is_max) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::arg_extreme(op, x, dim, keepdim, is_max), x);
   Plan p = make_plan(op, x, {dim}, keepdim, false);
   TESSERA_CHECK(p.inner > 0 || p.outer == 0, op, ": cannot reduce over an empty dimension of ",
                 describe(x));
@@ -274,6 +278,7 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
 }
 
 Tensor prod(const Tensor& x, const Shape& dims, bool keepdim) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::prod(x, dims, keepdim), x);
   Plan p = make_plan("prod", x, dims, keepdim, false);
   return visit_dtype(p.rows.dtype(), [&]<typename T>() -> Tensor {
     using S = SumAcc<T>;
@@ -310,6 +315,7 @@ Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
 
 Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
   TESSERA_CHECK(is_floating(x.dtype()), "var: needs a floating tensor, got ", describe(x));
+  TESSERA_CUDA_DISPATCH(cuda_impl::var(x, dims, correction, keepdim), x);
   Plan p = make_plan("var", x, dims, keepdim, false);
   return visit_dtype(x.dtype(), [&]<typename T>() -> Tensor {
     // Two passes per row: the mean, then the sum of squared deviations (accurate for large means).
@@ -340,6 +346,7 @@ Tensor std(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
 }
 
 Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::logsumexp(x, dims, keepdim), x);
   const Tensor xf = is_floating(x.dtype()) ? x : to(x, kFloat32);
   Plan p = make_plan("logsumexp", xf, dims, keepdim, false);
   return visit_dtype(xf.dtype(), [&]<typename T>() -> Tensor {

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @brief The CUDA implementations the native ops dispatch to (tensor/src/cuda/*.cpp).
+///
+/// Each function takes the same arguments as its native op, plus what the native op already
+/// computed (the compute dtype), so type promotion and argument checks live in one place: the
+/// native op. They check that all tensors share one CUDA device, enqueue kernels on the current
+/// stream of that device, and return without synchronising.
+#pragma once
+
+#include <optional>
+#include <utility>
+
+#include <tessera/kernels/cuda/ew_op.h>
+#include <tessera/random.h>
+#include <tessera/scalar.h>
+#include <tessera/tensor.h>
+
+namespace tessera::native::cuda_impl {
+
+using kernels::cuda::EwOp;
+
+inline bool is_cuda(const Tensor& t) { return t.defined() && t.device().is_cuda(); }
+inline bool is_cuda(const Device& d) { return d.is_cuda(); }
+/// True when any argument (tensor, or target device) is on CUDA.
+template <typename... T>
+inline bool any_cuda(const T&... ts) {
+  return (is_cuda(ts) || ...);
+}
+
+/// The EwOp of a native unary op's name ("sqrt" -> kSqrt); throws for an unknown name.
+EwOp op_named(const char* name);
+
+// ---- elementwise (tensor/src/cuda/elementwise.cpp) -----------------------------------------------
+/// out = op(a, b) computed in `compute` (the native op's promoted dtype); bool out for predicates.
+Tensor binary(EwOp op, const char* name, const Tensor& a, const Tensor& b, DType compute);
+/// out = op(x) computed in `compute`.
+Tensor unary(EwOp op, const char* name, const Tensor& x, DType compute);
+/// 16-bit tensor op float scalar, the scalar kept in float32 (native "scalar_16bit"); `name` is
+/// add/sub/rsub/mul/div/rdiv.
+Tensor scalar_16bit(const char* name, const Tensor& a, const Scalar& s, bool reversed);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, DType compute);
+Tensor clamp(const Tensor& x, DType compute, double lo, double hi);
+/// self = op(self, other) for add_/sub_/mul_/div_/add_scaled_ (alpha for the latter).
+Tensor& binary_inplace(EwOp op, const char* name, Tensor& self, const Tensor& other, double alpha);
+Tensor& fill_(Tensor& self, const Scalar& value);
+bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol);
+
+// ---- conversion (tensor/src/cuda/copy.cpp) -------------------------------------------------------
+Tensor& copy_(Tensor& self, const Tensor& src);
+Tensor to(const Tensor& x, Device device, bool copy);
+
+// ---- reductions (tensor/src/cuda/reduce.cpp) -----------------------------------------------------
+Tensor sum(const Tensor& x, const Shape& dims, bool keepdim, bool mean, DType out_dtype);
+Tensor prod(const Tensor& x, const Shape& dims, bool keepdim);
+Tensor extreme(const char* op, const Tensor& x, const Shape& dims, bool keepdim, bool is_max);
+std::pair<Tensor, Tensor> arg_extreme(const char* op, const Tensor& x, int64_t dim, bool keepdim,
+                                      bool is_max);
+Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim);
+Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim);
+
+// ---- linear algebra (tensor/src/cuda/linalg.cpp) -------------------------------------------------
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ---- indexing (tensor/src/cuda/index.cpp) --------------------------------------------------------
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
+Tensor& scatter_add_(Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor embedding(const Tensor& weight, const Tensor& indices);
+Tensor embedding_backward(const Tensor& grad_output, const Tensor& indices, int64_t num_weights);
+Tensor one_hot(const Tensor& indices, int64_t num_classes);
+
+// ---- random (tensor/src/cuda/random.cpp) ---------------------------------------------------------
+/// A float32/float64 uniform [0,1) or standard normal draw of `shape` made on `device`.
+Tensor random_draw(bool normal, const Shape& shape, DType draw, Generator& gen, Device device);
+/// int64 draw low + (64 bits % range), the CPU's randint stream.
+Tensor randint_draw(int64_t low, uint64_t range, const Shape& shape, Generator& gen, Device device);
+
+}  // namespace tessera::native::cuda_impl
