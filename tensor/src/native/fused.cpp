@@ -16,6 +16,8 @@
 #include <tessera/kernels/cpu/layer_norm.h>
 #include <tessera/kernels/cpu/softmax.h>
 #include <tessera/native/convert.h>
+#include <tessera/native/elementwise.h>
+#include <tessera/native/reduce.h>
 #include <tessera/native/shape.h>
 
 #include "iter.h"
@@ -120,6 +122,10 @@ Tensor softmax_family_backward(const char* op, const Tensor& y, const Tensor& gr
 }  // namespace
 
 Tensor softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim) {
+  if (!y.device().is_cpu()) {  // other devices: composed from their dispatched ops
+    const Tensor dot = sum(mul(grad_y, y), {dim}, true);
+    return mul(y, sub(grad_y, dot));
+  }
   return softmax_family_backward("softmax_backward", y, grad_y, dim,
                                  []<typename T>(const T* yy, const T* g, T* gx, int64_t r, int64_t c) {
                                    kernels::cpu::softmax_backward<T>(yy, g, gx, r, c);
@@ -127,6 +133,7 @@ Tensor softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim) {
 }
 
 Tensor log_softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim) {
+  if (!y.device().is_cpu()) return sub(grad_y, mul(exp(y), sum(grad_y, {dim}, true)));
   return softmax_family_backward("log_softmax_backward", y, grad_y, dim,
                                  []<typename T>(const T* yy, const T* g, T* gx, int64_t r, int64_t c) {
                                    kernels::cpu::log_softmax_backward<T>(yy, g, gx, r, c);

@@ -412,10 +412,19 @@ struct LogSoftmaxKernel {
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t dim) {
+  if (!x.device().is_cpu()) {  // other devices: composed from their dispatched ops
+    const Tensor xf = is_floating(x.dtype()) ? x : to(x, kFloat32);
+    const Tensor e = exp(sub(xf, amax(xf, {dim}, true)));
+    return div(e, sum(e, {dim}, true));
+  }
   return softmax_family("softmax", x, dim, SoftmaxKernel{});
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
+  if (!x.device().is_cpu()) {
+    const Tensor xf = is_floating(x.dtype()) ? x : to(x, kFloat32);
+    return sub(xf, logsumexp(xf, {dim}, true));
+  }
   return softmax_family("log_softmax", x, dim, LogSoftmaxKernel{});
 }
 
