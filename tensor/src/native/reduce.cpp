@@ -395,6 +395,11 @@ Tensor softmax_family(const char* op, const Tensor& x, int64_t dim, Kernel kerne
   return transpose(y, d, last);
 }
 
+/// Off the CPU, softmax composes dispatched ops in float32 (float64 kept) and rounds once: rounding
+/// an intermediate logsumexp to 16 bits would cancel catastrophically in x - lse.
+DType softmax_compute(DType t) { return t == kFloat64 ? kFloat64 : kFloat32; }
+DType softmax_out(DType t) { return is_floating(t) ? t : kFloat32; }
+
 struct SoftmaxKernel {
   template <typename T>
   void operator()(const T* x, T* y, int64_t rows, int64_t cols) const {
@@ -412,18 +417,18 @@ struct LogSoftmaxKernel {
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t dim) {
-  if (!x.device().is_cpu()) {  // other devices: composed from their dispatched ops
-    const Tensor xf = is_floating(x.dtype()) ? x : to(x, kFloat32);
+  if (!x.device().is_cpu()) {  // other devices: composed from their dispatched ops, in float32
+    const Tensor xf = to(x, softmax_compute(x.dtype()));
     const Tensor e = exp(sub(xf, amax(xf, {dim}, true)));
-    return div(e, sum(e, {dim}, true));
+    return to(div(e, sum(e, {dim}, true)), softmax_out(x.dtype()));
   }
   return softmax_family("softmax", x, dim, SoftmaxKernel{});
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
   if (!x.device().is_cpu()) {
-    const Tensor xf = is_floating(x.dtype()) ? x : to(x, kFloat32);
-    return sub(xf, logsumexp(xf, {dim}, true));
+    const Tensor xf = to(x, softmax_compute(x.dtype()));
+    return to(sub(xf, logsumexp(xf, {dim}, true)), softmax_out(x.dtype()));
   }
   return softmax_family("log_softmax", x, dim, LogSoftmaxKernel{});
 }
