@@ -71,9 +71,11 @@ Cli make_cli() {
   cli.add("train-tgt", "", "training target sentences (UTF-8, line-aligned)");
   cli.add("valid-src", "", "validation source sentences");
   cli.add("valid-tgt", "", "validation target sentences");
-  cli.add("test-src", "", "test source sentences (scored once at the end with the best checkpoint)");
+  cli.add("test-src", "",
+          "test source sentences (scored once at the end with the best checkpoint)");
   cli.add("test-tgt", "", "test target sentences");
-  cli.add("synthetic", "", "folder for the synthetic corpus when no files are given (default OUT/synthetic)");
+  cli.add("synthetic", "",
+          "folder for the synthetic corpus when no files are given (default OUT/synthetic)");
   cli.add("synthetic-train", "20000", "synthetic training pairs");
   cli.add("synthetic-valid", "500", "synthetic validation pairs");
   cli.add("synthetic-test", "500", "synthetic test pairs");
@@ -98,9 +100,11 @@ Cli make_cli() {
   cli.add("label-smoothing", "0.1", "label smoothing of the cross-entropy");
   cli.add("grad-clip", "1.0", "clip the global gradient norm (0 = off)");
   cli.add("epochs", "20", "training epochs");
-  cli.add("patience", "5", "stop after this many epochs without a better validation BLEU (0 = off)");
+  cli.add("patience", "5",
+          "stop after this many epochs without a better validation BLEU (0 = off)");
   cli.add("max-steps", "0", "stop training after this many steps in total (0 = off)");
-  cli.add("valid-bleu-sentences", "0", "validation sentences decoded for BLEU each epoch (0 = all)");
+  cli.add("valid-bleu-sentences", "0",
+          "validation sentences decoded for BLEU each epoch (0 = all)");
   cli.add("test-beam", "4", "beam size for the final test translation");
   cli.add("length-penalty", "1.0", "beam length penalty alpha (score / len^alpha)");
   cli.add("max-len-a", "1.2", "decoding: max output length = a * source length + b");
@@ -159,9 +163,11 @@ Settings read_settings(const Cli& cli) {
   s.max_len_b = cli.int64("max-len-b");
   s.seed = static_cast<uint64_t>(cli.int64("seed"));
 
-  require(s.config == "small" || s.config == "base", "--config must be small or base, got " + s.config);
+  require(s.config == "small" || s.config == "base",
+          "--config must be small or base, got " + s.config);
   s.model = models::TransformerMTConfig::preset(s.config);
-  if (cli.int64("layers") != 0) s.model.encoder_layers = s.model.decoder_layers = cli.int64("layers");
+  if (cli.int64("layers") != 0)
+    s.model.encoder_layers = s.model.decoder_layers = cli.int64("layers");
   if (cli.int64("heads") != 0) s.model.num_heads = cli.int64("heads");
   if (cli.int64("width") != 0) s.model.d_model = cli.int64("width");
   if (cli.int64("ff") != 0) s.model.dim_feedforward = cli.int64("ff");
@@ -180,7 +186,8 @@ void validate(const Settings& s) {
           "--train-src and --train-tgt must be given together");
   require(!any_file || (!s.valid_src.empty() && !s.valid_tgt.empty()),
           "--valid-src and --valid-tgt are required with --train-src/--train-tgt");
-  require(s.test_src.empty() == s.test_tgt.empty(), "--test-src and --test-tgt must be given together");
+  require(s.test_src.empty() == s.test_tgt.empty(),
+          "--test-src and --test-tgt must be given together");
   require(s.model.encoder_layers > 0 && s.model.num_heads > 0 && s.model.d_model > 0 &&
               s.model.dim_feedforward > 0,
           "--layers, --heads, --width and --ff must be positive");
@@ -190,49 +197,70 @@ void validate(const Settings& s) {
   require(s.model.dropout >= 0 && s.model.dropout < 1, "--dropout must be in [0, 1)");
   require(s.model.positions == "sinusoidal" || s.model.positions == "learned",
           "--positions must be sinusoidal or learned, got " + s.model.positions);
-  require(s.vocab >= 260, "--vocab must be >= 260 (4 special + 256 byte tokens), got " + std::to_string(s.vocab));
-  require(s.optimizer == "adamw" || s.optimizer == "adam", "--optimizer must be adamw or adam, got " + s.optimizer);
-  require(s.batch_tokens > 0 && s.epochs > 0 && s.log_every > 0, "--batch-tokens, --epochs and --log-every must be positive");
+  require(s.vocab >= 260,
+          "--vocab must be >= 260 (4 special + 256 byte tokens), got " + std::to_string(s.vocab));
+  require(s.optimizer == "adamw" || s.optimizer == "adam",
+          "--optimizer must be adamw or adam, got " + s.optimizer);
+  require(s.batch_tokens > 0 && s.epochs > 0 && s.log_every > 0,
+          "--batch-tokens, --epochs and --log-every must be positive");
   require(s.max_len >= 0 && s.max_len < 100000, "--max-len must be in [0, 100000)");
-  require(s.warmup >= 0 && s.patience >= 0 && s.max_steps >= 0 && s.stop_after >= 0 && s.threads >= 0 &&
-              s.valid_bleu_sentences >= 0,
-          "--warmup, --patience, --max-steps, --stop-after, --threads and --valid-bleu-sentences must be >= 0");
-  require(s.synth_train > 0 && s.synth_valid > 0 && s.synth_test >= 0, "synthetic split sizes must be positive");
+  require(s.warmup >= 0 && s.patience >= 0 && s.max_steps >= 0 && s.stop_after >= 0 &&
+              s.threads >= 0 && s.valid_bleu_sentences >= 0,
+          "--warmup, --patience, --max-steps, --stop-after, --threads and --valid-bleu-sentences "
+          "must be >= 0");
+  require(s.synth_train > 0 && s.synth_valid > 0 && s.synth_test >= 0,
+          "synthetic split sizes must be positive");
   require(s.lr > 0 && std::isfinite(s.lr), "--lr must be positive");
   require(s.label_smoothing >= 0 && s.label_smoothing < 1, "--label-smoothing must be in [0, 1)");
   require(s.grad_clip >= 0 && s.weight_decay >= 0, "--grad-clip and --weight-decay must be >= 0");
-  require(s.beta1 >= 0 && s.beta1 < 1 && s.beta2 >= 0 && s.beta2 < 1, "--beta1/--beta2 must be in [0, 1)");
+  require(s.beta1 >= 0 && s.beta1 < 1 && s.beta2 >= 0 && s.beta2 < 1,
+          "--beta1/--beta2 must be in [0, 1)");
   require(s.test_beam >= 1, "--test-beam must be >= 1");
   require(s.max_len_a >= 0 && s.max_len_b >= 0, "--max-len-a and --max-len-b must be >= 0");
 }
 
 json settings_json(const Settings& s) {
   return {{"model", json::parse(s.model.to_json())},
-          {"train_src", s.train_src}, {"train_tgt", s.train_tgt},
-          {"valid_src", s.valid_src}, {"valid_tgt", s.valid_tgt},
-          {"test_src", s.test_src},   {"test_tgt", s.test_tgt},
-          {"synthetic", s.synthetic}, {"synthetic_sizes", {s.synth_train, s.synth_valid, s.synth_test}},
-          {"vocab", s.vocab},         {"max_len", s.max_len},
-          {"batch_tokens", s.batch_tokens}, {"optimizer", s.optimizer},
-          {"lr", s.lr},               {"warmup", s.warmup},
-          {"beta1", s.beta1},         {"beta2", s.beta2},
-          {"weight_decay", s.weight_decay}, {"label_smoothing", s.label_smoothing},
-          {"grad_clip", s.grad_clip}, {"epochs", s.epochs},
-          {"patience", s.patience},   {"max_steps", s.max_steps},
+          {"train_src", s.train_src},
+          {"train_tgt", s.train_tgt},
+          {"valid_src", s.valid_src},
+          {"valid_tgt", s.valid_tgt},
+          {"test_src", s.test_src},
+          {"test_tgt", s.test_tgt},
+          {"synthetic", s.synthetic},
+          {"synthetic_sizes", {s.synth_train, s.synth_valid, s.synth_test}},
+          {"vocab", s.vocab},
+          {"max_len", s.max_len},
+          {"batch_tokens", s.batch_tokens},
+          {"optimizer", s.optimizer},
+          {"lr", s.lr},
+          {"warmup", s.warmup},
+          {"beta1", s.beta1},
+          {"beta2", s.beta2},
+          {"weight_decay", s.weight_decay},
+          {"label_smoothing", s.label_smoothing},
+          {"grad_clip", s.grad_clip},
+          {"epochs", s.epochs},
+          {"patience", s.patience},
+          {"max_steps", s.max_steps},
           {"valid_bleu_sentences", s.valid_bleu_sentences},
-          {"test_beam", s.test_beam}, {"length_penalty", s.length_penalty},
-          {"max_len_a", s.max_len_a}, {"max_len_b", s.max_len_b},
-          {"log_every", s.log_every}, {"seed", s.seed}};
+          {"test_beam", s.test_beam},
+          {"length_penalty", s.length_penalty},
+          {"max_len_a", s.max_len_a},
+          {"max_len_b", s.max_len_b},
+          {"log_every", s.log_every},
+          {"seed", s.seed}};
 }
 
 /// On --resume the saved settings win; model-shaping flags the user gave must agree with them.
 void merge_resumed(Settings& s, const Cli& cli, const json& saved) {
   const auto m = models::TransformerMTConfig::from_json(saved.at("model").dump());
-  for (const char* flag : {"layers", "heads", "width", "ff", "dropout", "positions", "post-ln",
-                           "separate-embeddings", "config", "vocab", "seed", "batch-tokens",
-                           "train-src", "train-tgt", "max-len"}) {
-    require(!cli.given(flag), std::string("--") + flag + " differs from the checkpoint's setting in " +
-                                  s.resume + "/config.json (settings of a resumed run come from the checkpoint)");
+  for (const char* flag :
+       {"layers", "heads", "width", "ff", "dropout", "positions", "post-ln", "separate-embeddings",
+        "config", "vocab", "seed", "batch-tokens", "train-src", "train-tgt", "max-len"}) {
+    require(!cli.given(flag),
+            std::string("--") + flag + " differs from the checkpoint's setting in " + s.resume +
+                "/config.json (settings of a resumed run come from the checkpoint)");
   }
   s.model = m;
   s.train_src = saved.at("train_src");
@@ -291,7 +319,8 @@ double validation_loss(models::TransformerMT& model, const std::vector<models::E
   int64_t tokens = 0;
   for (const auto& b : models::make_batches(ex, batch_tokens, 0, 0)) {
     const models::TranslationBatch tb = models::collate(ex, b);
-    total += model.loss(tb.src, tb.tgt_in, tb.tgt_out, 0.0).item<double>() * static_cast<double>(tb.target_tokens);
+    total += model.loss(tb.src, tb.tgt_in, tb.tgt_out, 0.0).item<double>() *
+             static_cast<double>(tb.target_tokens);
     tokens += tb.target_tokens;
   }
   model.train();
@@ -331,8 +360,10 @@ void write_lines(const std::string& path, const std::vector<std::string>& lines)
 int train(Settings s) {
   const bool resuming = !s.resume.empty();
   resolve_corpus(s);
-  const models::ParallelText train_text = models::read_parallel(s.train_src, s.train_tgt, "training data");
-  const models::ParallelText valid_text = models::read_parallel(s.valid_src, s.valid_tgt, "validation data");
+  const models::ParallelText train_text =
+      models::read_parallel(s.train_src, s.train_tgt, "training data");
+  const models::ParallelText valid_text =
+      models::read_parallel(s.valid_src, s.valid_tgt, "validation data");
   models::ParallelText test_text;
   if (!s.test_src.empty()) test_text = models::read_parallel(s.test_src, s.test_tgt, "test data");
 
@@ -360,11 +391,14 @@ int train(Settings s) {
   TESSERA_CHECK(!train_ex.empty(), "no training pair is within --max-len ", s.max_len, " tokens");
   int64_t longest = 0;
   for (const auto& e : train_ex)
-    longest = std::max<int64_t>({longest, static_cast<int64_t>(e.src.size()), static_cast<int64_t>(e.tgt.size()) + 1});
+    longest = std::max<int64_t>(
+        {longest, static_cast<int64_t>(e.src.size()), static_cast<int64_t>(e.tgt.size()) + 1});
   TESSERA_CHECK(longest <= s.model.max_positions, "training pairs of up to ", longest,
-                " tokens exceed the model's max_positions ", s.model.max_positions, "; lower --max-len");
+                " tokens exceed the model's max_positions ", s.model.max_positions,
+                "; lower --max-len");
   std::vector<std::string> bleu_src = valid_text.src, bleu_ref = valid_text.tgt;
-  if (s.valid_bleu_sentences > 0 && s.valid_bleu_sentences < static_cast<int64_t>(bleu_src.size())) {
+  if (s.valid_bleu_sentences > 0 &&
+      s.valid_bleu_sentences < static_cast<int64_t>(bleu_src.size())) {
     bleu_src.resize(static_cast<size_t>(s.valid_bleu_sentences));
     bleu_ref.resize(static_cast<size_t>(s.valid_bleu_sentences));
   }
@@ -386,7 +420,8 @@ int train(Settings s) {
   double epoch_loss = 0;  // token-weighted training loss of the current epoch so far
   int64_t epoch_tokens = 0;
   if (resuming) {
-    const nn::CheckpointInfo info = nn::load_checkpoint(s.resume + "/latest", model, &opt, {{"dropout", &dropout_gen}});
+    const nn::CheckpointInfo info =
+        nn::load_checkpoint(s.resume + "/latest", model, &opt, {{"dropout", &dropout_gen}});
     const json st = json::parse(info.config_json);
     step = info.step;
     epoch = st.at("epoch");
@@ -407,9 +442,13 @@ int train(Settings s) {
   auto save = [&](const std::string& sub, int64_t next_epoch, int64_t next_batch) {
     nn::CheckpointInfo info;
     info.step = step;
-    info.config_json = json{{"epoch", next_epoch}, {"batch_in_epoch", next_batch}, {"best_bleu", best_bleu},
-                            {"bad_epochs", bad_epochs}, {"epoch_loss", next_batch ? epoch_loss : 0.0},
-                            {"epoch_tokens", next_batch ? epoch_tokens : 0}}.dump();
+    info.config_json = json{{"epoch", next_epoch},
+                            {"batch_in_epoch", next_batch},
+                            {"best_bleu", best_bleu},
+                            {"bad_epochs", bad_epochs},
+                            {"epoch_loss", next_batch ? epoch_loss : 0.0},
+                            {"epoch_tokens", next_batch ? epoch_tokens : 0}}
+                           .dump();
     if (sub == "best") {  // weights only: what translate needs
       nn::save_checkpoint(s.out + "/" + sub, model, nullptr, {}, info);
     } else {
@@ -417,11 +456,12 @@ int train(Settings s) {
     }
   };
 
-  std::printf("train_translation: %lld parameters | vocab %lld | %lld/%lld train pairs (max-len %lld) | "
-              "%zu valid | %zu test | %s\n",
-              (long long)model.num_parameters(), (long long)s.model.vocab_size, (long long)train_ex.size(),
-              (long long)all_train, (long long)s.max_len, valid_text.src.size(), test_text.src.size(),
-              resuming ? ("resuming at step " + std::to_string(step)).c_str() : "new run");
+  std::printf(
+      "train_translation: %lld parameters | vocab %lld | %lld/%lld train pairs (max-len %lld) | "
+      "%zu valid | %zu test | %s\n",
+      (long long)model.num_parameters(), (long long)s.model.vocab_size, (long long)train_ex.size(),
+      (long long)all_train, (long long)s.max_len, valid_text.src.size(), test_text.src.size(),
+      resuming ? ("resuming at step " + std::to_string(step)).c_str() : "new run");
   std::fflush(stdout);
 
   models::DecodeOptions greedy;
@@ -429,8 +469,10 @@ int train(Settings s) {
   greedy.max_len_b = s.max_len_b;
   MetricsWriter metrics(s.out + "/metrics.jsonl", resuming ? step : -1);
   InterruptGuard interrupt;
-  const int64_t steps_per_epoch = static_cast<int64_t>(models::make_batches(train_ex, s.batch_tokens, s.seed, 0).size());
-  const int64_t planned = s.max_steps > 0 ? std::min(s.max_steps, s.epochs * steps_per_epoch) : s.epochs * steps_per_epoch;
+  const int64_t steps_per_epoch =
+      static_cast<int64_t>(models::make_batches(train_ex, s.batch_tokens, s.seed, 0).size());
+  const int64_t planned = s.max_steps > 0 ? std::min(s.max_steps, s.epochs * steps_per_epoch)
+                                          : s.epochs * steps_per_epoch;
   Progress progress(planned, step);
   bool stop = false;
   model.train();
@@ -449,13 +491,17 @@ int train(Settings s) {
       opt.step();
       opt.zero_grad();
       const double loss_value = loss.item<double>();
-      TESSERA_CHECK(std::isfinite(loss_value), "training diverged: loss is ", loss_value, " at step ", step + 1);
+      TESSERA_CHECK(std::isfinite(loss_value), "training diverged: loss is ", loss_value,
+                    " at step ", step + 1);
       ++step;
       epoch_loss += loss_value * static_cast<double>(b.target_tokens);
       epoch_tokens += b.target_tokens;
       progress.step(step, loss_value, lr, b.target_tokens + b.source_tokens);
       if (step % s.log_every == 0 || step == 1) {
-        json rec = {{"step", step}, {"epoch", epoch + 1}, {"train_loss", loss_value}, {"lr", lr},
+        json rec = {{"step", step},
+                    {"epoch", epoch + 1},
+                    {"train_loss", loss_value},
+                    {"lr", lr},
                     {"tokens_per_s", progress.tokens_per_second()}};
         if (s.grad_clip > 0) rec["grad_norm"] = grad_norm;
         metrics.write(rec);
@@ -474,20 +520,29 @@ int train(Settings s) {
       }
     }
     // Validation after every full epoch, and after a partial one that ends the run.
-    const double epoch_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    const double epoch_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     const double vloss = validation_loss(model, valid_ex, s.batch_tokens);
     const BleuEval ve = bleu_eval(model, *tok, bleu_src, bleu_ref, greedy);
     const bool better = ve.bleu.score > best_bleu;
     char line[256];
-    std::snprintf(line, sizeof line, "epoch %lld%s | step %lld | train %.4f | valid loss %.4f ppl %.2f | valid BLEU %.2f%s",
-                  (long long)(epoch + 1), stop ? " (partial)" : "", (long long)step,
-                  epoch_tokens ? epoch_loss / static_cast<double>(epoch_tokens) : NAN, vloss, std::exp(vloss),
-                  ve.bleu.score, better ? " (best)" : "");
+    std::snprintf(
+        line, sizeof line,
+        "epoch %lld%s | step %lld | train %.4f | valid loss %.4f ppl %.2f | valid BLEU %.2f%s",
+        (long long)(epoch + 1), stop ? " (partial)" : "", (long long)step,
+        epoch_tokens ? epoch_loss / static_cast<double>(epoch_tokens) : NAN, vloss, std::exp(vloss),
+        ve.bleu.score, better ? " (best)" : "");
     progress.note(line);
-    metrics.write({{"step", step}, {"epoch", epoch + 1}, {"partial_epoch", stop},
-                   {"train_loss_epoch", epoch_tokens ? epoch_loss / static_cast<double>(epoch_tokens) : 0.0},
-                   {"valid_loss", vloss}, {"valid_ppl", std::exp(vloss)}, {"valid_bleu", ve.bleu.score},
-                   {"valid_bleu_detail", ve.bleu.format()}, {"epoch_seconds", epoch_seconds}});
+    metrics.write(
+        {{"step", step},
+         {"epoch", epoch + 1},
+         {"partial_epoch", stop},
+         {"train_loss_epoch", epoch_tokens ? epoch_loss / static_cast<double>(epoch_tokens) : 0.0},
+         {"valid_loss", vloss},
+         {"valid_ppl", std::exp(vloss)},
+         {"valid_bleu", ve.bleu.score},
+         {"valid_bleu_detail", ve.bleu.format()},
+         {"epoch_seconds", epoch_seconds}});
     if (better) {
       best_bleu = ve.bleu.score;
       bad_epochs = 0;
@@ -497,7 +552,8 @@ int train(Settings s) {
     }
     if (better) save("best", epoch + 1, 0);
     if (s.patience > 0 && bad_epochs >= s.patience) {
-      progress.note("early stop: no better validation BLEU for " + std::to_string(bad_epochs) + " epochs");
+      progress.note("early stop: no better validation BLEU for " + std::to_string(bad_epochs) +
+                    " epochs");
       stop = true;
       save("latest", s.epochs, 0);  // a resumed run has nothing left to train
     } else if (stop && batch_in_epoch < static_cast<int64_t>(batches.size())) {
@@ -516,11 +572,15 @@ int train(Settings s) {
     const BleuEval tg = bleu_eval(model, *tok, test_text.src, test_text.tgt, greedy);
     const BleuEval tb = bleu_eval(model, *tok, test_text.src, test_text.tgt, beam);
     write_lines(s.out + "/test.hyp", tb.hyps);
-    std::printf("test (best checkpoint, valid BLEU %.2f): greedy %s\ntest beam %lld (alpha %.2f): %s\n",
-                best_bleu, tg.bleu.format().c_str(), (long long)s.test_beam, s.length_penalty,
-                tb.bleu.format().c_str());
-    metrics.write({{"step", step}, {"test_bleu_greedy", tg.bleu.score}, {"test_bleu_beam", tb.bleu.score},
-                   {"test_beam", s.test_beam}, {"length_penalty", s.length_penalty},
+    std::printf(
+        "test (best checkpoint, valid BLEU %.2f): greedy %s\ntest beam %lld (alpha %.2f): %s\n",
+        best_bleu, tg.bleu.format().c_str(), (long long)s.test_beam, s.length_penalty,
+        tb.bleu.format().c_str());
+    metrics.write({{"step", step},
+                   {"test_bleu_greedy", tg.bleu.score},
+                   {"test_bleu_beam", tb.bleu.score},
+                   {"test_beam", s.test_beam},
+                   {"length_penalty", s.length_penalty},
                    {"test_bleu_beam_detail", tb.bleu.format()}});
   }
   return 0;
@@ -539,7 +599,8 @@ int run(int argc, char** argv) {
       std::ifstream in(s.resume + "/config.json");
       require(in.good(), "--resume: no run found in " + s.resume + " (missing config.json)");
       const json saved = json::parse(in, nullptr, false);
-      require(!saved.is_discarded() && saved.is_object(), "--resume: " + s.resume + "/config.json is not valid JSON");
+      require(!saved.is_discarded() && saved.is_object(),
+              "--resume: " + s.resume + "/config.json is not valid JSON");
       merge_resumed(s, cli, saved);
     }
     validate(s);

@@ -4,8 +4,8 @@
 ///   translate --model runs/m30k [--checkpoint best] [--beam 4] [--length-penalty 1.0]
 ///             [--input FILE] [--output FILE] [--max-len-a 1.2 --max-len-b 10]
 ///
-/// Reads one sentence per line (stdin or --input; strict UTF-8) and writes one translation per line,
-/// in input order (stdout or --output, written atomically). Exit codes: 0 done, 2 bad input.
+/// Reads one sentence per line (stdin or --input; strict UTF-8) and writes one translation per
+/// line, in input order (stdout or --output, written atomically). Exit codes: 0 done, 2 bad input.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -33,7 +33,8 @@ namespace {
 
 Cli make_cli() {
   Cli cli("translate", "Translates sentences (one per line) with a train_translation checkpoint.");
-  cli.add("model", "", "train_translation output folder (config.json, tokenizer.json, best/) (required)");
+  cli.add("model", "",
+          "train_translation output folder (config.json, tokenizer.json, best/) (required)");
   cli.add("checkpoint", "best", "checkpoint subfolder: best or latest");
   cli.add("input", "", "input file (default stdin)");
   cli.add("output", "", "output file (default stdout)");
@@ -64,12 +65,14 @@ int run(int argc, char** argv) {
     models::DecodeOptions opts;
     opts.beam_size = cli.int64("beam");
     opts.length_penalty = cli.real("length-penalty");
-    opts.penalty = cli.on("gnmt-penalty") ? models::LengthPenalty::kGnmt : models::LengthPenalty::kPower;
+    opts.penalty =
+        cli.on("gnmt-penalty") ? models::LengthPenalty::kGnmt : models::LengthPenalty::kPower;
     opts.max_len_a = cli.real("max-len-a");
     opts.max_len_b = cli.int64("max-len-b");
     opts.max_batch_tokens = cli.int64("batch-tokens");
     if (opts.beam_size < 1) throw CliError("--beam must be >= 1");
-    if (opts.max_len_a < 0 || opts.max_len_b < 0) throw CliError("--max-len-a and --max-len-b must be >= 0");
+    if (opts.max_len_a < 0 || opts.max_len_b < 0)
+      throw CliError("--max-len-a and --max-len-b must be >= 0");
     if (opts.max_batch_tokens < 1) throw CliError("--batch-tokens must be positive");
 
     const json cfg = json::parse(slurp(dir + "/config.json"), nullptr, false);
@@ -109,8 +112,9 @@ int run(int argc, char** argv) {
     std::vector<std::vector<int32_t>> sources;
     for (const auto& l : lines) {
       auto ids = models::encode_source(tok, l);
-      TESSERA_CHECK(static_cast<int64_t>(ids.size()) <= mcfg.max_positions, "input line ", sources.size() + 1,
-                    " has ", ids.size(), " tokens; the model takes at most ", mcfg.max_positions);
+      TESSERA_CHECK(static_cast<int64_t>(ids.size()) <= mcfg.max_positions, "input line ",
+                    sources.size() + 1, " has ", ids.size(), " tokens; the model takes at most ",
+                    mcfg.max_positions);
       sources.push_back(std::move(ids));
     }
     const auto out = models::translate(model, sources, opts);

@@ -63,8 +63,8 @@ void check_sources(const TransformerMT& model, const std::vector<std::vector<int
   for (size_t i = 0; i < sources.size(); ++i) {
     TESSERA_CHECK(!sources[i].empty(), "decode: source ", i, " is empty (expected tokens + <eos>)");
     TESSERA_CHECK(static_cast<int64_t>(sources[i].size()) <= model.config().max_positions,
-                  "decode: source ", i, " has ", sources[i].size(), " tokens, more than max_positions ",
-                  model.config().max_positions);
+                  "decode: source ", i, " has ", sources[i].size(),
+                  " tokens, more than max_positions ", model.config().max_positions);
     for (int32_t t : sources[i])
       TESSERA_CHECK(t > kPad && t < vocab, "decode: source ", i, " has token id ", t,
                     " outside [1, ", vocab, ")");
@@ -73,8 +73,9 @@ void check_sources(const TransformerMT& model, const std::vector<std::vector<int
 
 void check_options(const DecodeOptions& o) {
   TESSERA_CHECK(o.beam_size >= 1, "decode: beam size must be >= 1, got ", o.beam_size);
-  TESSERA_CHECK(o.max_len_a >= 0 && o.max_len_b >= 0, "decode: max_len_a and max_len_b must be >= 0, got ",
-                o.max_len_a, " and ", o.max_len_b);
+  TESSERA_CHECK(o.max_len_a >= 0 && o.max_len_b >= 0,
+                "decode: max_len_a and max_len_b must be >= 0, got ", o.max_len_a, " and ",
+                o.max_len_b);
   TESSERA_CHECK(std::isfinite(o.length_penalty), "decode: length penalty must be finite");
   TESSERA_CHECK(o.max_batch_tokens > 0, "decode: max_batch_tokens must be positive");
 }
@@ -82,7 +83,8 @@ void check_options(const DecodeOptions& o) {
 }  // namespace
 
 int64_t max_target_length(int64_t src_len, const DecodeOptions& o, int64_t max_positions) {
-  const auto len = static_cast<int64_t>(std::floor(o.max_len_a * static_cast<double>(src_len))) + o.max_len_b;
+  const auto len =
+      static_cast<int64_t>(std::floor(o.max_len_a * static_cast<double>(src_len))) + o.max_len_b;
   return std::clamp<int64_t>(len, 0, max_positions - 1);
 }
 
@@ -91,7 +93,8 @@ Tensor pad_sequences(const std::vector<std::vector<int32_t>>& seqs) {
   for (const auto& s : seqs) width = std::max(width, s.size());
   std::vector<int64_t> flat(seqs.size() * width, kPad);
   for (size_t i = 0; i < seqs.size(); ++i)
-    std::copy(seqs[i].begin(), seqs[i].end(), flat.begin() + static_cast<std::ptrdiff_t>(i * width));
+    std::copy(seqs[i].begin(), seqs[i].end(),
+              flat.begin() + static_cast<std::ptrdiff_t>(i * width));
   return from_vector(flat, {static_cast<int64_t>(seqs.size()), static_cast<int64_t>(width)});
 }
 
@@ -109,7 +112,8 @@ std::vector<std::vector<int32_t>> greedy_decode(TransformerMT& model,
   DecoderState state = model.begin_decoding(model.encode(src), TransformerMT::padding_mask(src));
   std::vector<int64_t> max_len(sources.size());
   for (int64_t i = 0; i < n; ++i)
-    max_len[i] = max_target_length(static_cast<int64_t>(sources[i].size()), opts, model.config().max_positions);
+    max_len[i] = max_target_length(static_cast<int64_t>(sources[i].size()), opts,
+                                   model.config().max_positions);
 
   std::vector<int64_t> live(static_cast<size_t>(n));  // sentence of each state row
   std::iota(live.begin(), live.end(), 0);
@@ -132,7 +136,8 @@ std::vector<std::vector<int32_t>> greedy_decode(TransformerMT& model,
     std::vector<int64_t> rows, next_live, next_input;
     for (size_t r = 0; r < live.size(); ++r) {
       const double* row = lp.data() + r * static_cast<size_t>(vocab);
-      const auto best = static_cast<int32_t>(std::max_element(row, row + vocab) - row);  // first max
+      const auto best =
+          static_cast<int32_t>(std::max_element(row, row + vocab) - row);  // first max
       if (best == kEos) continue;
       out[live[r]].push_back(best);
       rows.push_back(static_cast<int64_t>(r));
@@ -147,7 +152,8 @@ std::vector<std::vector<int32_t>> greedy_decode(TransformerMT& model,
   return out;
 }
 
-std::vector<Hypothesis> beam_search(TransformerMT& model, const std::vector<std::vector<int32_t>>& sources,
+std::vector<Hypothesis> beam_search(TransformerMT& model,
+                                    const std::vector<std::vector<int32_t>>& sources,
                                     const DecodeOptions& opts) {
   check_options(opts);
   check_sources(model, sources);
@@ -181,7 +187,8 @@ std::vector<Hypothesis> beam_search(TransformerMT& model, const std::vector<std:
   }
   std::vector<int64_t> max_len(sources.size());
   for (int64_t i = 0; i < n; ++i)
-    max_len[i] = max_target_length(static_cast<int64_t>(sources[i].size()), opts, model.config().max_positions);
+    max_len[i] = max_target_length(static_cast<int64_t>(sources[i].size()), opts,
+                                   model.config().max_positions);
   std::vector<int64_t> input(static_cast<size_t>(n * k), kBos);
 
   auto finish = [&](int64_t sent, const Beam& b, double eos_lp) {
@@ -205,7 +212,8 @@ std::vector<Hypothesis> beam_search(TransformerMT& model, const std::vector<std:
       const double* base = lp.data() + a * static_cast<size_t>(k * vocab);
       if (step >= max_len[sent]) {  // forced end: every live hypothesis takes <eos>
         for (int64_t b = 0; b < k; ++b)
-          if (beams[sent][b].log_prob > kNegInf) finish(sent, beams[sent][b], base[b * vocab + kEos]);
+          if (beams[sent][b].log_prob > kNegInf)
+            finish(sent, beams[sent][b], base[b * vocab + kEos]);
         continue;
       }
       cands.clear();
@@ -221,7 +229,8 @@ std::vector<Hypothesis> beam_search(TransformerMT& model, const std::vector<std:
         return x.score > y.score || (x.score == y.score && x.flat < y.flat);
       };
       const size_t top = std::min(cands.size(), static_cast<size_t>(2 * k));
-      std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(top), cands.end(), better);
+      std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(top),
+                        cands.end(), better);
       std::vector<Beam> next;
       std::vector<int64_t> next_rows, next_tokens;
       for (size_t c = 0; c < top && static_cast<int64_t>(next.size()) < k; ++c) {
@@ -256,8 +265,9 @@ std::vector<Hypothesis> beam_search(TransformerMT& model, const std::vector<std:
   }
   for (int64_t i = 0; i < n; ++i) {
     TESSERA_ASSERT(!finished[i].empty());
-    const auto best = std::max_element(finished[i].begin(), finished[i].end(),
-                                       [](const Hypothesis& x, const Hypothesis& y) { return x.score < y.score; });
+    const auto best = std::max_element(
+        finished[i].begin(), finished[i].end(),
+        [](const Hypothesis& x, const Hypothesis& y) { return x.score < y.score; });
     result[i] = *best;
   }
   return result;
@@ -279,7 +289,8 @@ std::vector<std::vector<int32_t>> translate(TransformerMT& model,
     // Length-sorted, so the last source of a batch is its longest.
     size_t end = start + 1;
     while (end < order.size() &&
-           static_cast<int64_t>((end - start + 1) * sources[order[end]].size()) <= opts.max_batch_tokens)
+           static_cast<int64_t>((end - start + 1) * sources[order[end]].size()) <=
+               opts.max_batch_tokens)
       ++end;
     std::vector<std::vector<int32_t>> batch;
     for (size_t i = start; i < end; ++i) batch.push_back(sources[order[i]]);

@@ -109,8 +109,8 @@ TransformerMTConfig TransformerMTConfig::from_json(const std::string& text) {
 
 Tensor sinusoidal_positions(int64_t num_positions, int64_t dim) {
   TESSERA_CHECK(num_positions > 0 && dim >= 4 && dim % 2 == 0,
-                "sinusoidal_positions: need positions > 0 and an even dim >= 4, got ", num_positions,
-                " and ", dim);
+                "sinusoidal_positions: need positions > 0 and an even dim >= 4, got ",
+                num_positions, " and ", dim);
   const int64_t half = dim / 2;
   const double step = std::log(10000.0) / static_cast<double>(half - 1);
   std::vector<float> table(static_cast<size_t>(num_positions * dim));
@@ -147,10 +147,12 @@ TransformerMT::TransformerMT(const TransformerMTConfig& cfg, Generator* gen, Gen
   lo.dropout = cfg.dropout;
   lo.norm_first = cfg.pre_ln;
   lo.gen = dropout_gen;
-  encoder = register_module("encoder", std::make_shared<nn::ModuleList<nn::TransformerEncoderLayer>>());
+  encoder =
+      register_module("encoder", std::make_shared<nn::ModuleList<nn::TransformerEncoderLayer>>());
   for (int64_t i = 0; i < cfg.encoder_layers; ++i)
     encoder->push_back(std::make_shared<nn::TransformerEncoderLayer>(lo));
-  decoder = register_module("decoder", std::make_shared<nn::ModuleList<nn::TransformerDecoderLayer>>());
+  decoder =
+      register_module("decoder", std::make_shared<nn::ModuleList<nn::TransformerDecoderLayer>>());
   for (int64_t i = 0; i < cfg.decoder_layers; ++i)
     decoder->push_back(std::make_shared<nn::TransformerDecoderLayer>(lo));
   if (cfg.pre_ln) {
@@ -166,8 +168,10 @@ TransformerMT::TransformerMT(const TransformerMTConfig& cfg, Generator* gen, Gen
     const bool is_norm = name.find("ln_") != std::string::npos || name.starts_with("encoder_ln") ||
                          name.starts_with("decoder_ln");
     if (is_norm) {
-      if (name.ends_with(".weight")) nn::init::ones_(param);
-      else nn::init::zeros_(param);
+      if (name.ends_with(".weight"))
+        nn::init::ones_(param);
+      else
+        nn::init::zeros_(param);
     } else if (name.ends_with(".bias")) {
       nn::init::zeros_(param);
     } else if (name == "embed.weight" || name == "tgt_embed.weight") {
@@ -183,7 +187,9 @@ TransformerMT::TransformerMT(const TransformerMTConfig& cfg, Generator* gen, Gen
   }
 }
 
-Tensor TransformerMT::padding_mask(const Tensor& ids) { return native::eq(ids, Scalar(int64_t{0})); }
+Tensor TransformerMT::padding_mask(const Tensor& ids) {
+  return native::eq(ids, Scalar(int64_t{0}));
+}
 
 Tensor TransformerMT::embed_tokens(const std::shared_ptr<nn::Embedding>& table, const Tensor& ids,
                                    int64_t start) {
@@ -216,9 +222,10 @@ Tensor TransformerMT::project(const Tensor& h) {
 }
 
 Tensor TransformerMT::decode(const Tensor& tgt_in, const Tensor& memory, const Tensor& src_pad) {
-  TESSERA_CHECK(memory.dim() == 3 && memory.size(0) == tgt_in.size(0) && memory.size(2) == cfg_.d_model,
-                "TransformerMT decode: memory ", describe(memory), " does not match targets ",
-                describe(tgt_in));
+  TESSERA_CHECK(
+      memory.dim() == 3 && memory.size(0) == tgt_in.size(0) && memory.size(2) == cfg_.d_model,
+      "TransformerMT decode: memory ", describe(memory), " does not match targets ",
+      describe(tgt_in));
   Tensor x = embed_tokens(tgt_embed, tgt_in, 0);
   for (size_t i = 0; i < decoder->size(); ++i) x = (*decoder)[i]->forward(x, memory, src_pad);
   if (decoder_ln) x = decoder_ln->forward(x);
@@ -235,9 +242,10 @@ Tensor TransformerMT::forward(const Tensor& src, const Tensor& tgt_in) {
 
 Tensor TransformerMT::loss(const Tensor& src, const Tensor& tgt_in, const Tensor& tgt_out,
                            double label_smoothing) {
-  TESSERA_CHECK(tgt_out.dim() == 2 && tgt_out.size(0) == tgt_in.size(0) && tgt_out.size(1) == tgt_in.size(1),
-                "TransformerMT loss: targets ", describe(tgt_out), " must match decoder inputs ",
-                describe(tgt_in));
+  TESSERA_CHECK(
+      tgt_out.dim() == 2 && tgt_out.size(0) == tgt_in.size(0) && tgt_out.size(1) == tgt_in.size(1),
+      "TransformerMT loss: targets ", describe(tgt_out), " must match decoder inputs ",
+      describe(tgt_in));
   const Tensor logits = forward(src, tgt_in);
   return nn::F::cross_entropy(reshape(logits, {-1, cfg_.vocab_size}), reshape(tgt_out, {-1}),
                               /*ignore_index=*/0, label_smoothing);
@@ -270,7 +278,8 @@ DecoderState TransformerMT::begin_decoding(const Tensor& memory, const Tensor& s
                     src_pad.dtype() == kBool && src_pad.size(0) == memory.size(0) &&
                     src_pad.size(1) == memory.size(1),
                 "TransformerMT begin_decoding: expected memory (B, S, ", cfg_.d_model,
-                ") and bool padding mask (B, S), got ", describe(memory), " and ", describe(src_pad));
+                ") and bool padding mask (B, S), got ", describe(memory), " and ",
+                describe(src_pad));
   DecoderState s;
   s.self.resize(decoder->size());
   const int64_t b = memory.size(0), len = memory.size(1), h = cfg_.num_heads;
@@ -316,7 +325,8 @@ Tensor TransformerMT::decode_step(const Tensor& tokens, DecoderState& state) {
                 "TransformerMT decode_step: expected tokens (", state.batch(), ", T), got ",
                 describe(tokens));
   Tensor x = embed_tokens(tgt_embed, tokens, state.length);
-  for (size_t i = 0; i < decoder->size(); ++i) x = decoder_layer_cached(*(*decoder)[i], x, state, i);
+  for (size_t i = 0; i < decoder->size(); ++i)
+    x = decoder_layer_cached(*(*decoder)[i], x, state, i);
   if (decoder_ln) x = decoder_ln->forward(x);
   state.length += tokens.size(1);
   return project(x);

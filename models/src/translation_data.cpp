@@ -63,14 +63,16 @@ std::vector<Example> encode_parallel(const BpeTokenizer& tok, const ParallelText
 std::vector<Example> filter_by_length(std::vector<Example> examples, int64_t max_len) {
   if (max_len <= 0) return examples;
   std::erase_if(examples, [&](const Example& e) {
-    return static_cast<int64_t>(e.src.size()) > max_len || static_cast<int64_t>(e.tgt.size()) + 1 > max_len;
+    return static_cast<int64_t>(e.src.size()) > max_len ||
+           static_cast<int64_t>(e.tgt.size()) + 1 > max_len;
   });
   return examples;
 }
 
 std::vector<std::vector<int64_t>> make_batches(const std::vector<Example>& examples,
                                                int64_t batch_tokens, uint64_t seed, int64_t epoch) {
-  TESSERA_CHECK(batch_tokens > 0, "make_batches: batch_tokens must be positive, got ", batch_tokens);
+  TESSERA_CHECK(batch_tokens > 0, "make_batches: batch_tokens must be positive, got ",
+                batch_tokens);
   SplitMix64 rng(seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch) + 1);
   std::vector<uint64_t> key(examples.size());
   for (auto& k : key) k = rng.next();
@@ -101,7 +103,8 @@ std::vector<std::vector<int64_t>> make_batches(const std::vector<Example>& examp
   return batches;
 }
 
-TranslationBatch collate(const std::vector<Example>& examples, const std::vector<int64_t>& indices) {
+TranslationBatch collate(const std::vector<Example>& examples,
+                         const std::vector<int64_t>& indices) {
   TESSERA_CHECK(!indices.empty(), "collate: empty batch");
   size_t s_len = 0, t_len = 0;
   for (int64_t i : indices) {

@@ -27,8 +27,8 @@ using namespace tessera::models;
 
 namespace {
 
-TransformerMTConfig tiny(bool pre_ln = true, const std::string& pos = "sinusoidal", bool share = true,
-                         int64_t vocab = 23) {
+TransformerMTConfig tiny(bool pre_ln = true, const std::string& pos = "sinusoidal",
+                         bool share = true, int64_t vocab = 23) {
   TransformerMTConfig c;
   c.vocab_size = vocab;
   c.d_model = 16;
@@ -54,7 +54,8 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 }
 
 std::vector<int32_t> random_seq(std::mt19937& rng, int64_t len, int64_t vocab, bool eos) {
-  std::uniform_int_distribution<int32_t> d(3, static_cast<int32_t>(vocab - 1));  // never pad/bos/eos
+  std::uniform_int_distribution<int32_t> d(3,
+                                           static_cast<int32_t>(vocab - 1));  // never pad/bos/eos
   std::vector<int32_t> s(static_cast<size_t>(len));
   for (auto& t : s) t = d(rng);
   if (eos) s.push_back(BpeTokenizer::kEos);
@@ -63,8 +64,8 @@ std::vector<int32_t> random_seq(std::mt19937& rng, int64_t len, int64_t vocab, b
 
 // Each config variant the model supports.
 std::vector<TransformerMTConfig> variants() {
-  return {tiny(true, "sinusoidal", true), tiny(false, "sinusoidal", true), tiny(true, "learned", false),
-          tiny(false, "learned", true)};
+  return {tiny(true, "sinusoidal", true), tiny(false, "sinusoidal", true),
+          tiny(true, "learned", false), tiny(false, "learned", true)};
 }
 
 }  // namespace
@@ -99,10 +100,12 @@ TEST_CASE("TransformerMT config presets, JSON round trip and validation", "[mode
   CHECK_THROWS_WITH(TransformerMTConfig::from_json("[1]"), Catch::Contains("not a JSON object"));
   std::string j = tiny().to_json();
   j.replace(j.find("\"d_model\":16"), 12, "\"d_model\":\"x\"");
-  CHECK_THROWS_WITH(TransformerMTConfig::from_json(j), Catch::Contains("'d_model' missing or not an integer"));
+  CHECK_THROWS_WITH(TransformerMTConfig::from_json(j),
+                    Catch::Contains("'d_model' missing or not an integer"));
 }
 
-TEST_CASE("TransformerMT parameters: shared or separate embeddings, pad row zero", "[models][translation]") {
+TEST_CASE("TransformerMT parameters: shared or separate embeddings, pad row zero",
+          "[models][translation]") {
   Generator gen(1);
   TransformerMT shared(tiny(true, "sinusoidal", true), &gen);
   TransformerMT separate(tiny(true, "learned", false), &gen);
@@ -116,7 +119,8 @@ TEST_CASE("TransformerMT parameters: shared or separate embeddings, pad row zero
   CHECK(names_sep.count("tgt_embed.weight"));
   CHECK(names_sep.count("out_proj.weight"));
   CHECK(names_sep.count("pos_embed.weight"));
-  const auto row0 = to_vector<float>(native::contiguous(native::select(shared.embed->weight, 0, 0)));
+  const auto row0 =
+      to_vector<float>(native::contiguous(native::select(shared.embed->weight, 0, 0)));
   for (float v : row0) CHECK(v == 0.0f);
   TransformerMT post(tiny(false), &gen);
   for (auto& [n, t] : post.named_parameters()) CHECK_FALSE(n.starts_with("encoder_ln"));
@@ -235,7 +239,8 @@ TEST_CASE("greedy decoding equals beam search with beam size 1", "[models][trans
     // Some outputs stop at <eos> and some at the maximum length, so both paths are covered.
     size_t at_max = 0;
     for (size_t i = 0; i < srcs.size(); ++i)
-      at_max += static_cast<int64_t>(greedy[i].size()) == max_target_length(srcs[i].size(), o, cfg.max_positions);
+      at_max += static_cast<int64_t>(greedy[i].size()) ==
+                max_target_length(srcs[i].size(), o, cfg.max_positions);
     INFO("outputs at max length: " << at_max);
     CHECK(translate(model, srcs, o) == greedy);
   }
@@ -257,8 +262,9 @@ TEST_CASE("beam search finds the exhaustive best hypothesis on a tiny vocabulary
     o.max_len_a = 0;
     o.max_len_b = 3;
     o.beam_size = 27;
-    for (auto [pen, alpha] : {std::pair{LengthPenalty::kPower, 1.0}, std::pair{LengthPenalty::kGnmt, 0.6},
-                              std::pair{LengthPenalty::kPower, 0.0}}) {
+    for (auto [pen, alpha] :
+         {std::pair{LengthPenalty::kPower, 1.0}, std::pair{LengthPenalty::kGnmt, 0.6},
+          std::pair{LengthPenalty::kPower, 0.0}}) {
       o.penalty = pen;
       o.length_penalty = alpha;
       // Exhaustive: score every sequence y (len <= 3 words) + <eos> with full teacher forcing.
@@ -280,7 +286,8 @@ TEST_CASE("beam search finds the exhaustive best hypothesis on a tiny vocabulary
           total += static_cast<double>(raw[t * 6 + tok]) - mx - std::log(sum);
         }
         const double l = static_cast<double>(y.size() + 1);
-        const double score = total / (pen == LengthPenalty::kGnmt ? std::pow((5 + l) / 6, alpha) : std::pow(l, alpha));
+        const double score = total / (pen == LengthPenalty::kGnmt ? std::pow((5 + l) / 6, alpha)
+                                                                  : std::pow(l, alpha));
         if (score > best + 1e-9) {
           best = score;
           best_y = y;
@@ -301,7 +308,8 @@ TEST_CASE("beam search finds the exhaustive best hypothesis on a tiny vocabulary
   }
 }
 
-TEST_CASE("beam search with a larger beam never scores below greedy's hypothesis", "[models][translation][beam]") {
+TEST_CASE("beam search with a larger beam never scores below greedy's hypothesis",
+          "[models][translation][beam]") {
   std::mt19937 rng(23);
   Generator gen(29);
   TransformerMT model(tiny(), &gen);
@@ -322,7 +330,8 @@ TEST_CASE("beam search with a larger beam never scores below greedy's hypothesis
   CHECK_THROWS_WITH(beam_search(model, {{99, 2}}, o), Catch::Contains("token id 99"));
 }
 
-TEST_CASE("translation batches: every example once, within the token budget, seeded", "[models][translation][data]") {
+TEST_CASE("translation batches: every example once, within the token budget, seeded",
+          "[models][translation][data]") {
   std::mt19937 rng(31);
   std::vector<Example> ex(500);
   for (auto& e : ex) {
@@ -337,7 +346,8 @@ TEST_CASE("translation batches: every example once, within the token budget, see
     int64_t width = 0;
     for (int64_t i : b) {
       ++seen[i];
-      width = std::max<int64_t>({width, static_cast<int64_t>(ex[i].src.size()), static_cast<int64_t>(ex[i].tgt.size()) + 1});
+      width = std::max<int64_t>({width, static_cast<int64_t>(ex[i].src.size()),
+                                 static_cast<int64_t>(ex[i].tgt.size()) + 1});
     }
     CHECK((b.size() == 1 || static_cast<int64_t>(b.size()) * width <= budget));
   }
@@ -349,7 +359,8 @@ TEST_CASE("translation batches: every example once, within the token budget, see
   const auto tb = collate(ex, {3, 7});
   CHECK(tb.src.size(0) == 2);
   CHECK(tb.src.size(1) == 90);
-  CHECK(tb.tgt_in.size(1) == static_cast<int64_t>(std::max(ex[3].tgt.size(), ex[7].tgt.size()) + 1));
+  CHECK(tb.tgt_in.size(1) ==
+        static_cast<int64_t>(std::max(ex[3].tgt.size(), ex[7].tgt.size()) + 1));
   const auto tin = to_vector<int64_t>(tb.tgt_in), tout = to_vector<int64_t>(tb.tgt_out);
   const int64_t t_len = tb.tgt_in.size(1);
   CHECK(tin[0] == BpeTokenizer::kBos);
@@ -366,7 +377,8 @@ TEST_CASE("translation batches: every example once, within the token budget, see
   CHECK(kept.size() < ex.size());
 }
 
-TEST_CASE("read_parallel rejects missing, empty, mismatched and invalid UTF-8 files", "[models][translation][data]") {
+TEST_CASE("read_parallel rejects missing, empty, mismatched and invalid UTF-8 files",
+          "[models][translation][data]") {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / ("tessera_mt_" + std::to_string(::getpid()));
   fs::create_directories(dir);
@@ -382,9 +394,12 @@ TEST_CASE("read_parallel rejects missing, empty, mismatched and invalid UTF-8 fi
   const ParallelText p = read_parallel(a, b, "--train");
   CHECK(p.src == std::vector<std::string>{"one", "two", "three"});
   CHECK(p.tgt == std::vector<std::string>{"eins", "zwei", "drei"});
-  CHECK_THROWS_WITH(read_parallel(a, c, "--train"), Catch::Contains("line counts differ") && Catch::Contains("3 lines"));
+  CHECK_THROWS_WITH(read_parallel(a, c, "--train"),
+                    Catch::Contains("line counts differ") && Catch::Contains("3 lines"));
   CHECK_THROWS_WITH(read_parallel(a, e, "--train"), Catch::Contains("is empty"));
-  CHECK_THROWS_WITH(read_parallel(a, bad, "--train"), Catch::Contains("line 2 is not valid UTF-8 (byte offset 2"));
-  CHECK_THROWS_WITH(read_parallel(a, (dir / "nope").string(), "--train"), Catch::Contains("cannot open"));
+  CHECK_THROWS_WITH(read_parallel(a, bad, "--train"),
+                    Catch::Contains("line 2 is not valid UTF-8 (byte offset 2"));
+  CHECK_THROWS_WITH(read_parallel(a, (dir / "nope").string(), "--train"),
+                    Catch::Contains("cannot open"));
   fs::remove_all(dir);
 }

@@ -82,7 +82,8 @@ TEST_CASE("a tiny TransformerMT learns the synthetic translation task (held-out 
       last_loss = loss.item<double>();
     }
   }
-  const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double train_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::vector<std::vector<int32_t>> sources;
   for (const auto& s : held.src) sources.push_back(encode_source(tok, s));
@@ -90,13 +91,14 @@ TEST_CASE("a tiny TransformerMT learns the synthetic translation task (held-out 
     DecodeOptions o;
     o.beam_size = beam;
     std::vector<std::string> hyps;
-    for (const auto& ids : translate(model, sources, o)) hyps.push_back(sanitize_utf8(tok.decode(ids)));
+    for (const auto& ids : translate(model, sources, o))
+      hyps.push_back(sanitize_utf8(tok.decode(ids)));
     return corpus_bleu(hyps, held.tgt);
   };
   const BleuScore greedy = score(1), beam = score(4);
-  WARN("synthetic task: " << train.src.size() << " training pairs, " << step << " steps in " << train_s
-                          << " s, final train loss " << last_loss << "; held-out greedy " << greedy.format()
-                          << "; beam 4 " << beam.format());
+  WARN("synthetic task: " << train.src.size() << " training pairs, " << step << " steps in "
+                          << train_s << " s, final train loss " << last_loss << "; held-out greedy "
+                          << greedy.format() << "; beam 4 " << beam.format());
   CHECK(greedy.score > 80.0);
   CHECK(beam.score > 80.0);
 }

@@ -9,17 +9,18 @@
 ///  - each sentence keeps K live hypotheses, ranked by their summed log-probability;
 ///  - each step takes the top 2K (hypothesis, token) extensions; an extension ending in <eos> that
 ///    ranks in the top K is moved to the sentence's finished list, the best K others stay live;
-///  - a sentence stops when it has K finished hypotheses, or at its maximum length, where every live
+///  - a sentence stops when it has K finished hypotheses, or at its maximum length, where every
+///  live
 ///    hypothesis is finished with <eos>; the search stops when every sentence has stopped;
 ///  - the answer is the finished hypothesis with the best length-normalised score
 ///    score / lp(len), len = generated tokens including <eos>, with
 ///      LengthPenalty::kPower (fairseq, default):  lp = len^alpha
 ///      LengthPenalty::kGnmt  (Wu et al. 2016):    lp = ((5 + len) / 6)^alpha
 ///  - finished sentences leave the batch (their rows are dropped from the decoder state).
-/// Maximum length per sentence: floor(a * src_len + b) generated tokens before <eos> (src_len counts
-/// the source's <eos>), capped at max_positions - 1.
-/// Ties between equal scores go to the lower (beam, token) index, the same rule as greedy's argmax,
-/// so beam size 1 reproduces greedy search exactly (tested).
+/// Maximum length per sentence: floor(a * src_len + b) generated tokens before <eos> (src_len
+/// counts the source's <eos>), capped at max_positions - 1. Ties between equal scores go to the
+/// lower (beam, token) index, the same rule as greedy's argmax, so beam size 1 reproduces greedy
+/// search exactly (tested).
 #pragma once
 
 #include <cstdint>

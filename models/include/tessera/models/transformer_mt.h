@@ -38,17 +38,17 @@
 namespace tessera::models {
 
 struct TransformerMTConfig {
-  int64_t vocab_size = 8000;       ///< shared source/target vocabulary (ids 0..3 are special)
+  int64_t vocab_size = 8000;  ///< shared source/target vocabulary (ids 0..3 are special)
   int64_t d_model = 256;
   int64_t encoder_layers = 3;
   int64_t decoder_layers = 3;
   int64_t num_heads = 4;
   int64_t dim_feedforward = 1024;
   double dropout = 0.1;
-  bool pre_ln = true;              ///< false = post-LN (the paper's original placement)
+  bool pre_ln = true;                    ///< false = post-LN (the paper's original placement)
   std::string positions = "sinusoidal";  ///< "sinusoidal" or "learned"
-  int64_t max_positions = 512;     ///< longest source or target sequence (tokens incl. <bos>/<eos>)
-  bool share_embeddings = true;    ///< one table for source, target and output projection
+  int64_t max_positions = 512;   ///< longest source or target sequence (tokens incl. <bos>/<eos>)
+  bool share_embeddings = true;  ///< one table for source, target and output projection
 
   /// d=256, 3+3 layers, 4 heads, FFN 1024 (trains on a CPU).
   static TransformerMTConfig small();
@@ -68,10 +68,10 @@ struct TransformerMTConfig {
 /// Per-sentence decoding state for incremental decoding: self-attention caches, the cross-attention
 /// keys/values computed once from the encoder output, and the source padding mask.
 struct DecoderState {
-  std::vector<nn::KVCache> self;        ///< one per decoder layer
-  std::vector<Tensor> cross_k, cross_v; ///< one per decoder layer, (B, H, S, D)
-  Tensor attn_mask;                     ///< bool (B, 1, 1, S), true = may attend
-  int64_t length = 0;                   ///< target positions decoded so far
+  std::vector<nn::KVCache> self;         ///< one per decoder layer
+  std::vector<Tensor> cross_k, cross_v;  ///< one per decoder layer, (B, H, S, D)
+  Tensor attn_mask;                      ///< bool (B, 1, 1, S), true = may attend
+  int64_t length = 0;                    ///< target positions decoded so far
   int64_t batch() const { return attn_mask.defined() ? attn_mask.size(0) : 0; }
 };
 
@@ -109,17 +109,18 @@ class TransformerMT : public nn::Module {
   /// AdamW groups: decay on matrices and embeddings, none on biases and LayerNorms.
   std::vector<nn::ParamGroup> param_groups(double lr, double weight_decay) const;
 
-  std::shared_ptr<nn::Embedding> embed;       ///< source (and target/output when shared)
-  std::shared_ptr<nn::Embedding> tgt_embed;   ///< == embed when shared
-  std::shared_ptr<nn::Linear> out_proj;       ///< null when shared (tied to the embedding)
-  std::shared_ptr<nn::Embedding> pos_embed;   ///< learned positions only
+  std::shared_ptr<nn::Embedding> embed;      ///< source (and target/output when shared)
+  std::shared_ptr<nn::Embedding> tgt_embed;  ///< == embed when shared
+  std::shared_ptr<nn::Linear> out_proj;      ///< null when shared (tied to the embedding)
+  std::shared_ptr<nn::Embedding> pos_embed;  ///< learned positions only
   std::shared_ptr<nn::ModuleList<nn::TransformerEncoderLayer>> encoder;
   std::shared_ptr<nn::ModuleList<nn::TransformerDecoderLayer>> decoder;
   std::shared_ptr<nn::LayerNorm> encoder_ln, decoder_ln;  ///< pre-LN only
   std::shared_ptr<nn::Dropout> drop;
 
  private:
-  Tensor embed_tokens(const std::shared_ptr<nn::Embedding>& table, const Tensor& ids, int64_t start);
+  Tensor embed_tokens(const std::shared_ptr<nn::Embedding>& table, const Tensor& ids,
+                      int64_t start);
   Tensor project(const Tensor& h);
   Tensor decoder_layer_cached(nn::TransformerDecoderLayer& layer, const Tensor& x, DecoderState& s,
                               size_t i);
@@ -128,8 +129,9 @@ class TransformerMT : public nn::Module {
   Tensor sinusoid_;  ///< (max_positions, d) fixed table; not a parameter or buffer
 };
 
-/// The fixed sinusoidal position table of Vaswani et al.: row p = [sin(p w_0), .., sin(p w_{d/2-1}),
-/// cos(p w_0), ..] with w_i = 10000^(-i / (d/2 - 1)) (fairseq's / tensor2tensor's layout).
+/// The fixed sinusoidal position table of Vaswani et al.: row p = [sin(p w_0), .., sin(p
+/// w_{d/2-1}), cos(p w_0), ..] with w_i = 10000^(-i / (d/2 - 1)) (fairseq's / tensor2tensor's
+/// layout).
 Tensor sinusoidal_positions(int64_t num_positions, int64_t dim);
 
 }  // namespace tessera::models

@@ -51,9 +51,9 @@ std::vector<std::vector<int64_t>> make_batches(const std::vector<Example>& examp
                                                int64_t batch_tokens, uint64_t seed, int64_t epoch);
 
 struct TranslationBatch {
-  Tensor src;      ///< int64 (B, S), <pad> = 0
-  Tensor tgt_in;   ///< int64 (B, T): <bos> y
-  Tensor tgt_out;  ///< int64 (B, T): y <eos>
+  Tensor src;                 ///< int64 (B, S), <pad> = 0
+  Tensor tgt_in;              ///< int64 (B, T): <bos> y
+  Tensor tgt_out;             ///< int64 (B, T): y <eos>
   int64_t target_tokens = 0;  ///< non-pad entries of tgt_out
   int64_t source_tokens = 0;
 };
