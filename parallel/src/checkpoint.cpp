@@ -62,6 +62,7 @@ void save_checkpoint(const std::string& dir, const Mesh& mesh, const ParallelGPT
     try {
       Generator scratch(0);
       models::GPT full(model.config(), &scratch);
+      full.to(model.parameters().front().dtype());
       full.load_state_dict(full_model, /*strict=*/true);
       auto adamw = full_optimizer(full, opt);
       adamw->load_state_dict(full_opt);
@@ -81,6 +82,7 @@ nn::CheckpointInfo load_checkpoint(const std::string& dir, const Mesh& mesh, Par
   const std::vector<std::string> names = names_by_index(model, opt);
   Generator scratch(0);
   models::GPT full(model.config(), &scratch);
+  full.to(model.parameters().front().dtype());  // checkpoints keep the run's dtype
   auto adamw = full_optimizer(full, opt);
   const nn::CheckpointInfo info = nn::load_checkpoint(dir, full, adamw.get(), generators);
   TensorDict local_opt;
