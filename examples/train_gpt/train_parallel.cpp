@@ -46,6 +46,8 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s, c
   if (why.empty() && s.batch % s.layout.dp != 0)
     why = "--batch " + std::to_string(s.batch) + " is not divisible by --dp " + std::to_string(s.layout.dp);
   if (why.empty() && s.zero != 0 && s.zero != 1) why = "--zero must be 0 or 1, got " + std::to_string(s.zero);
+  if (!why.empty() && world->size() == 1 && !Environment::has_mpi())
+    why += " (this build of tessera has no MPI: reconfigure with libopenmpi-dev installed)";
   if (!why.empty()) {  // every rank computed the same answer: all refuse before any communication
     std::fprintf(stderr, "train_gpt: error (rank %d): %s\n", world->rank(), why.c_str());
     return 2;
@@ -80,7 +82,11 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s, c
     opt = std::move(z);
   } else {
     opt = std::make_unique<nn::AdamW>(groups, ao);
-    dp = std::make_unique<DataParallel>(model.parameters(), mesh.dp_ptr());
+    DataParallelOptions dpo;
+    // TESSERA_DP_OVERLAP=0 defers every bucket to after backward (to measure the overlap's gain).
+    const char* overlap = std::getenv("TESSERA_DP_OVERLAP");
+    dpo.overlap = overlap == nullptr || std::strcmp(overlap, "0") != 0;
+    dp = std::make_unique<DataParallel>(model.parameters(), mesh.dp_ptr(), dpo);
   }
   const nn::WarmupCosine schedule{s.warmup, s.steps, s.min_lr / s.lr};
 

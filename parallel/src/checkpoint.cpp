@@ -2,12 +2,16 @@
 /// @brief Consolidated checkpoints of ParallelGPT + (Zero)AdamW (see checkpoint.h).
 #include <tessera/parallel/checkpoint.h>
 
+#include <filesystem>
+
 #include <tessera/creation.h>
 #include <tessera/native.h>
 #include <tessera/parallel/zero.h>
 
 namespace tessera::parallel {
 namespace {
+
+namespace fs = std::filesystem;
 
 /// Parameter names in optimizer-index order (opt's groups hold the model's tensors).
 std::vector<std::string> names_by_index(const ParallelGPT& model, const nn::Optimizer& opt) {
@@ -66,7 +70,16 @@ void save_checkpoint(const std::string& dir, const Mesh& mesh, const ParallelGPT
       full.load_state_dict(full_model, /*strict=*/true);
       auto adamw = full_optimizer(full, opt);
       adamw->load_state_dict(full_opt);
-      nn::save_checkpoint(dir, full, adamw.get(), generators, info);
+      // NOTE [checkpoint swap]: the new checkpoint is written beside the old one and swapped in
+      // by two renames, so a rank dying mid-save never damages the previous checkpoint: at every
+      // moment `dir` or `dir.previous` holds a complete one (load_checkpoint falls back).
+      const fs::path target(dir), partial(dir + ".partial"), previous(dir + ".previous");
+      fs::remove_all(partial);
+      nn::save_checkpoint(partial.string(), full, adamw.get(), generators, info);
+      fs::remove_all(previous);
+      if (fs::exists(target)) fs::rename(target, previous);
+      fs::rename(partial, target);
+      fs::remove_all(previous);
     } catch (const std::exception& e) {
       error = e.what();
       native::fill_(status, Scalar(1));
@@ -84,7 +97,11 @@ nn::CheckpointInfo load_checkpoint(const std::string& dir, const Mesh& mesh, Par
   models::GPT full(model.config(), &scratch);
   full.to(model.parameters().front().dtype());  // checkpoints keep the run's dtype
   auto adamw = full_optimizer(full, opt);
-  const nn::CheckpointInfo info = nn::load_checkpoint(dir, full, adamw.get(), generators);
+  // A save interrupted between its two renames (NOTE [checkpoint swap]) left `dir.previous`.
+  const bool swapped_out = !fs::exists(fs::path(dir) / "state.json") &&
+                           fs::exists(fs::path(dir + ".previous") / "state.json");
+  const nn::CheckpointInfo info =
+      nn::load_checkpoint(swapped_out ? dir + ".previous" : dir, full, adamw.get(), generators);
   TensorDict local_opt;
   const int tp_rank = mesh.tp().rank(), tp = mesh.tp().size();
   for (const auto& [key, t] : adamw->state_dict()) {

@@ -7,15 +7,10 @@
 
 #include <tessera/autograd/engine.h>
 #include <tessera/autograd/grad_mode.h>
+#include <tessera/autograd/hooks.h>
 #include <tessera/creation.h>
 #include <tessera/native.h>
 
-#if __has_include(<tessera/autograd/hooks.h>)
-#include <tessera/autograd/hooks.h>
-#define TESSERA_PARALLEL_HAS_GRAD_HOOK 1
-#else
-#define TESSERA_PARALLEL_HAS_GRAD_HOOK 0
-#endif
 
 namespace tessera::parallel {
 
@@ -98,14 +93,10 @@ void DataParallel::on_grad_ready(const Tensor& leaf) {
 
 void DataParallel::backward(const Tensor& loss) {
   if (!in_step_) reset_step();
-#if TESSERA_PARALLEL_HAS_GRAD_HOOK
   {
     autograd::GradReadyGuard hook([this](const Tensor& leaf) { on_grad_ready(leaf); });
     tessera::backward(loss);
   }
-#else
-  tessera::backward(loss);
-#endif
   finish();
 }
 

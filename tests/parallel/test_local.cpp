@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <tessera/creation.h>
@@ -195,4 +196,33 @@ TEST_CASE("a parallel checkpoint from one process loads into models::GPT", "[par
   CHECK(nn::load_checkpoint(dir, loaded, &lopt, {}).step == 1);
   for (auto& [n, t] : loaded.state_dict()) CHECK(test::bitwise_equal(t, par.state_dict().at(n)));
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a save killed mid-way never damages the previous checkpoint", "[parallel][local]") {
+  const models::GPTConfig cfg = tiny_config();
+  Generator gen(5);
+  models::GPT ref(cfg, &gen);
+  Mesh mesh(std::make_shared<LocalCommunicator>(), {1, 1}, &cfg);
+  ParallelGPT par(cfg, mesh.tp_ptr());
+  par.load_full_state_dict(ref.state_dict());
+  nn::AdamW opt(par.param_groups(1e-3, 0.1), {});
+  namespace fs = std::filesystem;
+  const std::string dir = (fs::temp_directory_path() / "tessera_parallel_swap").string();
+  fs::remove_all(dir);
+  save_checkpoint(dir, mesh, par, opt, {}, {.step = 1, .config_json = "{}"});
+  save_checkpoint(dir, mesh, par, opt, {}, {.step = 2, .config_json = "{}"});  // overwrite
+  CHECK(!fs::exists(dir + ".partial"));
+  CHECK(!fs::exists(dir + ".previous"));
+  // Killed after moving the old checkpoint aside, before the new one was renamed into place.
+  fs::rename(dir, dir + ".previous");
+  fs::create_directories(dir + ".partial");
+  std::ofstream(dir + ".partial/model.safetensors") << "half-written";
+  CHECK(load_checkpoint(dir, mesh, par, opt, {}).step == 2);
+  // Killed while writing the new files: `dir` is untouched and loads.
+  fs::rename(dir + ".previous", dir);
+  CHECK(load_checkpoint(dir, mesh, par, opt, {}).step == 2);
+  save_checkpoint(dir, mesh, par, opt, {}, {.step = 3, .config_json = "{}"});  // cleans .partial
+  CHECK(!fs::exists(dir + ".partial"));
+  CHECK(load_checkpoint(dir, mesh, par, opt, {}).step == 3);
+  fs::remove_all(dir);
 }

@@ -5,12 +5,14 @@
 ///
 /// save_checkpoint (collective over the mesh): parameters are all-gathered over tp and unsharded;
 /// optimizer state is all-gathered over dp (ZeroAdamW) and tp; world rank 0 loads the result into a
-/// full models::GPT + nn::AdamW and calls nn::save_checkpoint (atomic files, manifest written last,
-/// so an interrupted save leaves the previous checkpoint loadable). Rank 0 then broadcasts success
-/// or failure, so every rank returns or throws together.
+/// full models::GPT + nn::AdamW, writes it with nn::save_checkpoint to `dir.partial` and swaps it in
+/// with two renames (`dir` -> `dir.previous`, `dir.partial` -> `dir`), so a job killed mid-save
+/// keeps its previous checkpoint complete. Rank 0 then broadcasts success or failure, so every rank
+/// returns or throws together.
 /// load_checkpoint: every rank validates and reads the full checkpoint with nn::load_checkpoint
 /// (into a full model, so a bad checkpoint fails identically everywhere before anything changes),
-/// then keeps its shard of parameters and optimizer state.
+/// then keeps its shard of parameters and optimizer state. If `dir` has no state.json but
+/// `dir.previous` has (a save killed between its renames), that one is loaded.
 #pragma once
 
 #include <map>
