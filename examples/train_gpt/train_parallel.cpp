@@ -37,15 +37,17 @@ bool wants_parallel(int argc, char** argv) {
   return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr || std::getenv("PMI_SIZE") != nullptr;
 }
 
-int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s, const models::Tokenizer& tok,
-                   const TokenSplit& split) {
+int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s,
+                   const models::Tokenizer& tok, const TokenSplit& split) {
   using namespace parallel;
   const auto& world = env.world();
   const bool root = world->rank() == 0;
   std::string why = check_layout(world->size(), s.layout, &s.model);
   if (why.empty() && s.batch % s.layout.dp != 0)
-    why = "--batch " + std::to_string(s.batch) + " is not divisible by --dp " + std::to_string(s.layout.dp);
-  if (why.empty() && s.zero != 0 && s.zero != 1) why = "--zero must be 0 or 1, got " + std::to_string(s.zero);
+    why = "--batch " + std::to_string(s.batch) + " is not divisible by --dp " +
+          std::to_string(s.layout.dp);
+  if (why.empty() && s.zero != 0 && s.zero != 1)
+    why = "--zero must be 0 or 1, got " + std::to_string(s.zero);
   if (!why.empty() && world->size() == 1 && !Environment::has_mpi())
     why += " (this build of tessera has no MPI: reconfigure with libopenmpi-dev installed)";
   if (!why.empty()) {  // every rank computed the same answer: all refuse before any communication
@@ -75,7 +77,8 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s, c
   std::unique_ptr<nn::Optimizer> opt;
   std::unique_ptr<DataParallel> dp;
   std::vector<Tensor> opt_params;
-  for (const auto& g : groups) opt_params.insert(opt_params.end(), g.params.begin(), g.params.end());
+  for (const auto& g : groups)
+    opt_params.insert(opt_params.end(), g.params.begin(), g.params.end());
   if (s.zero == 1) {
     auto z = std::make_unique<ZeroAdamW>(groups, ao, mesh.dp_ptr());
     z->set_grad_clip(s.grad_clip, replicated, mesh.tp_ptr());
@@ -93,23 +96,29 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s, c
   int64_t start = 0;
   double best_val = INFINITY;
   if (resuming) {
-    const nn::CheckpointInfo info = load_checkpoint(s.resume + "/latest", mesh, model, *opt, {{"dropout", &dropout_gen}});
+    const nn::CheckpointInfo info =
+        load_checkpoint(s.resume + "/latest", mesh, model, *opt, {{"dropout", &dropout_gen}});
     start = info.step;
     best_val = json::parse(info.config_json).value("best_val_loss", INFINITY);
-    TESSERA_CHECK(start <= s.steps, "--resume: the run is at step ", start, ", past --steps ", s.steps);
+    TESSERA_CHECK(start <= s.steps, "--resume: the run is at step ", start, ", past --steps ",
+                  s.steps);
   } else if (root) {
     write_file_atomic(s.out + "/config.json", s.settings_json);
     models::save_tokenizer(tok, s.out + "/tokenizer.json");
   }
   if (root && resuming && s.out != s.resume) {
-    fs::copy_file(s.resume + "/config.json", s.out + "/config.json", fs::copy_options::overwrite_existing);
-    fs::copy_file(s.resume + "/tokenizer.json", s.out + "/tokenizer.json", fs::copy_options::overwrite_existing);
+    fs::copy_file(s.resume + "/config.json", s.out + "/config.json",
+                  fs::copy_options::overwrite_existing);
+    fs::copy_file(s.resume + "/tokenizer.json", s.out + "/tokenizer.json",
+                  fs::copy_options::overwrite_existing);
   }
   if (root)
-    std::printf("train_gpt: %lld parameters | vocab %lld | %zu train / %zu val tokens | dp %d x tp %d%s | %s\n",
-                (long long)full.num_parameters(), (long long)s.model.vocab_size, split.train.size(),
-                split.val.size(), s.layout.dp, s.layout.tp, s.zero ? " | ZeRO-1" : "",
-                resuming ? ("resuming at step " + std::to_string(start)).c_str() : "new run");
+    std::printf(
+        "train_gpt: %lld parameters | vocab %lld | %zu train / %zu val tokens | dp %d x tp %d%s | "
+        "%s\n",
+        (long long)full.num_parameters(), (long long)s.model.vocab_size, split.train.size(),
+        split.val.size(), s.layout.dp, s.layout.tp, s.zero ? " | ZeRO-1" : "",
+        resuming ? ("resuming at step " + std::to_string(start)).c_str() : "new run");
   MetricsWriter metrics;
   if (root) metrics = MetricsWriter(s.out + "/metrics.jsonl", resuming ? start : -1);
   auto save = [&](const std::string& sub, int64_t step) {
@@ -124,7 +133,8 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s, c
     model.eval();
     double total = 0;
     for (int64_t i = mesh.dp_rank(); i < s.eval_batches; i += s.layout.dp) {
-      const Batch b = sample_batch(tokens, s.batch, s.model.context, s.seed, stream, static_cast<uint64_t>(i));
+      const Batch b =
+          sample_batch(tokens, s.batch, s.model.context, s.seed, stream, static_cast<uint64_t>(i));
       total += model.loss(b.inputs, b.targets).item<double>();
     }
     Tensor t = scalar_tensor(total, {.dtype = kFloat64});
@@ -143,7 +153,8 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s, c
   for (int64_t step = start; step < s.steps; ++step) {
     schedule.apply(*opt, step);
     const double lr = opt->param_groups()[0].lr;
-    const Batch g = sample_batch(split.train, s.batch, s.model.context, s.seed, 0, static_cast<uint64_t>(step));
+    const Batch g =
+        sample_batch(split.train, s.batch, s.model.context, s.seed, 0, static_cast<uint64_t>(step));
     const Tensor loss = model.loss(native::narrow(g.inputs, 0, rows * mesh.dp_rank(), rows),
                                    native::narrow(g.targets, 0, rows * mesh.dp_rank(), rows));
     if (dp) {
@@ -157,17 +168,22 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s, c
     opt->zero_grad();
     // One small all-reduce carries the mean loss over dp and whether any rank was interrupted.
     Tensor shared = from_vector(std::vector<double>{loss.item<double>() / s.layout.dp,
-                                                    InterruptGuard::requested() ? 1.0 : 0.0}, {2});
+                                                    InterruptGuard::requested() ? 1.0 : 0.0},
+                                {2});
     world->all_reduce(shared, ReduceOp::Sum);
-    const double loss_value = shared.data<double>()[0] / s.layout.tp;  // tp ranks hold the same loss
+    const double loss_value =
+        shared.data<double>()[0] / s.layout.tp;  // tp ranks hold the same loss
     const bool interrupted = shared.data<double>()[1] > 0;
-    TESSERA_CHECK(std::isfinite(loss_value), "training diverged: loss is ", loss_value, " at step ", step + 1);
+    TESSERA_CHECK(std::isfinite(loss_value), "training diverged: loss is ", loss_value, " at step ",
+                  step + 1);
     const int64_t done = step + 1;
     if (root) progress->step(done, loss_value, lr, tokens_per_step);
     json record;
     const bool eval_now = done % s.eval_every == 0 || done == s.steps;
     if (done % s.log_every == 0 || eval_now || done == start + 1) {
-      record = {{"step", done}, {"train_loss", loss_value}, {"lr", lr},
+      record = {{"step", done},
+                {"train_loss", loss_value},
+                {"lr", lr},
                 {"tokens_per_s", root ? progress->tokens_per_second() : 0.0},
                 {"comm_wait_s", comm_wait}};
     }
@@ -180,7 +196,8 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s, c
       if (root) {
         char line[160];
         std::snprintf(line, sizeof line, "eval step %lld | train %.4f | val %.4f | val ppl %.2f%s",
-                      (long long)done, train_eval, val, std::exp(val), val < best_val ? " (best)" : "");
+                      (long long)done, train_eval, val, std::exp(val),
+                      val < best_val ? " (best)" : "");
         progress->note(line);
       }
       if (val < best_val) {

@@ -40,15 +40,19 @@ int64_t state_index(const std::string& key) {
 
 std::unique_ptr<nn::AdamW> full_optimizer(models::GPT& full, const nn::Optimizer& like) {
   const auto& g = like.param_groups();
-  TESSERA_CHECK(g.size() == 2, "parallel checkpoint: expected the two GPT parameter groups (decay, "
-                "no decay), got ", g.size());
-  return std::make_unique<nn::AdamW>(full.param_groups(g[0].lr, g[0].weight_decay), nn::AdamOptions{});
+  TESSERA_CHECK(g.size() == 2,
+                "parallel checkpoint: expected the two GPT parameter groups (decay, "
+                "no decay), got ",
+                g.size());
+  return std::make_unique<nn::AdamW>(full.param_groups(g[0].lr, g[0].weight_decay),
+                                     nn::AdamOptions{});
 }
 
 }  // namespace
 
 void save_checkpoint(const std::string& dir, const Mesh& mesh, const ParallelGPT& model,
-                     const nn::Optimizer& opt, const std::map<std::string, const Generator*>& generators,
+                     const nn::Optimizer& opt,
+                     const std::map<std::string, const Generator*>& generators,
                      const nn::CheckpointInfo& info) {
   const std::vector<std::string> names = names_by_index(model, opt);
   const nn::StateDict full_model = model.full_state_dict();  // collective over tp
@@ -57,8 +61,11 @@ void save_checkpoint(const std::string& dir, const Mesh& mesh, const ParallelGPT
   TensorDict full_opt;
   for (const auto& [key, t] : local_opt) {  // sorted keys: the same order on every tp rank
     const int64_t i = state_index(key);
-    const ShardSpec spec = i < 0 ? ShardSpec{} : ParallelGPT::spec_of(names.at(static_cast<size_t>(i)));
-    full_opt[key] = spec.replicated() || mesh.tp().size() == 1 ? t : unshard_parameter(mesh.tp().all_gather(t), spec);
+    const ShardSpec spec =
+        i < 0 ? ShardSpec{} : ParallelGPT::spec_of(names.at(static_cast<size_t>(i)));
+    full_opt[key] = spec.replicated() || mesh.tp().size() == 1
+                        ? t
+                        : unshard_parameter(mesh.tp().all_gather(t), spec);
   }
   Tensor status = zeros({1}, {.dtype = kInt32});
   std::string error;
@@ -91,7 +98,8 @@ void save_checkpoint(const std::string& dir, const Mesh& mesh, const ParallelGPT
 }
 
 nn::CheckpointInfo load_checkpoint(const std::string& dir, const Mesh& mesh, ParallelGPT& model,
-                                   nn::Optimizer& opt, const std::map<std::string, Generator*>& generators) {
+                                   nn::Optimizer& opt,
+                                   const std::map<std::string, Generator*>& generators) {
   const std::vector<std::string> names = names_by_index(model, opt);
   Generator scratch(0);
   models::GPT full(model.config(), &scratch);
@@ -106,11 +114,16 @@ nn::CheckpointInfo load_checkpoint(const std::string& dir, const Mesh& mesh, Par
   const int tp_rank = mesh.tp().rank(), tp = mesh.tp().size();
   for (const auto& [key, t] : adamw->state_dict()) {
     const int64_t i = state_index(key);
-    local_opt[key] = i < 0 ? t : shard_parameter(t, ParallelGPT::spec_of(names.at(static_cast<size_t>(i))), tp_rank, tp);
+    local_opt[key] =
+        i < 0 ? t
+              : shard_parameter(t, ParallelGPT::spec_of(names.at(static_cast<size_t>(i))), tp_rank,
+                                tp);
   }
   model.load_full_state_dict(full.state_dict());
-  if (auto* zero = dynamic_cast<ZeroAdamW*>(&opt)) zero->load_full_state_dict(local_opt);
-  else opt.load_state_dict(local_opt);
+  if (auto* zero = dynamic_cast<ZeroAdamW*>(&opt))
+    zero->load_full_state_dict(local_opt);
+  else
+    opt.load_state_dict(local_opt);
   return info;
 }
 

@@ -12,9 +12,12 @@ namespace tessera::parallel {
 
 std::string reduce_op_name(ReduceOp op) {
   switch (op) {
-    case ReduceOp::Sum: return "sum";
-    case ReduceOp::Avg: return "avg";
-    case ReduceOp::Max: return "max";
+    case ReduceOp::Sum:
+      return "sum";
+    case ReduceOp::Avg:
+      return "avg";
+    case ReduceOp::Max:
+      return "max";
   }
   return "?";
 }
@@ -27,7 +30,8 @@ double collective_timeout_from_env() {
   const double s = std::strtod(v, &end);
   TESSERA_CHECK(errno == 0 && end != v && *end == '\0' && std::isfinite(s) && s >= 0,
                 "TESSERA_COLLECTIVE_TIMEOUT_S: expected a number of seconds >= 0 (0 = no timeout), "
-                "got '", v, "'");
+                "got '",
+                v, "'");
   return s;
 }
 
@@ -42,7 +46,8 @@ void check_reduce(const char* op_name, const Tensor& t, ReduceOp op) {
 
 void check_peer(const char* op_name, const Communicator& c, int peer) {
   TESSERA_CHECK(peer >= 0 && peer < c.size() && peer != c.rank(), op_name, ": peer rank ", peer,
-                " is not another rank of this communicator (rank ", c.rank(), " of ", c.size(), ")");
+                " is not another rank of this communicator (rank ", c.rank(), " of ", c.size(),
+                ")");
 }
 
 namespace {
@@ -72,8 +77,10 @@ Tensor LocalCommunicator::all_gather(const Tensor& x) {
 
 Tensor LocalCommunicator::reduce_scatter(const Tensor& x, ReduceOp op) {
   check_reduce("reduce_scatter", x, op);
-  TESSERA_CHECK(x.dim() >= 1 && x.size(0) == 1, "reduce_scatter: expected a leading dim equal to "
-                "the world size 1, got ", describe(x));
+  TESSERA_CHECK(x.dim() >= 1 && x.size(0) == 1,
+                "reduce_scatter: expected a leading dim equal to "
+                "the world size 1, got ",
+                describe(x));
   return native::clone(native::select(x, 0, 0));
 }
 

@@ -11,7 +11,6 @@
 #include <tessera/creation.h>
 #include <tessera/native.h>
 
-
 namespace tessera::parallel {
 
 DataParallel::DataParallel(std::vector<Tensor> params, std::shared_ptr<Communicator> dp,
@@ -25,11 +24,12 @@ DataParallel::DataParallel(std::vector<Tensor> params, std::shared_ptr<Communica
   for (size_t k = params_.size(); k-- > 0;) {
     const Tensor& p = params_[k];
     TESSERA_CHECK(p.defined() && p.requires_grad() && p.is_leaf() && is_floating(p.dtype()),
-                  "DataParallel: parameter ", k, " must be a floating leaf that requires grad, got ",
-                  describe(p));
+                  "DataParallel: parameter ", k,
+                  " must be a floating leaf that requires grad, got ", describe(p));
     if (buckets_.empty() || buckets_.back().dtype != p.dtype() ||
         (buckets_.back().numel > 0 &&
-         (buckets_.back().numel + p.numel()) * static_cast<int64_t>(p.element_size()) > opts_.bucket_bytes)) {
+         (buckets_.back().numel + p.numel()) * static_cast<int64_t>(p.element_size()) >
+             opts_.bucket_bytes)) {
       buckets_.emplace_back();
       buckets_.back().dtype = p.dtype();
     }
@@ -68,8 +68,10 @@ void DataParallel::launch(Bucket& b) {
     Tensor& p = params_[b.params[s]];
     Tensor slot = native::narrow(b.buffer, 0, b.offsets[s], p.numel());
     const Tensor g = p.grad();
-    if (g.defined()) native::copy_(slot, native::reshape(g, {p.numel()}));
-    else native::zero_(slot);
+    if (g.defined())
+      native::copy_(slot, native::reshape(g, {p.numel()}));
+    else
+      native::zero_(slot);
   }
   b.work = comm_->all_reduce_async(b.buffer, ReduceOp::Avg);
   stats_.payload_bytes += b.buffer.nbytes();
@@ -107,14 +109,18 @@ void DataParallel::finish() {
     if (!b.work) launch(b);
   const auto t0 = std::chrono::steady_clock::now();
   for (Bucket& b : buckets_) b.work->wait();
-  stats_.wait_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stats_.wait_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (Bucket& b : buckets_) {
     for (size_t s = 0; s < b.params.size(); ++s) {
       Tensor& p = params_[b.params[s]];
-      const Tensor avg = native::reshape(native::narrow(b.buffer, 0, b.offsets[s], p.numel()), p.shape());
+      const Tensor avg =
+          native::reshape(native::narrow(b.buffer, 0, b.offsets[s], p.numel()), p.shape());
       Tensor g = p.grad();
-      if (g.defined()) native::copy_(g, avg);
-      else p.set_grad(native::clone(avg));
+      if (g.defined())
+        native::copy_(g, avg);
+      else
+        p.set_grad(native::clone(avg));
     }
     b.work.reset();
   }

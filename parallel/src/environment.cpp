@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief Environment: MPI_Init_thread / MPI_Finalize when built with MPI, else a LocalCommunicator.
+/// @brief Environment: MPI_Init_thread / MPI_Finalize when built with MPI, else a
+/// LocalCommunicator.
 #include <tessera/parallel/environment.h>
 
 #include <cstdlib>

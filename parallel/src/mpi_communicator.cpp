@@ -37,22 +37,28 @@ std::string mpi_error_string(int rc) {
   return std::string(buf, static_cast<size_t>(len));
 }
 
-#define TESSERA_MPI_CHECK(call, what)                                                         \
-  do {                                                                                        \
-    const int tessera_mpi_rc_ = (call);                                                       \
-    TESSERA_CHECK(tessera_mpi_rc_ == MPI_SUCCESS, what, ": MPI error: ",                      \
-                  mpi_error_string(tessera_mpi_rc_));                                         \
+#define TESSERA_MPI_CHECK(call, what)                                  \
+  do {                                                                 \
+    const int tessera_mpi_rc_ = (call);                                \
+    TESSERA_CHECK(tessera_mpi_rc_ == MPI_SUCCESS, what,                \
+                  ": MPI error: ", mpi_error_string(tessera_mpi_rc_)); \
   } while (0)
 
 /// The MPI type of a reduction's wire dtype.
 MPI_Datatype wire_type(DType t) {
   switch (t) {
-    case kBool: return MPI_C_BOOL;
-    case kInt32: return MPI_INT32_T;
-    case kInt64: return MPI_INT64_T;
-    case kFloat32: return MPI_FLOAT;
-    case kFloat64: return MPI_DOUBLE;
-    default: TESSERA_FAIL("MPI: no wire type for ", t);
+    case kBool:
+      return MPI_C_BOOL;
+    case kInt32:
+      return MPI_INT32_T;
+    case kInt64:
+      return MPI_INT64_T;
+    case kFloat32:
+      return MPI_FLOAT;
+    case kFloat64:
+      return MPI_DOUBLE;
+    default:
+      TESSERA_FAIL("MPI: no wire type for ", t);
   }
 }
 
@@ -155,8 +161,8 @@ class MpiCommunicator final : public Communicator {
 
   void broadcast(Tensor& t, int root) override {
     TESSERA_CHECK(t.defined(), "broadcast: undefined tensor");
-    TESSERA_CHECK(root >= 0 && root < size_, "broadcast: root ", root, " is not a rank of a world of ",
-                  size_);
+    TESSERA_CHECK(root >= 0 && root < size_, "broadcast: root ", root,
+                  " is not a rank of a world of ", size_);
     check_usable("broadcast");
     Tensor buf = wire_buffer(t, t.dtype());
     MPI_Request req;
@@ -178,8 +184,8 @@ class MpiCommunicator final : public Communicator {
     const int bytes = checked_count(buf.nbytes(), "all_gather");
     checked_count(out.nbytes(), "all_gather");
     MPI_Request req;
-    TESSERA_MPI_CHECK(MPI_Iallgather(buf.data_ptr(), bytes, MPI_BYTE, out.data_ptr(), bytes, MPI_BYTE,
-                                     comm_, &req),
+    TESSERA_MPI_CHECK(MPI_Iallgather(buf.data_ptr(), bytes, MPI_BYTE, out.data_ptr(), bytes,
+                                     MPI_BYTE, comm_, &req),
                       "all_gather");
     payload_bytes_ += buf.nbytes();
     wait(req, "all_gather", ++seq_, {buf, out});
@@ -188,8 +194,10 @@ class MpiCommunicator final : public Communicator {
 
   Tensor reduce_scatter(const Tensor& x, ReduceOp op) override {
     check_reduce("reduce_scatter", x, op);
-    TESSERA_CHECK(x.dim() >= 1 && x.size(0) == size_, "reduce_scatter: expected a leading dim equal "
-                  "to the communicator size ", size_, ", got ", describe(x));
+    TESSERA_CHECK(x.dim() >= 1 && x.size(0) == size_,
+                  "reduce_scatter: expected a leading dim equal "
+                  "to the communicator size ",
+                  size_, ", got ", describe(x));
     check_usable("reduce_scatter");
     const DType wd = wire_dtype(x.dtype());
     Tensor buf = wire_buffer(x, wd);
@@ -203,7 +211,8 @@ class MpiCommunicator final : public Communicator {
                       "reduce_scatter");
     payload_bytes_ += buf.nbytes();
     wait(req, "reduce_scatter", ++seq_, {buf, out});
-    if (op == ReduceOp::Avg && size_ > 1) native::mul_(out, Scalar(1.0 / static_cast<double>(size_)));
+    if (op == ReduceOp::Avg && size_ > 1)
+      native::mul_(out, Scalar(1.0 / static_cast<double>(size_)));
     return wd == x.dtype() ? out : native::to(out, x.dtype());
   }
 
@@ -228,8 +237,8 @@ class MpiCommunicator final : public Communicator {
     check_usable("recv");
     Tensor buf = t.is_contiguous() ? t : empty(t.shape(), {.dtype = t.dtype()});
     MPI_Request req;
-    TESSERA_MPI_CHECK(MPI_Irecv(buf.data_ptr(), checked_count(buf.nbytes(), "recv"), MPI_BYTE, src, tag,
-                                comm_, &req),
+    TESSERA_MPI_CHECK(MPI_Irecv(buf.data_ptr(), checked_count(buf.nbytes(), "recv"), MPI_BYTE, src,
+                                tag, comm_, &req),
                       "recv");
     MPI_Status status;
     wait(req, "recv", seq_, {buf}, &status);
@@ -266,8 +275,8 @@ class MpiCommunicator final : public Communicator {
     for (int spins = 0;; ++spins) {
       int flag = 0;
       const int rc = MPI_Test(&req, &flag, status ? status : MPI_STATUS_IGNORE);
-      TESSERA_CHECK(rc == MPI_SUCCESS, what, " (collective #", seq, "): MPI error: ",
-                    mpi_error_string(rc));
+      TESSERA_CHECK(rc == MPI_SUCCESS, what, " (collective #", seq,
+                    "): MPI error: ", mpi_error_string(rc));
       if (flag) return;
       if (timeout_s_ > 0) {
         const double waited =
@@ -277,8 +286,10 @@ class MpiCommunicator final : public Communicator {
           diagnose_timeout(what, seq, waited);
         }
       }
-      if (spins < 64) std::this_thread::yield();
-      else std::this_thread::sleep_for(std::chrono::microseconds(50));
+      if (spins < 64)
+        std::this_thread::yield();
+      else
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
   }
 
@@ -290,7 +301,8 @@ class MpiCommunicator final : public Communicator {
 
  private:
   void check_usable(const char* what) const {
-    TESSERA_CHECK(abandoned_.empty(), what, ": this communicator already timed out in an earlier "
+    TESSERA_CHECK(abandoned_.empty(), what,
+                  ": this communicator already timed out in an earlier "
                   "collective; its ranks are out of step (abort the job)");
   }
 
@@ -312,15 +324,18 @@ class MpiCommunicator final : public Communicator {
     const auto start = std::chrono::steady_clock::now();
     std::vector<bool> answered(static_cast<size_t>(n), false);
     answered[static_cast<size_t>(rank_)] = true;
-    while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < grace) {
+    while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() <
+           grace) {
       bool all = true;
       for (int r = 0; r < n; ++r) {
         auto& q = recvs[static_cast<size_t>(r)];
         if (answered[static_cast<size_t>(r)]) continue;
         int flag = 0;
         MPI_Test(&q, &flag, MPI_STATUS_IGNORE);
-        if (flag) answered[static_cast<size_t>(r)] = true;
-        else all = false;
+        if (flag)
+          answered[static_cast<size_t>(r)] = true;
+        else
+          all = false;
       }
       if (all) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -341,9 +356,12 @@ class MpiCommunicator final : public Communicator {
     }
     std::ostringstream msg;
     msg << what << " (collective #" << seq << " on a communicator of " << n
-        << " ranks) timed out after " << waited << " s on world rank " << world_rank_of(rank_) << ": ";
-    if (missing.tellp() > 0) msg << "world rank(s) " << missing.str() << " never arrived (dead or hung); ";
-    if (elsewhere.tellp() > 0) msg << "rank(s) " << elsewhere.str() << " wait in another collective; ";
+        << " ranks) timed out after " << waited << " s on world rank " << world_rank_of(rank_)
+        << ": ";
+    if (missing.tellp() > 0)
+      msg << "world rank(s) " << missing.str() << " never arrived (dead or hung); ";
+    if (elsewhere.tellp() > 0)
+      msg << "rank(s) " << elsewhere.str() << " wait in another collective; ";
     msg << "waiting here: " << present.str()
         << ". Limit: TESSERA_COLLECTIVE_TIMEOUT_S=" << timeout_s_ << ". Abort the job.";
     TESSERA_FAIL(msg.str());

@@ -21,28 +21,35 @@
 namespace tessera::parallel {
 namespace {
 
-#define TESSERA_CUDA_RT_CHECK(call, what)                                                    \
-  do {                                                                                       \
-    const cudaError_t tessera_rc_ = (call);                                                  \
-    TESSERA_CHECK(tessera_rc_ == cudaSuccess, what, ": CUDA error: ",                        \
-                  cudaGetErrorString(tessera_rc_));                                          \
+#define TESSERA_CUDA_RT_CHECK(call, what)                             \
+  do {                                                                \
+    const cudaError_t tessera_rc_ = (call);                           \
+    TESSERA_CHECK(tessera_rc_ == cudaSuccess, what,                   \
+                  ": CUDA error: ", cudaGetErrorString(tessera_rc_)); \
   } while (0)
-#define TESSERA_NCCL_CHECK(call, what)                                                       \
-  do {                                                                                       \
-    const ncclResult_t tessera_rc_ = (call);                                                 \
-    TESSERA_CHECK(tessera_rc_ == ncclSuccess, what, ": NCCL error: ",                        \
-                  ncclGetErrorString(tessera_rc_));                                          \
+#define TESSERA_NCCL_CHECK(call, what)                                \
+  do {                                                                \
+    const ncclResult_t tessera_rc_ = (call);                          \
+    TESSERA_CHECK(tessera_rc_ == ncclSuccess, what,                   \
+                  ": NCCL error: ", ncclGetErrorString(tessera_rc_)); \
   } while (0)
 
 ncclDataType_t nccl_type(DType t) {
   switch (t) {
-    case kBool: return ncclUint8;
-    case kInt32: return ncclInt32;
-    case kInt64: return ncclInt64;
-    case kBFloat16: return ncclBfloat16;
-    case kFloat16: return ncclFloat16;
-    case kFloat32: return ncclFloat32;
-    case kFloat64: return ncclFloat64;
+    case kBool:
+      return ncclUint8;
+    case kInt32:
+      return ncclInt32;
+    case kInt64:
+      return ncclInt64;
+    case kBFloat16:
+      return ncclBfloat16;
+    case kFloat16:
+      return ncclFloat16;
+    case kFloat32:
+      return ncclFloat32;
+    case kFloat64:
+      return ncclFloat64;
   }
   TESSERA_FAIL("NCCL: unsupported dtype ", t);
 }
@@ -50,9 +57,12 @@ ncclDataType_t nccl_type(DType t) {
 ncclRedOp_t nccl_op(ReduceOp op, DType t) {
   if (t == kBool) return ncclMax;
   switch (op) {
-    case ReduceOp::Sum: return ncclSum;
-    case ReduceOp::Avg: return ncclAvg;
-    case ReduceOp::Max: return ncclMax;
+    case ReduceOp::Sum:
+      return ncclSum;
+    case ReduceOp::Avg:
+      return ncclAvg;
+    case ReduceOp::Max:
+      return ncclMax;
   }
   return ncclSum;
 }
@@ -63,7 +73,8 @@ class NcclCommunicator;
 
 class NcclWork final : public Work {
  public:
-  NcclWork(NcclCommunicator* c, Tensor t, Tensor buf) : c_(c), t_(std::move(t)), buf_(std::move(buf)) {}
+  NcclWork(NcclCommunicator* c, Tensor t, Tensor buf)
+      : c_(c), t_(std::move(t)), buf_(std::move(buf)) {}
   ~NcclWork() override {
     try {
       wait();
@@ -99,8 +110,10 @@ class NcclCommunicator final : public Communicator {
   }
   ~NcclCommunicator() override {
     if (comm_ != nullptr) {
-      if (aborted_) ncclCommAbort(comm_);
-      else ncclCommDestroy(comm_);
+      if (aborted_)
+        ncclCommAbort(comm_);
+      else
+        ncclCommDestroy(comm_);
     }
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
@@ -122,9 +135,10 @@ class NcclCommunicator final : public Communicator {
     check_reduce("all_reduce", t, op);
     check_device("all_reduce", t);
     Tensor buf = dense(t);
-    TESSERA_NCCL_CHECK(ncclAllReduce(buf.data_ptr(), buf.data_ptr(), static_cast<size_t>(buf.numel()),
-                                     nccl_type(buf.dtype()), nccl_op(op, buf.dtype()), comm_, stream_),
-                       "all_reduce");
+    TESSERA_NCCL_CHECK(
+        ncclAllReduce(buf.data_ptr(), buf.data_ptr(), static_cast<size_t>(buf.numel()),
+                      nccl_type(buf.dtype()), nccl_op(op, buf.dtype()), comm_, stream_),
+        "all_reduce");
     payload_bytes_ += buf.nbytes();
     return std::make_unique<NcclWork>(this, std::move(t), std::move(buf));
   }
@@ -133,9 +147,10 @@ class NcclCommunicator final : public Communicator {
     check_device("broadcast", t);
     TESSERA_CHECK(root >= 0 && root < size_, "broadcast: root ", root, " out of range");
     Tensor buf = dense(t);
-    TESSERA_NCCL_CHECK(ncclBroadcast(buf.data_ptr(), buf.data_ptr(), static_cast<size_t>(buf.nbytes()),
-                                     ncclUint8, root, comm_, stream_),
-                       "broadcast");
+    TESSERA_NCCL_CHECK(
+        ncclBroadcast(buf.data_ptr(), buf.data_ptr(), static_cast<size_t>(buf.nbytes()), ncclUint8,
+                      root, comm_, stream_),
+        "broadcast");
     if (rank_ == root) payload_bytes_ += buf.nbytes();
     synchronize("broadcast");
     if (!buf.is_same(t)) native::copy_(t, buf);
@@ -147,8 +162,8 @@ class NcclCommunicator final : public Communicator {
     Shape shape = x.shape();
     shape.insert(shape.begin(), size_);
     Tensor out = empty(shape, {.dtype = x.dtype(), .device = x.device()});
-    TESSERA_NCCL_CHECK(ncclAllGather(buf.data_ptr(), out.data_ptr(), static_cast<size_t>(buf.nbytes()),
-                                     ncclUint8, comm_, stream_),
+    TESSERA_NCCL_CHECK(ncclAllGather(buf.data_ptr(), out.data_ptr(),
+                                     static_cast<size_t>(buf.nbytes()), ncclUint8, comm_, stream_),
                        "all_gather");
     payload_bytes_ += buf.nbytes();
     synchronize("all_gather");
@@ -158,14 +173,17 @@ class NcclCommunicator final : public Communicator {
   Tensor reduce_scatter(const Tensor& x, ReduceOp op) override {
     check_reduce("reduce_scatter", x, op);
     check_device("reduce_scatter", x);
-    TESSERA_CHECK(x.dim() >= 1 && x.size(0) == size_, "reduce_scatter: expected a leading dim equal "
-                  "to the communicator size ", size_, ", got ", describe(x));
+    TESSERA_CHECK(x.dim() >= 1 && x.size(0) == size_,
+                  "reduce_scatter: expected a leading dim equal "
+                  "to the communicator size ",
+                  size_, ", got ", describe(x));
     Tensor buf = dense(x);
     Shape shape(x.shape().begin() + 1, x.shape().end());
     Tensor out = empty(shape, {.dtype = x.dtype(), .device = x.device()});
-    TESSERA_NCCL_CHECK(ncclReduceScatter(buf.data_ptr(), out.data_ptr(), static_cast<size_t>(out.numel()),
-                                         nccl_type(x.dtype()), nccl_op(op, x.dtype()), comm_, stream_),
-                       "reduce_scatter");
+    TESSERA_NCCL_CHECK(
+        ncclReduceScatter(buf.data_ptr(), out.data_ptr(), static_cast<size_t>(out.numel()),
+                          nccl_type(x.dtype()), nccl_op(op, x.dtype()), comm_, stream_),
+        "reduce_scatter");
     payload_bytes_ += buf.nbytes();
     synchronize("reduce_scatter");
     return out;
@@ -175,9 +193,9 @@ class NcclCommunicator final : public Communicator {
     check_device("send", t);
     check_peer("send", *this, dst);
     Tensor buf = dense(t);
-    TESSERA_NCCL_CHECK(ncclSend(buf.data_ptr(), static_cast<size_t>(buf.nbytes()), ncclUint8, dst, comm_,
-                                stream_),
-                       "send");
+    TESSERA_NCCL_CHECK(
+        ncclSend(buf.data_ptr(), static_cast<size_t>(buf.nbytes()), ncclUint8, dst, comm_, stream_),
+        "send");
     payload_bytes_ += buf.nbytes();
     synchronize("send");
   }
@@ -186,9 +204,9 @@ class NcclCommunicator final : public Communicator {
     check_device("recv", t);
     check_peer("recv", *this, src);
     Tensor buf = dense(t);
-    TESSERA_NCCL_CHECK(ncclRecv(buf.data_ptr(), static_cast<size_t>(buf.nbytes()), ncclUint8, src, comm_,
-                                stream_),
-                       "recv");
+    TESSERA_NCCL_CHECK(
+        ncclRecv(buf.data_ptr(), static_cast<size_t>(buf.nbytes()), ncclUint8, src, comm_, stream_),
+        "recv");
     synchronize("recv");
     if (!buf.is_same(t)) native::copy_(t, buf);
   }
@@ -200,9 +218,10 @@ class NcclCommunicator final : public Communicator {
   }
 
   std::shared_ptr<Communicator> split(int color, int key) override {
-    TESSERA_FAIL("NCCL communicator: split is not supported; build sub-communicators from the MPI "
-                 "(bootstrap) communicator's split and call make_nccl_communicator on each (color ",
-                 color, ", key ", key, ")");
+    TESSERA_FAIL(
+        "NCCL communicator: split is not supported; build sub-communicators from the MPI "
+        "(bootstrap) communicator's split and call make_nccl_communicator on each (color ",
+        color, ", key ", key, ")");
   }
 
   bool query(const char* what) {
@@ -211,7 +230,8 @@ class NcclCommunicator final : public Communicator {
     TESSERA_CHECK(q == cudaErrorNotReady, what, ": CUDA error: ", cudaGetErrorString(q));
     ncclResult_t async = ncclSuccess;
     ncclCommGetAsyncError(comm_, &async);
-    TESSERA_CHECK(async == ncclSuccess, what, ": NCCL asynchronous error: ", ncclGetErrorString(async));
+    TESSERA_CHECK(async == ncclSuccess, what,
+                  ": NCCL asynchronous error: ", ncclGetErrorString(async));
     return false;
   }
 
@@ -219,15 +239,18 @@ class NcclCommunicator final : public Communicator {
   void synchronize(const char* what) {
     const auto start = std::chrono::steady_clock::now();
     while (!query(what)) {
-      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double waited =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (timeout_s_ > 0 && waited > timeout_s_) {
         aborted_ = true;
         ncclCommAbort(comm_);
         comm_ = nullptr;
-        TESSERA_FAIL(what, " on the NCCL communicator (world rank ", world_rank_of(rank_), " of ", size_,
-                     ") timed out after ", waited, " s: a peer died or hangs (NCCL cannot say which; "
+        TESSERA_FAIL(what, " on the NCCL communicator (world rank ", world_rank_of(rank_), " of ",
+                     size_, ") timed out after ", waited,
+                     " s: a peer died or hangs (NCCL cannot say which; "
                      "the MPI watchdog of the bootstrap communicator can). Limit: "
-                     "TESSERA_COLLECTIVE_TIMEOUT_S=", timeout_s_, ". Abort the job.");
+                     "TESSERA_COLLECTIVE_TIMEOUT_S=",
+                     timeout_s_, ". Abort the job.");
       }
       std::this_thread::sleep_for(std::chrono::microseconds(20));
     }

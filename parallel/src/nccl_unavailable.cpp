@@ -5,7 +5,8 @@
 namespace tessera::parallel {
 
 std::shared_ptr<Communicator> make_nccl_communicator(Communicator&, int device) {
-  TESSERA_FAIL("make_nccl_communicator(device ", device, "): this build of tessera has no NCCL "
+  TESSERA_FAIL("make_nccl_communicator(device ", device,
+               "): this build of tessera has no NCCL "
                "backend (configure with CUDA and NCCL available: -DTESSERA_CUDA=ON)");
 }
 

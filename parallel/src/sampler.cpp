@@ -25,12 +25,18 @@ uint64_t uniform_below(uint64_t& state, uint64_t bound) {
 }
 }  // namespace
 
-DistributedSampler::DistributedSampler(int64_t n, int replicas, int rank, uint64_t seed, bool shuffle,
-                                       bool drop_last)
-    : n_(n), replicas_(replicas), rank_(rank), seed_(seed), shuffle_(shuffle), drop_last_(drop_last) {
-  TESSERA_CHECK(n >= 0 && replicas >= 1 && rank >= 0 && rank < replicas, "DistributedSampler: need "
-                "dataset size >= 0 and 0 <= rank < replicas, got size ", n, ", rank ", rank,
-                ", replicas ", replicas);
+DistributedSampler::DistributedSampler(int64_t n, int replicas, int rank, uint64_t seed,
+                                       bool shuffle, bool drop_last)
+    : n_(n),
+      replicas_(replicas),
+      rank_(rank),
+      seed_(seed),
+      shuffle_(shuffle),
+      drop_last_(drop_last) {
+  TESSERA_CHECK(n >= 0 && replicas >= 1 && rank >= 0 && rank < replicas,
+                "DistributedSampler: need "
+                "dataset size >= 0 and 0 <= rank < replicas, got size ",
+                n, ", rank ", rank, ", replicas ", replicas);
   num_samples_ = drop_last ? n / replicas : (n + replicas - 1) / replicas;
 }
 
@@ -44,7 +50,8 @@ std::vector<int64_t> DistributedSampler::indices(int64_t epoch) const {
                 order[uniform_below(state, static_cast<uint64_t>(i + 1))]);
   }
   const int64_t total = num_samples_ * replicas_;
-  for (int64_t i = n_; i < total; ++i) order.push_back(order[static_cast<size_t>(i % std::max<int64_t>(n_, 1))]);
+  for (int64_t i = n_; i < total; ++i)
+    order.push_back(order[static_cast<size_t>(i % std::max<int64_t>(n_, 1))]);
   std::vector<int64_t> mine;
   mine.reserve(static_cast<size_t>(num_samples_));
   for (int64_t i = rank_; i < total; i += replicas_) mine.push_back(order[static_cast<size_t>(i)]);

@@ -16,7 +16,8 @@ struct CopyToTp {
     ctx.set("tp", tp);
     return autograd::data_alias(x);  // a new handle: the output gets its own grad_fn
   }
-  static std::vector<Tensor> backward(autograd::AutogradContext& ctx, const std::vector<Tensor>& g) {
+  static std::vector<Tensor> backward(autograd::AutogradContext& ctx,
+                                      const std::vector<Tensor>& g) {
     Tensor sum = native::clone(g[0]);
     ctx.get<Communicator*>("tp")->all_reduce(sum, ReduceOp::Sum);
     return {sum};
@@ -46,7 +47,8 @@ struct VocabParallelCrossEntropy {
     Tensor sum_exp = native::sum(e, {1});
     tp->all_reduce(sum_exp, ReduceOp::Sum);
     const Tensor t64 = native::to(targets, kInt64);
-    const Tensor mask = native::logical_and(native::ge(t64, Scalar(start)), native::lt(t64, Scalar(start + vl)));
+    const Tensor mask =
+        native::logical_and(native::ge(t64, Scalar(start)), native::lt(t64, Scalar(start + vl)));
     const Tensor local = native::where(mask, native::sub(t64, Scalar(start)), Scalar(int64_t{0}));
     Tensor picked = native::squeeze(native::gather(shifted, 1, native::unsqueeze(local, 1)), 1);
     picked = native::mul(picked, native::to(mask, logits.dtype()));
@@ -56,7 +58,8 @@ struct VocabParallelCrossEntropy {
     ctx.set("n", n);
     return native::mean(per_row);
   }
-  static std::vector<Tensor> backward(autograd::AutogradContext& ctx, const std::vector<Tensor>& g) {
+  static std::vector<Tensor> backward(autograd::AutogradContext& ctx,
+                                      const std::vector<Tensor>& g) {
     const auto s = ctx.saved();
     Tensor grad = native::clone(s[0]);  // softmax columns of this rank
     const Tensor minus_one = native::unsqueeze(native::neg(native::to(s[2], grad.dtype())), 1);
@@ -68,8 +71,10 @@ struct VocabParallelCrossEntropy {
 };
 
 void check_divisible(const char* what, int64_t n, int64_t tp) {
-  TESSERA_CHECK(n > 0 && n % tp == 0, what, ": size ", n, " is not divisible by the tensor-parallel "
-                "size ", tp);
+  TESSERA_CHECK(n > 0 && n % tp == 0, what, ": size ", n,
+                " is not divisible by the tensor-parallel "
+                "size ",
+                tp);
 }
 
 }  // namespace
@@ -89,8 +94,9 @@ Tensor shard_parameter(const Tensor& full, const ShardSpec& spec, int rank, int 
   TESSERA_CHECK(spec.dim < full.dim(), "shard_parameter: dim ", spec.dim, " out of range for ",
                 describe(full));
   const int64_t block = full.size(spec.dim) / spec.groups;
-  TESSERA_CHECK(block * spec.groups == full.size(spec.dim) && block % tp == 0, "shard_parameter: ",
-                describe(full), " dim ", spec.dim, " is not ", spec.groups, " blocks divisible by tp ", tp);
+  TESSERA_CHECK(block * spec.groups == full.size(spec.dim) && block % tp == 0,
+                "shard_parameter: ", describe(full), " dim ", spec.dim, " is not ", spec.groups,
+                " blocks divisible by tp ", tp);
   const int64_t part = block / tp;
   std::vector<Tensor> pieces;
   for (int64_t gi = 0; gi < spec.groups; ++gi)
@@ -109,8 +115,9 @@ Tensor unshard_parameter(const Tensor& stacked, const ShardSpec& spec) {
   return native::contiguous(native::cat(pieces, spec.dim));
 }
 
-ColumnParallelLinear::ColumnParallelLinear(int64_t in, int64_t out, std::shared_ptr<Communicator> tp,
-                                           bool has_bias, int64_t groups, DType dtype)
+ColumnParallelLinear::ColumnParallelLinear(int64_t in, int64_t out,
+                                           std::shared_ptr<Communicator> tp, bool has_bias,
+                                           int64_t groups, DType dtype)
     : tp_(std::move(tp)), groups_(groups) {
   TESSERA_CHECK(tp_ != nullptr && in > 0 && groups > 0 && out % groups == 0,
                 "ColumnParallelLinear: bad sizes in ", in, ", out ", out, ", groups ", groups);
@@ -137,8 +144,8 @@ Tensor RowParallelLinear::forward(const Tensor& x) {
   return bias.defined() ? add(y, bias) : y;
 }
 
-VocabParallelEmbedding::VocabParallelEmbedding(int64_t num, int64_t dim, std::shared_ptr<Communicator> tp,
-                                               DType dtype)
+VocabParallelEmbedding::VocabParallelEmbedding(int64_t num, int64_t dim,
+                                               std::shared_ptr<Communicator> tp, DType dtype)
     : tp_(std::move(tp)) {
   TESSERA_CHECK(tp_ != nullptr && dim > 0, "VocabParallelEmbedding: bad sizes ", num, " x ", dim);
   check_divisible("VocabParallelEmbedding", num, tp_->size());
@@ -151,25 +158,30 @@ Tensor VocabParallelEmbedding::forward(const Tensor& indices) {
   if (tp_->size() == 1) return embedding(weight, indices);
   const int64_t local = weight.size(0);
   const Tensor i64 = native::to(indices, kInt64);
-  const Tensor mask = native::logical_and(native::ge(i64, Scalar(start_)), native::lt(i64, Scalar(start_ + local)));
+  const Tensor mask =
+      native::logical_and(native::ge(i64, Scalar(start_)), native::lt(i64, Scalar(start_ + local)));
   const Tensor idx = native::where(mask, native::sub(i64, Scalar(start_)), Scalar(int64_t{0}));
-  const Tensor rows = mul(embedding(weight, idx), native::unsqueeze(native::to(mask, weight.dtype()), -1));
+  const Tensor rows =
+      mul(embedding(weight, idx), native::unsqueeze(native::to(mask, weight.dtype()), -1));
   return reduce_from_tp(rows, *tp_);
 }
 
-Tensor vocab_parallel_cross_entropy(const Tensor& local_logits, const Tensor& targets, Communicator& tp,
-                                    int64_t vocab_start) {
-  TESSERA_CHECK(local_logits.dim() == 2 && is_floating(local_logits.dtype()) && targets.dim() == 1 &&
-                    is_integral(targets.dtype()) && targets.size(0) == local_logits.size(0),
-                "vocab_parallel_cross_entropy: expected logits (N, V/tp) floating and targets (N) int, got ",
-                describe(local_logits), ", ", describe(targets));
-  TESSERA_CHECK(local_logits.size(0) > 0, "vocab_parallel_cross_entropy: no rows (mean of nothing)");
+Tensor vocab_parallel_cross_entropy(const Tensor& local_logits, const Tensor& targets,
+                                    Communicator& tp, int64_t vocab_start) {
+  TESSERA_CHECK(
+      local_logits.dim() == 2 && is_floating(local_logits.dtype()) && targets.dim() == 1 &&
+          is_integral(targets.dtype()) && targets.size(0) == local_logits.size(0),
+      "vocab_parallel_cross_entropy: expected logits (N, V/tp) floating and targets (N) int, got ",
+      describe(local_logits), ", ", describe(targets));
+  TESSERA_CHECK(local_logits.size(0) > 0,
+                "vocab_parallel_cross_entropy: no rows (mean of nothing)");
   const int64_t vocab = local_logits.size(1) * tp.size();
   const Tensor t64 = native::to(targets, kInt64);
   const int64_t lo = native::amin(t64).item<int64_t>(), hi = native::amax(t64).item<int64_t>();
-  TESSERA_CHECK(lo >= 0 && hi < vocab, "vocab_parallel_cross_entropy: targets must be in [0, ", vocab,
-                "), got [", lo, ", ", hi, "]");
-  return autograd::Function<VocabParallelCrossEntropy>::apply(local_logits, targets, &tp, vocab_start);
+  TESSERA_CHECK(lo >= 0 && hi < vocab, "vocab_parallel_cross_entropy: targets must be in [0, ",
+                vocab, "), got [", lo, ", ", hi, "]");
+  return autograd::Function<VocabParallelCrossEntropy>::apply(local_logits, targets, &tp,
+                                                              vocab_start);
 }
 
 }  // namespace tessera::parallel

@@ -10,7 +10,8 @@
 
 namespace tessera::parallel {
 
-ZeroAdamW::ZeroAdamW(std::vector<nn::ParamGroup> groups, nn::AdamOptions opts, std::shared_ptr<Communicator> dp)
+ZeroAdamW::ZeroAdamW(std::vector<nn::ParamGroup> groups, nn::AdamOptions opts,
+                     std::shared_ptr<Communicator> dp)
     : nn::Optimizer(std::move(groups)), opts_(opts), dp_(std::move(dp)) {
   TESSERA_CHECK(dp_ != nullptr, "ZeroAdamW: null communicator");
   bool first = true;
@@ -20,8 +21,8 @@ ZeroAdamW::ZeroAdamW(std::vector<nn::ParamGroup> groups, nn::AdamOptions opts, s
       if (first) dtype_ = p.dtype();
       first = false;
       TESSERA_CHECK(p.dtype() == dtype_ && is_floating(p.dtype()) && p.is_contiguous(),
-                    "ZeroAdamW: parameters must be contiguous and share one floating dtype (", dtype_,
-                    "), got ", describe(p));
+                    "ZeroAdamW: parameters must be contiguous and share one floating dtype (",
+                    dtype_, "), got ", describe(p));
       offsets_.push_back(total_);
       group_of.push_back(g);
       total_ += p.numel();
@@ -47,10 +48,12 @@ std::vector<Tensor> ZeroAdamW::flat_params() const {
   return out;
 }
 
-void ZeroAdamW::set_grad_clip(double max_norm, std::vector<bool> replicated, std::shared_ptr<Communicator> tp) {
+void ZeroAdamW::set_grad_clip(double max_norm, std::vector<bool> replicated,
+                              std::shared_ptr<Communicator> tp) {
   TESSERA_CHECK(max_norm >= 0, "ZeroAdamW::set_grad_clip: max_norm must be >= 0, got ", max_norm);
-  TESSERA_CHECK(replicated.empty() || replicated.size() == offsets_.size(), "ZeroAdamW::set_grad_clip: ",
-                replicated.size(), " replicated flags for ", offsets_.size(), " parameters");
+  TESSERA_CHECK(replicated.empty() || replicated.size() == offsets_.size(),
+                "ZeroAdamW::set_grad_clip: ", replicated.size(), " replicated flags for ",
+                offsets_.size(), " parameters");
   max_norm_ = max_norm;
   if (!replicated.empty()) replicated_ = std::move(replicated);
   tp_ = std::move(tp);
@@ -64,8 +67,9 @@ void ZeroAdamW::step() {
   Tensor flat = zeros({n * shard_}, {.dtype = dtype_});
   for (size_t i = 0; i < params.size(); ++i) {
     const Tensor g = params[i].grad();
-    TESSERA_CHECK(g.defined(), "ZeroAdamW::step: parameter ", i, " (", describe(params[i]),
-                  ") has no gradient; every parameter needs one (the flat layout is shared by all ranks)");
+    TESSERA_CHECK(
+        g.defined(), "ZeroAdamW::step: parameter ", i, " (", describe(params[i]),
+        ") has no gradient; every parameter needs one (the flat layout is shared by all ranks)");
     Tensor dst = native::narrow(flat, 0, offsets_[i], params[i].numel());
     native::copy_(dst, native::reshape(g, {params[i].numel()}));
   }
@@ -76,7 +80,8 @@ void ZeroAdamW::step() {
     double sq = 0;
     for (const Segment& s : segments_) {
       if (replicated_[s.param] && !count_replicated) continue;
-      sq += native::sum(native::square(native::to(native::narrow(grad, 0, s.shard_offset, s.length), kFloat64)))
+      sq += native::sum(native::square(native::to(native::narrow(grad, 0, s.shard_offset, s.length),
+                                                  kFloat64)))
                 .item<double>();
     }
     Tensor total = scalar_tensor(sq, {.dtype = kFloat64});
@@ -93,7 +98,8 @@ void ZeroAdamW::step() {
   Tensor own = zeros({shard_}, {.dtype = dtype_});
   for (const Segment& s : segments_) {
     const nn::ParamGroup& grp = groups_[s.group];
-    Tensor p = native::narrow(native::reshape(params[s.param], {params[s.param].numel()}), 0, s.param_offset, s.length);
+    Tensor p = native::narrow(native::reshape(params[s.param], {params[s.param].numel()}), 0,
+                              s.param_offset, s.length);
     const Tensor g = native::narrow(grad, 0, s.shard_offset, s.length);
     Tensor m = native::narrow(m_, 0, s.shard_offset, s.length);
     Tensor v = native::narrow(v_, 0, s.shard_offset, s.length);
@@ -102,7 +108,8 @@ void ZeroAdamW::step() {
     native::add_scaled_(m, g, Scalar(1.0 - opts_.beta1));
     native::mul_(v, Scalar(opts_.beta2));
     native::add_scaled_(v, native::square(g), Scalar(1.0 - opts_.beta2));
-    const Tensor denom = native::add(native::div(native::sqrt(v), Scalar(std::sqrt(bc2))), Scalar(opts_.eps));
+    const Tensor denom =
+        native::add(native::div(native::sqrt(v), Scalar(std::sqrt(bc2))), Scalar(opts_.eps));
     native::add_scaled_(p, native::div(m, denom), Scalar(-grp.lr / bc1));
     Tensor dst = native::narrow(own, 0, s.shard_offset, s.length);
     native::copy_(dst, p);
@@ -134,8 +141,10 @@ TensorDict ZeroAdamW::full_state_dict() const {
     const std::string k = "state." + std::to_string(i) + ".";
     d[k + "step"] = scalar_tensor(step_, {.dtype = kInt64});
     if (step_ == 0) continue;  // as nn::Adam: no buffers before the first step
-    d[k + "exp_avg"] = native::clone(native::reshape(native::narrow(m_all, 0, offsets_[i], params[i].numel()), params[i].shape()));
-    d[k + "exp_avg_sq"] = native::clone(native::reshape(native::narrow(v_all, 0, offsets_[i], params[i].numel()), params[i].shape()));
+    d[k + "exp_avg"] = native::clone(native::reshape(
+        native::narrow(m_all, 0, offsets_[i], params[i].numel()), params[i].shape()));
+    d[k + "exp_avg_sq"] = native::clone(native::reshape(
+        native::narrow(v_all, 0, offsets_[i], params[i].numel()), params[i].shape()));
   }
   return d;
 }
@@ -147,18 +156,25 @@ void ZeroAdamW::load_full_state_dict(const TensorDict& dict) {
   int64_t step = params.empty() ? 0 : dict.at("state.0.step").item<int64_t>();
   for (size_t i = 0; i < params.size(); ++i) {
     const std::string k = "state." + std::to_string(i) + ".";
-    TESSERA_CHECK(dict.at(k + "step").item<int64_t>() == step, "ZeroAdamW: parameters at different "
-                  "steps (", step, " and ", dict.at(k + "step").item<int64_t>(), ") cannot share one update");
-    TESSERA_CHECK((dict.count(k + "exp_avg") != 0) == (step > 0), "ZeroAdamW: state of parameter ", i,
-                  " has buffers inconsistent with its step ", step);
+    TESSERA_CHECK(dict.at(k + "step").item<int64_t>() == step,
+                  "ZeroAdamW: parameters at different "
+                  "steps (",
+                  step, " and ", dict.at(k + "step").item<int64_t>(), ") cannot share one update");
+    TESSERA_CHECK((dict.count(k + "exp_avg") != 0) == (step > 0), "ZeroAdamW: state of parameter ",
+                  i, " has buffers inconsistent with its step ", step);
   }
   Tensor m = zeros({shard_}, {.dtype = dtype_}), v = zeros({shard_}, {.dtype = dtype_});
   if (step > 0) {
     for (const Segment& s : segments_) {
       const std::string k = "state." + std::to_string(s.param) + ".";
-      Tensor md = native::narrow(m, 0, s.shard_offset, s.length), vd = native::narrow(v, 0, s.shard_offset, s.length);
-      native::copy_(md, native::narrow(native::reshape(dict.at(k + "exp_avg"), {params[s.param].numel()}), 0, s.param_offset, s.length));
-      native::copy_(vd, native::narrow(native::reshape(dict.at(k + "exp_avg_sq"), {params[s.param].numel()}), 0, s.param_offset, s.length));
+      Tensor md = native::narrow(m, 0, s.shard_offset, s.length),
+             vd = native::narrow(v, 0, s.shard_offset, s.length);
+      native::copy_(
+          md, native::narrow(native::reshape(dict.at(k + "exp_avg"), {params[s.param].numel()}), 0,
+                             s.param_offset, s.length));
+      native::copy_(
+          vd, native::narrow(native::reshape(dict.at(k + "exp_avg_sq"), {params[s.param].numel()}),
+                             0, s.param_offset, s.length));
     }
   }
   for (size_t g = 0; g < groups_.size(); ++g) {

@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rank %d: %s\n", g_world->rank(), e.what());
     env.abort_job(3);
   }
-  tessera::Tensor any = tessera::full({1}, tessera::Scalar(int64_t{failed}), {.dtype = tessera::kInt64});
+  tessera::Tensor any =
+      tessera::full({1}, tessera::Scalar(int64_t{failed}), {.dtype = tessera::kInt64});
   g_world->all_reduce(any, tessera::parallel::ReduceOp::Max);
   const int result = static_cast<int>(any.item<int64_t>());
   if (result != 0 && failed == 0)

@@ -19,7 +19,8 @@ using tessera::test::Ref;
 
 namespace {
 
-const std::vector<DType> kAllTypes = {kBool, kInt32, kInt64, kBFloat16, kFloat16, kFloat32, kFloat64};
+const std::vector<DType> kAllTypes = {kBool,    kInt32,   kInt64,  kBFloat16,
+                                      kFloat16, kFloat32, kFloat64};
 
 /// Rank r's input for case `seed`: small integers for integer dtypes, floats in [-2, 2).
 Tensor input_of(int r, uint64_t seed, const Shape& shape, DType dtype, Layout layout) {
@@ -35,11 +36,16 @@ Tensor float_input_of(int r, uint64_t seed, const Shape& shape, DType dtype, Lay
 /// rounds once to the dtype.
 test::Tol reduce_tol(DType t, int p) {
   switch (t) {
-    case kFloat64: return {1e-13 * p, 1e-13 * p};
-    case kFloat32: return {1e-6 * p, 1e-6 * p};
-    case kFloat16: return {2e-3, 1e-3};
-    case kBFloat16: return {1.6e-2, 8e-3};
-    default: return {0, 0};
+    case kFloat64:
+      return {1e-13 * p, 1e-13 * p};
+    case kFloat32:
+      return {1e-6 * p, 1e-6 * p};
+    case kFloat16:
+      return {2e-3, 1e-3};
+    case kBFloat16:
+      return {1.6e-2, 8e-3};
+    default:
+      return {0, 0};
   }
 }
 
@@ -49,9 +55,12 @@ Ref reduce_ref(const std::vector<Ref>& in, DType dtype, ReduceOp op) {
     double acc = in[0].v[i];
     for (size_t r = 1; r < in.size(); ++r) {
       const double x = in[r].v[i];
-      if (dtype == kBool) acc = (acc != 0 || x != 0) ? 1 : 0;
-      else if (op == ReduceOp::Max) acc = std::max(acc, x);
-      else acc += x;
+      if (dtype == kBool)
+        acc = (acc != 0 || x != 0) ? 1 : 0;
+      else if (op == ReduceOp::Max)
+        acc = std::max(acc, x);
+      else
+        acc += x;
     }
     if (op == ReduceOp::Avg) acc /= static_cast<double>(in.size());
     out.v[i] = test::round_to(dtype, acc);
@@ -61,8 +70,8 @@ Ref reduce_ref(const std::vector<Ref>& in, DType dtype, ReduceOp op) {
 
 std::string label(const char* what, DType t, const Shape& s, Layout l, ReduceOp op) {
   std::ostringstream os;
-  os << what << " " << reduce_op_name(op) << " " << t << " " << shape_str(s) << " " << test::layout_name(l)
-     << " rank " << test::world()->rank();
+  os << what << " " << reduce_op_name(op) << " " << t << " " << shape_str(s) << " "
+     << test::layout_name(l) << " rank " << test::world()->rank();
   return os.str();
 }
 
@@ -89,8 +98,8 @@ TEST_CASE("all_reduce sum / avg / max matches its definition", "[parallel][colle
           Tensor mine = fl ? float_input_of(c.rank(), seed, shape, dtype, layout)
                            : input_of(c.rank(), seed, shape, dtype, layout);
           c.all_reduce(mine, op);
-          test::check_close(label("all_reduce", dtype, shape, layout, op), mine, reduce_ref(in, dtype, op),
-                            reduce_tol(dtype, p));
+          test::check_close(label("all_reduce", dtype, shape, layout, op), mine,
+                            reduce_ref(in, dtype, op), reduce_tol(dtype, p));
         }
 }
 
@@ -102,8 +111,7 @@ TEST_CASE("all_reduce through a strided view leaves the elements between untouch
   native::fill_(view, Scalar(static_cast<double>(c.rank() + 1)));
   c.all_reduce(view, ReduceOp::Sum);
   const double expect = c.size() * (c.size() + 1) / 2.0;
-  for (int64_t i = 0; i < 9; ++i)
-    CHECK(test::get(base, {i}) == (i % 2 == 1 ? expect : -7.0));
+  for (int64_t i = 0; i < 9; ++i) CHECK(test::get(base, {i}) == (i % 2 == 1 ? expect : -7.0));
 }
 
 TEST_CASE("all_reduce_async completes on wait and on test", "[parallel][collectives]") {
@@ -146,7 +154,8 @@ TEST_CASE("all_gather stacks every rank's tensor", "[parallel][collectives]") {
         Ref expect(out_shape);
         for (int r = 0; r < c.size(); ++r) {
           const Ref in = Ref::of(input_of(r, seed, shape, dtype, layout));
-          std::copy(in.v.begin(), in.v.end(), expect.v.begin() + static_cast<int64_t>(r * in.v.size()));
+          std::copy(in.v.begin(), in.v.end(),
+                    expect.v.begin() + static_cast<int64_t>(r * in.v.size()));
         }
         const Tensor got = c.all_gather(input_of(c.rank(), seed, shape, dtype, layout));
         CHECK(got.dtype() == dtype);
@@ -168,29 +177,33 @@ TEST_CASE("reduce_scatter gives each rank the reduction of its slice", "[paralle
           shape.insert(shape.begin(), p);
           const bool fl = is_floating(dtype);
           auto make = [&](int r) {
-            return fl ? float_input_of(r, seed, shape, dtype, layout) : input_of(r, seed, shape, dtype, layout);
+            return fl ? float_input_of(r, seed, shape, dtype, layout)
+                      : input_of(r, seed, shape, dtype, layout);
           };
           std::vector<Ref> in;
           for (int r = 0; r < p; ++r) {
             const Ref all = Ref::of(make(r));
             const size_t n = all.v.size() / static_cast<size_t>(p);
-            in.push_back(Ref(inner, std::vector<double>(all.v.begin() + static_cast<int64_t>(n * c.rank()),
-                                                        all.v.begin() + static_cast<int64_t>(n * (c.rank() + 1)))));
+            in.push_back(Ref(inner, std::vector<double>(
+                                        all.v.begin() + static_cast<int64_t>(n * c.rank()),
+                                        all.v.begin() + static_cast<int64_t>(n * (c.rank() + 1)))));
           }
           const Tensor got = c.reduce_scatter(make(c.rank()), op);
           CHECK(got.dtype() == dtype);
-          test::check_close(label("reduce_scatter", dtype, shape, layout, op), got, reduce_ref(in, dtype, op),
-                            reduce_tol(dtype, p));
+          test::check_close(label("reduce_scatter", dtype, shape, layout, op), got,
+                            reduce_ref(in, dtype, op), reduce_tol(dtype, p));
         }
 }
 
-TEST_CASE("send / recv around a ring, and a mismatched size is an error", "[parallel][collectives]") {
+TEST_CASE("send / recv around a ring, and a mismatched size is an error",
+          "[parallel][collectives]") {
   Communicator& c = *test::world();
   if (c.size() < 2) return;
   const int next = (c.rank() + 1) % c.size(), prev = (c.rank() + c.size() - 1) % c.size();
   for (DType dtype : kAllTypes)
     for (const Shape& shape : kShapes) {
-      const uint64_t seed = 4000 + static_cast<uint64_t>(dtype) * 10 + static_cast<uint64_t>(shape.size());
+      const uint64_t seed =
+          4000 + static_cast<uint64_t>(dtype) * 10 + static_cast<uint64_t>(shape.size());
       Tensor out = input_of(c.rank(), seed, shape, dtype, Layout::Transposed);
       Tensor in = zeros(shape, {.dtype = dtype});
       if (c.rank() % 2 == 0) {
@@ -200,7 +213,8 @@ TEST_CASE("send / recv around a ring, and a mismatched size is an error", "[para
         c.recv(in, prev, 3);
         c.send(out, next, 3);
       }
-      test::check_equal("ring recv", in, Ref::of(input_of(prev, seed, shape, dtype, Layout::Transposed)));
+      test::check_equal("ring recv", in,
+                        Ref::of(input_of(prev, seed, shape, dtype, Layout::Transposed)));
     }
   // The receiver expects 4 elements, the sender sends 5: a clear error, never a silent truncation.
   if (c.rank() == 0) c.send(ones({5}), 1, 9);
@@ -214,14 +228,16 @@ TEST_CASE("send / recv around a ring, and a mismatched size is an error", "[para
 TEST_CASE("bad arguments are errors naming the op", "[parallel][collectives]") {
   Communicator& c = *test::world();
   Tensor ints = zeros({3}, {.dtype = kInt32});
-  CHECK_THROWS_WITH(c.all_reduce(ints, ReduceOp::Avg), Catch::Contains("avg needs a floating tensor"));
+  CHECK_THROWS_WITH(c.all_reduce(ints, ReduceOp::Avg),
+                    Catch::Contains("avg needs a floating tensor"));
   CHECK_THROWS_WITH(c.reduce_scatter(zeros({c.size() + 1, 2})), Catch::Contains("leading dim"));
   CHECK_THROWS_WITH(c.send(zeros({1}), c.rank()), Catch::Contains("not another rank"));
   Tensor t = zeros({1});
   CHECK_THROWS_WITH(c.broadcast(t, c.size()), Catch::Contains("root"));
 }
 
-TEST_CASE("split builds sub-communicators and payload bytes are counted", "[parallel][collectives]") {
+TEST_CASE("split builds sub-communicators and payload bytes are counted",
+          "[parallel][collectives]") {
   Communicator& c = *test::world();
   auto half = c.split(c.rank() % 2, c.rank());
   CHECK(half->size() == (c.size() + 1 - c.rank() % 2) / 2);

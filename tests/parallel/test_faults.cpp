@@ -34,11 +34,13 @@ TEST_CASE("a hung rank is named by the others' timeout error", "[parallel][fault
     } catch (const Error& e) {
       message = e.what();
     }
-    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     INFO(message);
-    CHECK_THAT(message, Catch::Contains("all_reduce") &&
-                            Catch::Contains("world rank(s) " + std::to_string(hung) + " never arrived") &&
-                            Catch::Contains("TESSERA_COLLECTIVE_TIMEOUT_S"));
+    CHECK_THAT(message,
+               Catch::Contains("all_reduce") &&
+                   Catch::Contains("world rank(s) " + std::to_string(hung) + " never arrived") &&
+                   Catch::Contains("TESSERA_COLLECTIVE_TIMEOUT_S"));
     // Bounded: the timeout plus the diagnosis grace period (one more timeout), plus slack.
     CHECK(waited >= timeout);
     CHECK(waited < 2 * timeout + 1.5);

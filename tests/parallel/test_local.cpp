@@ -35,7 +35,8 @@ models::GPTConfig tiny_config() {
   return c;
 }
 double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return native::amax(native::abs(native::sub(native::to(a, kFloat64), native::to(b, kFloat64)))).item<double>();
+  return native::amax(native::abs(native::sub(native::to(a, kFloat64), native::to(b, kFloat64))))
+      .item<double>();
 }
 }  // namespace
 
@@ -47,7 +48,8 @@ TEST_CASE("LocalCommunicator: collectives of a world of one", "[parallel][local]
   CHECK(c.all_gather(x).shape() == Shape{1, 3});
   CHECK(test::values(c.reduce_scatter(native::unsqueeze(x, 0))) == std::vector<double>{1, 2, 3});
   Tensor ints = zeros({2}, {.dtype = kInt64});
-  CHECK_THROWS_WITH(c.all_reduce(ints, ReduceOp::Avg), Catch::Contains("avg needs a floating tensor"));
+  CHECK_THROWS_WITH(c.all_reduce(ints, ReduceOp::Avg),
+                    Catch::Contains("avg needs a floating tensor"));
   CHECK_THROWS_WITH(c.send(x, 0), Catch::Contains("not another rank"));
   CHECK_THROWS_WITH(c.reduce_scatter(zeros({2, 3})), Catch::Contains("leading dim"));
   CHECK(c.split(0, 0)->size() == 1);
@@ -58,18 +60,22 @@ TEST_CASE("layouts that do not fit are refused with the reason", "[parallel][loc
   CHECK(check_layout(4, {2, 2}, &cfg).empty());
   CHECK(check_layout(4, {4, 1}, &cfg).empty());
   CHECK_THAT(check_layout(4, {2, 1}, &cfg), Catch::Contains("does not match the 4 processes"));
-  CHECK_THAT(check_layout(3, {1, 3}, &cfg), Catch::Contains("does not divide the 4 attention heads"));
+  CHECK_THAT(check_layout(3, {1, 3}, &cfg),
+             Catch::Contains("does not divide the 4 attention heads"));
   models::GPTConfig odd = cfg;
   odd.vocab_size = 13;
-  CHECK_THAT(check_layout(2, {1, 2}, &odd), Catch::Contains("does not divide the vocabulary of 13"));
+  CHECK_THAT(check_layout(2, {1, 2}, &odd),
+             Catch::Contains("does not divide the vocabulary of 13"));
   CHECK_THAT(check_layout(1, {0, 1}, &cfg), Catch::Contains(">= 1"));
-  CHECK_THROWS_WITH(Mesh(std::make_shared<LocalCommunicator>(), {2, 1}), Catch::Contains("parallel layout refused"));
+  CHECK_THROWS_WITH(Mesh(std::make_shared<LocalCommunicator>(), {2, 1}),
+                    Catch::Contains("parallel layout refused"));
   Mesh m(std::make_shared<LocalCommunicator>(), {1, 1}, &cfg);
   CHECK(m.dp().size() == 1);
   CHECK(m.tp().size() == 1);
 }
 
-TEST_CASE("DistributedSampler: disjoint, covering, seed- and epoch-deterministic shards", "[parallel][local]") {
+TEST_CASE("DistributedSampler: disjoint, covering, seed- and epoch-deterministic shards",
+          "[parallel][local]") {
   for (int64_t n : {0, 1, 12, 13}) {
     for (int replicas : {1, 2, 3, 4}) {
       std::multiset<int64_t> all;
@@ -87,14 +93,15 @@ TEST_CASE("DistributedSampler: disjoint, covering, seed- and epoch-deterministic
     }
   }
   DistributedSampler s(100, 2, 0, 7);
-  CHECK(s.indices(0) != s.indices(1));                              // reshuffled each epoch
+  CHECK(s.indices(0) != s.indices(1));                                 // reshuffled each epoch
   CHECK(s.indices(0) != DistributedSampler(100, 2, 0, 8).indices(0));  // seed matters
   CHECK(DistributedSampler(13, 4, 3, 1, true, /*drop_last=*/true).indices(0).size() == 3);
   std::vector<int64_t> plain = DistributedSampler(6, 2, 1, 0, /*shuffle=*/false).indices(0);
   CHECK(plain == std::vector<int64_t>{1, 3, 5});
 }
 
-TEST_CASE("shard_parameter / unshard_parameter round trip, including [q; k; v] blocks", "[parallel][local]") {
+TEST_CASE("shard_parameter / unshard_parameter round trip, including [q; k; v] blocks",
+          "[parallel][local]") {
   const Tensor full = arange(Scalar(0.0), Scalar(72.0), Scalar(1.0), {.dtype = kFloat64});
   const Tensor w = native::reshape(full, {12, 6});
   for (ShardSpec spec : {ShardSpec{0, 1}, ShardSpec{0, 3}, ShardSpec{1, 1}, ShardSpec{}}) {
@@ -111,7 +118,8 @@ TEST_CASE("shard_parameter / unshard_parameter round trip, including [q; k; v] b
   CHECK(test::get(s, {4, 0}) == 60);
 }
 
-TEST_CASE("ParallelGPT with tp = 1 is models::GPT (same names, forward, loss, gradients)", "[parallel][local]") {
+TEST_CASE("ParallelGPT with tp = 1 is models::GPT (same names, forward, loss, gradients)",
+          "[parallel][local]") {
   const models::GPTConfig cfg = tiny_config();
   Generator gen(5);
   models::GPT ref(cfg, &gen);
@@ -188,7 +196,8 @@ TEST_CASE("a parallel checkpoint from one process loads into models::GPT", "[par
   const Tensor idx = randint(0, cfg.vocab_size, {2, 8}, {.dtype = kInt64}, &data);
   dp.backward(par.loss(idx, idx));
   opt.step();
-  const std::string dir = (std::filesystem::temp_directory_path() / "tessera_parallel_local_ckpt").string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / "tessera_parallel_local_ckpt").string();
   std::filesystem::remove_all(dir);
   save_checkpoint(dir, mesh, par, opt, {}, {.step = 1, .config_json = "{}"});
   models::GPT loaded(cfg, &gen);

@@ -6,7 +6,8 @@
 /// global batch in one process (every rank computes it locally). The model is float64 so that the
 /// only differences are summation order (cross-rank sums, split matmuls): tolerance 1e-9 absolute
 /// on losses, gradients and parameters after 3 AdamW steps with clipping active.
-/// Runs with 2 ranks (DP 2, TP 2) and 4 ranks (DP 4, TP 4, DP 2 x TP 2), each with and without ZeRO-1.
+/// Runs with 2 ranks (DP 2, TP 2) and 4 ranks (DP 4, TP 4, DP 2 x TP 2), each with and without
+/// ZeRO-1.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -44,7 +45,9 @@ models::GPTConfig config() {
   return c;
 }
 
-nn::AdamOptions adam() { return {.lr = kLr, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = kWd}; }
+nn::AdamOptions adam() {
+  return {.lr = kLr, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = kWd};
+}
 
 struct Batch {
   Tensor idx, tgt;
@@ -58,7 +61,8 @@ Batch global_batch(int step) {
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   REQUIRE(a.shape() == b.shape());
   if (a.numel() == 0) return 0;
-  return native::amax(native::abs(native::sub(native::to(a, kFloat64), native::to(b, kFloat64)))).item<double>();
+  return native::amax(native::abs(native::sub(native::to(a, kFloat64), native::to(b, kFloat64))))
+      .item<double>();
 }
 
 /// The single-process reference.
@@ -106,12 +110,14 @@ struct ParallelRun {
     } else {
       opt = std::make_unique<nn::AdamW>(groups, adam());
       // Small buckets: several per step, so bucketing itself is exercised.
-      dp = std::make_unique<DataParallel>(model.parameters(), mesh.dp_ptr(), DataParallelOptions{.bucket_bytes = 4096});
+      dp = std::make_unique<DataParallel>(model.parameters(), mesh.dp_ptr(),
+                                          DataParallelOptions{.bucket_bytes = 4096});
     }
   }
   std::vector<Tensor> opt_params() const {
     std::vector<Tensor> out;
-    for (const auto& g : opt->param_groups()) out.insert(out.end(), g.params.begin(), g.params.end());
+    for (const auto& g : opt->param_groups())
+      out.insert(out.end(), g.params.begin(), g.params.end());
     return out;
   }
   /// Trains on this dp rank's rows of the global batch; returns the loss averaged over dp.
@@ -148,7 +154,8 @@ std::string name_of(const Layout& l, bool zero) {
 
 }  // namespace
 
-TEST_CASE("parallel training equals one process on the concatenated batch", "[parallel][training]") {
+TEST_CASE("parallel training equals one process on the concatenated batch",
+          "[parallel][training]") {
   for (const Layout& layout : layouts()) {
     for (bool zero : {false, true}) {
       INFO(name_of(layout, zero) << " on world rank " << test::world()->rank());
@@ -160,8 +167,9 @@ TEST_CASE("parallel training equals one process on the concatenated batch", "[pa
         const Tensor ref_loss = ref.model.loss(b.idx, b.tgt);
         backward(ref_loss);
         const int64_t rows = kBatch / layout.dp;
-        const Tensor loss = run.model.loss(native::narrow(b.idx, 0, rows * run.mesh.dp_rank(), rows),
-                                           native::narrow(b.tgt, 0, rows * run.mesh.dp_rank(), rows));
+        const Tensor loss =
+            run.model.loss(native::narrow(b.idx, 0, rows * run.mesh.dp_rank(), rows),
+                           native::narrow(b.tgt, 0, rows * run.mesh.dp_rank(), rows));
         if (run.dp) {
           run.dp->backward(loss);
           // Every gradient goes through a bucket; the layout sends each gradient byte once.
@@ -173,8 +181,9 @@ TEST_CASE("parallel training equals one process on the concatenated batch", "[pa
           const auto pp = run.model.named_parameters();
           for (size_t i = 0; i < rp.size(); ++i) {
             INFO(rp[i].first);
-            const Tensor want = shard_parameter(rp[i].second.grad(), ParallelGPT::spec_of(rp[i].first),
-                                                run.mesh.tp_rank(), layout.tp);
+            const Tensor want =
+                shard_parameter(rp[i].second.grad(), ParallelGPT::spec_of(rp[i].first),
+                                run.mesh.tp_rank(), layout.tp);
             CHECK(max_abs_diff(pp[i].second.grad(), want) < kTol);
           }
         } else {
@@ -201,8 +210,9 @@ TEST_CASE("parallel training equals one process on the concatenated batch", "[pa
 
 TEST_CASE("checkpoints are consolidated and move between layouts", "[parallel][training]") {
   const int p = test::world()->size();
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("tessera_parallel_ckpt_np" + std::to_string(p))).string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("tessera_parallel_ckpt_np" + std::to_string(p)))
+          .string();
   const std::vector<std::pair<Layout, Layout>> moves = {{{1, p}, {p, 1}}, {{p, 1}, {1, p}}};
   for (const auto& [from, to] : moves) {
     for (bool zero : {false, true}) {
@@ -213,7 +223,8 @@ TEST_CASE("checkpoints are consolidated and move between layouts", "[parallel][t
         for (int s = 0; s < 2; ++s) a.step(s);
         if (test::world()->rank() == 0) std::filesystem::remove_all(dir);
         test::world()->barrier();
-        save_checkpoint(dir, a.mesh, a.model, *a.opt, {}, {.step = 2, .config_json = "{\"run\": 1}"});
+        save_checkpoint(dir, a.mesh, a.model, *a.opt, {},
+                        {.step = 2, .config_json = "{\"run\": 1}"});
       }
       for (int s = 0; s < 2; ++s) ref.step(s);
       // The files are nn::save_checkpoint's: a single-process model + AdamW loads them and holds
@@ -224,7 +235,8 @@ TEST_CASE("checkpoints are consolidated and move between layouts", "[parallel][t
         single.to(kFloat64);
         nn::AdamW sopt(single.param_groups(kLr, kWd), adam());
         CHECK(nn::load_checkpoint(dir, single, &sopt, {}).step == 2);
-        for (const auto& [n, t] : ref.model.state_dict()) CHECK(max_abs_diff(single.state_dict().at(n), t) < kTol);
+        for (const auto& [n, t] : ref.model.state_dict())
+          CHECK(max_abs_diff(single.state_dict().at(n), t) < kTol);
         const TensorDict want = ref.opt->state_dict(), got = sopt.state_dict();
         for (const auto& [k, t] : want) {
           INFO(k);
@@ -251,21 +263,26 @@ TEST_CASE("checkpoints are consolidated and move between layouts", "[parallel][t
   if (test::world()->rank() == 0) std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("layouts that do not fit are refused on every rank before any work", "[parallel][training]") {
+TEST_CASE("layouts that do not fit are refused on every rank before any work",
+          "[parallel][training]") {
   const int p = test::world()->size();
   const models::GPTConfig cfg = config();
-  CHECK_THROWS_WITH(Mesh(test::world(), {p, 2}, &cfg), Catch::Contains("does not match the " + std::to_string(p) + " processes"));
+  CHECK_THROWS_WITH(Mesh(test::world(), {p, 2}, &cfg),
+                    Catch::Contains("does not match the " + std::to_string(p) + " processes"));
   models::GPTConfig odd = cfg;
   odd.vocab_size = 13;
-  CHECK_THROWS_WITH(Mesh(test::world(), {1, p}, &odd), Catch::Contains("does not divide the vocabulary"));
+  CHECK_THROWS_WITH(Mesh(test::world(), {1, p}, &odd),
+                    Catch::Contains("does not divide the vocabulary"));
   models::GPTConfig three = cfg;
   three.n_head = 3;
   three.n_embd = 12;
-  CHECK_THROWS_WITH(Mesh(test::world(), {1, p}, &three), Catch::Contains("does not divide the 3 attention heads"));
+  CHECK_THROWS_WITH(Mesh(test::world(), {1, p}, &three),
+                    Catch::Contains("does not divide the 3 attention heads"));
   test::world()->barrier();  // every rank refused, none is left waiting in a split
 }
 
-TEST_CASE("vocabulary-parallel cross-entropy equals cross-entropy of the full logits", "[parallel][training]") {
+TEST_CASE("vocabulary-parallel cross-entropy equals cross-entropy of the full logits",
+          "[parallel][training]") {
   auto world = test::world();
   const int p = world->size();
   Generator g(11);
@@ -279,7 +296,9 @@ TEST_CASE("vocabulary-parallel cross-entropy equals cross-entropy of the full lo
   const Tensor loss = vocab_parallel_cross_entropy(local, tgt, *world, 4 * world->rank());
   CHECK(std::abs(loss.item<double>() - ref.item<double>()) < 1e-12);
   backward(loss);
-  CHECK(max_abs_diff(local.grad(), native::narrow(full_leaf.grad(), 1, 4 * world->rank(), 4)) < 1e-12);
-  CHECK_THROWS_WITH(vocab_parallel_cross_entropy(local, full_like(tgt, Scalar(int64_t{v})), *world, 0),
-                    Catch::Contains("targets must be in"));
+  CHECK(max_abs_diff(local.grad(), native::narrow(full_leaf.grad(), 1, 4 * world->rank(), 4)) <
+        1e-12);
+  CHECK_THROWS_WITH(
+      vocab_parallel_cross_entropy(local, full_like(tgt, Scalar(int64_t{v})), *world, 0),
+      Catch::Contains("targets must be in"));
 }

@@ -5,8 +5,8 @@
 ///
 /// save_checkpoint (collective over the mesh): parameters are all-gathered over tp and unsharded;
 /// optimizer state is all-gathered over dp (ZeroAdamW) and tp; world rank 0 loads the result into a
-/// full models::GPT + nn::AdamW, writes it with nn::save_checkpoint to `dir.partial` and swaps it in
-/// with two renames (`dir` -> `dir.previous`, `dir.partial` -> `dir`), so a job killed mid-save
+/// full models::GPT + nn::AdamW, writes it with nn::save_checkpoint to `dir.partial` and swaps it
+/// in with two renames (`dir` -> `dir.previous`, `dir.partial` -> `dir`), so a job killed mid-save
 /// keeps its previous checkpoint complete. Rank 0 then broadcasts success or failure, so every rank
 /// returns or throws together.
 /// load_checkpoint: every rank validates and reads the full checkpoint with nn::load_checkpoint
@@ -27,10 +27,12 @@ namespace tessera::parallel {
 
 /// `opt`: an nn::Adam/AdamW over model.param_groups(...) or a ZeroAdamW over the same groups.
 void save_checkpoint(const std::string& dir, const Mesh& mesh, const ParallelGPT& model,
-                     const nn::Optimizer& opt, const std::map<std::string, const Generator*>& generators,
+                     const nn::Optimizer& opt,
+                     const std::map<std::string, const Generator*>& generators,
                      const nn::CheckpointInfo& info);
 
 nn::CheckpointInfo load_checkpoint(const std::string& dir, const Mesh& mesh, ParallelGPT& model,
-                                   nn::Optimizer& opt, const std::map<std::string, Generator*>& generators);
+                                   nn::Optimizer& opt,
+                                   const std::map<std::string, Generator*>& generators);
 
 }  // namespace tessera::parallel

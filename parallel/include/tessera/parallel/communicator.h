@@ -8,21 +8,21 @@
 ///   broadcast(t, root)      t <- root's t (in place).
 ///   all_gather(x)           -> stack([x_0, ..., x_{n-1}])            shape (n, *x.shape)
 ///   reduce_scatter(x, op)   x has shape (n, ...); -> op over ranks of x[rank]   shape x.shape[1:]
-///   send(t, dst) / recv(t, src)   t's bytes; the receiver's shape and dtype must match the sender's
-///   barrier()
+///   send(t, dst) / recv(t, src)   t's bytes; the receiver's shape and dtype must match the
+///   sender's barrier()
 /// Every dtype works. 16-bit floats are reduced in float32 and rounded once; Bool reduces with
-/// logical or (Sum and Max); Avg of an integer tensor is an error. Non-contiguous tensors are packed
-/// into a contiguous buffer and the result is written back through the view. Empty tensors are
-/// allowed (every rank still takes part, so sequence numbers stay aligned).
+/// logical or (Sum and Max); Avg of an integer tensor is an error. Non-contiguous tensors are
+/// packed into a contiguous buffer and the result is written back through the view. Empty tensors
+/// are allowed (every rank still takes part, so sequence numbers stay aligned).
 ///
 /// All ranks of a communicator must call the same collectives in the same order with the same
 /// shapes and dtypes (checked cheaply where the backend can: MPI compares byte counts).
 ///
 /// Watchdog: every blocking wait is bounded by timeout_s() (default from the environment variable
-/// TESSERA_COLLECTIVE_TIMEOUT_S, 300 s; 0 = wait forever). On expiry the waiting rank asks the other
-/// ranks, over a separate control channel, whether they are waiting in the same collective, and
-/// throws a tessera::Error naming the (world) ranks that never arrived. The communicator is then
-/// unusable; the program should abort the job (MPI_Abort via abort_job()).
+/// TESSERA_COLLECTIVE_TIMEOUT_S, 300 s; 0 = wait forever). On expiry the waiting rank asks the
+/// other ranks, over a separate control channel, whether they are waiting in the same collective,
+/// and throws a tessera::Error naming the (world) ranks that never arrived. The communicator is
+/// then unusable; the program should abort the job (MPI_Abort via abort_job()).
 #pragma once
 
 #include <cstdint>

@@ -31,10 +31,10 @@ struct DataParallelOptions {
 };
 
 struct DataParallelStats {
-  int64_t payload_bytes = 0;        ///< gradient bytes handed to all-reduce this step
+  int64_t payload_bytes = 0;  ///< gradient bytes handed to all-reduce this step
   int buckets = 0;
   int launched_in_backward = 0;
-  double wait_seconds = 0;          ///< time finish() spent blocked on communication
+  double wait_seconds = 0;  ///< time finish() spent blocked on communication
 };
 
 class DataParallel {

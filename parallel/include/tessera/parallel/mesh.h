@@ -24,7 +24,8 @@ struct Layout {
 /// Why `layout` cannot run `cfg` (nullptr: only the world size is checked) on `world_size` ranks,
 /// or "" when it can. Pure: every rank computes the same answer, so every rank refuses together
 /// before any communication.
-std::string check_layout(int world_size, const Layout& layout, const models::GPTConfig* cfg = nullptr);
+std::string check_layout(int world_size, const Layout& layout,
+                         const models::GPTConfig* cfg = nullptr);
 
 class Mesh {
  public:

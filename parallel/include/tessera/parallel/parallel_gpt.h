@@ -4,8 +4,8 @@
 ///
 /// Per block: c_attn column-parallel with [q; k; v] blocks (rank r holds heads
 /// [r H/tp, (r+1) H/tp) of each of q, k, v), attention over the local heads, c_proj row-parallel;
-/// mlp.c_fc column-parallel, GELU, mlp.c_proj row-parallel. wte is vocabulary-parallel and, tied, is
-/// also the LM head: forward returns this rank's logit columns and loss() uses the
+/// mlp.c_fc column-parallel, GELU, mlp.c_proj row-parallel. wte is vocabulary-parallel and, tied,
+/// is also the LM head: forward returns this rank's logit columns and loss() uses the
 /// vocabulary-parallel cross-entropy (full logits never exist). wpe, LayerNorms and the
 /// row-parallel biases are replicated (their gradients are equal on every tp rank by construction).
 /// With tp = 1 this is models::GPT computed by the same modules.
@@ -24,7 +24,8 @@ namespace tessera::parallel {
 
 class ParallelBlock : public nn::Module {
  public:
-  ParallelBlock(const models::GPTConfig& cfg, std::shared_ptr<Communicator> tp, Generator* dropout_gen);
+  ParallelBlock(const models::GPTConfig& cfg, std::shared_ptr<Communicator> tp,
+                Generator* dropout_gen);
   std::string name() const override { return "ParallelBlock"; }
   Tensor forward(const Tensor& x) override;
 

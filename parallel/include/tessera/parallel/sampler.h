@@ -4,8 +4,8 @@
 ///
 /// Epoch e shuffles [0, n) with a Fisher-Yates pass driven by SplitMix64(seed, e) (same order on
 /// every platform: no std distributions), pads to a multiple of the replica count by repeating the
-/// first indices (or drops the tail with drop_last), then rank r takes positions r, r + R, r + 2R...
-/// Without padding the ranks' shares are disjoint and their union is the whole dataset.
+/// first indices (or drops the tail with drop_last), then rank r takes positions r, r + R, r +
+/// 2R... Without padding the ranks' shares are disjoint and their union is the whole dataset.
 #pragma once
 
 #include <cstdint>

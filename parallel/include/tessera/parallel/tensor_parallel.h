@@ -9,8 +9,8 @@
 /// one all-reduce in forward and one in backward (Megatron-LM, Shoeybi et al. 2019, section 3).
 /// The vocabulary-parallel embedding holds rows [r V/tp, (r+1) V/tp), zeroes lookups outside them
 /// and sums with g. The vocabulary-parallel cross-entropy works on the local logit columns only:
-/// all-reduces of the row max, the row sum of exponentials and the target logit (3 N numbers) replace
-/// gathering the (N, V) logits; its backward (softmax - onehot) / N is local.
+/// all-reduces of the row max, the row sum of exponentials and the target logit (3 N numbers)
+/// replace gathering the (N, V) logits; its backward (softmax - onehot) / N is local.
 ///
 /// Parameters are created zero-filled: load them from a full model (shard_parameter / ParallelGPT).
 #pragma once

@@ -25,7 +25,8 @@ namespace tessera::parallel {
 class ZeroAdamW : public nn::Optimizer {
  public:
   /// All parameters must share one floating dtype and be contiguous.
-  ZeroAdamW(std::vector<nn::ParamGroup> groups, nn::AdamOptions opts, std::shared_ptr<Communicator> dp);
+  ZeroAdamW(std::vector<nn::ParamGroup> groups, nn::AdamOptions opts,
+            std::shared_ptr<Communicator> dp);
   /// Every parameter must have a gradient (the same layout on every rank).
   void step() override;
 
@@ -56,7 +57,7 @@ class ZeroAdamW : public nn::Optimizer {
   std::vector<int64_t> offsets_;  // per parameter, in the flat space
   int64_t total_ = 0, shard_ = 0;
   std::vector<Segment> segments_;  // the owned slice
-  Tensor m_, v_;                    // (S)
+  Tensor m_, v_;                   // (S)
   int64_t step_ = 0;
   double max_norm_ = 0, last_norm_ = 0;
   std::vector<bool> replicated_;
