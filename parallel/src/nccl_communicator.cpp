@@ -16,17 +16,12 @@
 #include <nccl.h>
 
 #include <tessera/creation.h>
+#include <tessera/kernels/cuda/check.h>
 #include <tessera/native.h>
 
 namespace tessera::parallel {
 namespace {
 
-#define TESSERA_CUDA_RT_CHECK(call, what)                             \
-  do {                                                                \
-    const cudaError_t tessera_rc_ = (call);                           \
-    TESSERA_CHECK(tessera_rc_ == cudaSuccess, what,                   \
-                  ": CUDA error: ", cudaGetErrorString(tessera_rc_)); \
-  } while (0)
 #define TESSERA_NCCL_CHECK(call, what)                                \
   do {                                                                \
     const ncclResult_t tessera_rc_ = (call);                          \
@@ -96,7 +91,7 @@ class NcclCommunicator final : public Communicator {
     rank_ = bootstrap.rank();
     size_ = bootstrap.size();
     for (int r = 0; r < size_; ++r) world_ranks_.push_back(bootstrap.world_rank_of(r));
-    TESSERA_CUDA_RT_CHECK(cudaSetDevice(device), "make_nccl_communicator");
+    TESSERA_CUDA_CHECK(cudaSetDevice(device));
     ncclUniqueId id;
     std::memset(&id, 0, sizeof id);
     if (rank_ == 0) TESSERA_NCCL_CHECK(ncclGetUniqueId(&id), "make_nccl_communicator");
@@ -104,8 +99,7 @@ class NcclCommunicator final : public Communicator {
     std::memcpy(bytes.data_ptr(), &id, sizeof id);
     bootstrap.broadcast(bytes, 0);  // the id travels over the bootstrap (MPI) communicator
     std::memcpy(&id, bytes.data_ptr(), sizeof id);
-    TESSERA_CUDA_RT_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
-                          "make_nccl_communicator");
+    TESSERA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     TESSERA_NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_), "make_nccl_communicator");
   }
   ~NcclCommunicator() override {
@@ -115,7 +109,7 @@ class NcclCommunicator final : public Communicator {
       else
         ncclCommDestroy(comm_);
     }
-    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+    if (stream_ != nullptr) TESSERA_CUDA_CHECK_PRINT(cudaStreamDestroy(stream_));
   }
 
   int rank() const override { return rank_; }
