@@ -302,3 +302,25 @@ TEST_CASE("vocabulary-parallel cross-entropy equals cross-entropy of the full lo
       vocab_parallel_cross_entropy(local, full_like(tgt, Scalar(int64_t{v})), *world, 0),
       Catch::Contains("targets must be in"));
 }
+
+TEST_CASE("DataParallel: broadcast_parameters, unused parameters, one replica's gradients",
+          "[parallel][training]") {
+  auto world = test::world();
+  const int p = world->size(), r = world->rank();
+  Tensor used =
+      full({3, 5}, Scalar(static_cast<double>(r)), {.dtype = kFloat64}).requires_grad_(true);
+  Tensor unused = full({7}, Scalar(1.0 + r), {.dtype = kFloat32}).requires_grad_(true);
+  DataParallel dp({used, unused}, world, {.bucket_bytes = 64});
+  CHECK(dp.num_buckets() >= 2);  // 120 + 28 bytes in 64-byte buckets, one dtype per bucket
+  dp.broadcast_parameters();
+  CHECK(test::values(used) == std::vector<double>(15, 0.0));  // rank 0's values everywhere
+  CHECK(test::values(unused) == std::vector<double>(7, 1.0));
+  // loss_r = (r + 1) * sum(used): the average gradient is mean(r + 1) = (p + 1) / 2.
+  dp.backward(mul(sum(used), static_cast<double>(r + 1)));
+  CHECK(test::values(used.grad()) == std::vector<double>(15, (p + 1) / 2.0));
+  REQUIRE(unused.grad().defined());  // zeros, so every rank sent the same buckets
+  CHECK(test::values(unused.grad()) == std::vector<double>(7, 0.0));
+  const auto& st = dp.last_stats();
+  CHECK(st.payload_bytes == 15 * 8 + 7 * 4);
+  CHECK(st.buckets == dp.num_buckets());
+}
