@@ -36,7 +36,8 @@ class ZeroAdamW : public nn::Optimizer {
                      std::shared_ptr<Communicator> tp = nullptr);
   double last_grad_norm() const { return last_norm_; }
 
-  /// nn::AdamW's state_dict for these parameters, gathered over dp (collective over dp).
+  /// nn::AdamW's state_dict for these parameters, gathered over dp (collective over dp). The
+  /// inherited state_dict() holds no buffers (they live in the shards): use this instead.
   TensorDict full_state_dict() const;
   /// Validates like nn::AdamW::load_state_dict, then keeps this rank's slice.
   void load_full_state_dict(const TensorDict& dict);
