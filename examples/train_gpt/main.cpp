@@ -80,7 +80,7 @@ Cli make_cli() {
   cli.add("resume", "", "continue the run saved in this folder (bit-exact on CPU)");
   cli.add("sample-tokens", "200", "tokens to sample at the end");
   cli.add("stop-after", "0", "stop as if interrupted (save, exit 130) after this step (0 = off)");
-  cli.add("dp", "1", "data-parallel replicas (run under mpirun -np dp*tp)");
+  cli.add("dp", "", "data-parallel replicas (default: world size / tp; run under mpirun -np dp*tp)");
   cli.add("tp", "1", "tensor-parallel ranks per replica (must divide --heads and the vocabulary)");
   cli.add("zero", "0", "1 = shard the AdamW state over the data-parallel ranks (ZeRO-1)");
   return cli;
@@ -117,7 +117,7 @@ Settings read_settings(const Cli& cli) {  // validated by validate()
   s.beta1 = cli.real("beta1");
   s.beta2 = cli.real("beta2");
   s.seed = static_cast<uint64_t>(cli.int64("seed"));
-  s.dp = static_cast<int>(cli.int64("dp"));
+  s.dp = cli.given("dp") ? static_cast<int>(cli.int64("dp")) : 0;  // 0: world size / tp
   s.tp = static_cast<int>(cli.int64("tp"));
   s.zero = static_cast<int>(cli.int64("zero"));
   return s;
@@ -142,7 +142,7 @@ void validate(const Settings& s) {
   require(s.model.dropout >= 0 && s.model.dropout < 1, "--dropout must be in [0, 1)");
   require(s.weight_decay >= 0 && s.grad_clip >= 0, "--weight-decay and --grad-clip must be >= 0");
   require(s.beta1 >= 0 && s.beta1 < 1 && s.beta2 >= 0 && s.beta2 < 1, "--beta1/--beta2 must be in [0, 1)");
-  require(s.dp >= 1 && s.tp >= 1 && (s.zero == 0 || s.zero == 1), "--dp and --tp must be >= 1, --zero 0 or 1");
+  require(s.dp >= 0 && s.tp >= 1 && (s.zero == 0 || s.zero == 1), "--dp and --tp must be >= 1, --zero 0 or 1");
 }
 
 json settings_json(const Settings& s) {

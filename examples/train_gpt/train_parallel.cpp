@@ -42,10 +42,13 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s,
   using namespace parallel;
   const auto& world = env.world();
   const bool root = world->rank() == 0;
-  std::string why = check_layout(world->size(), s.layout, &s.model);
-  if (why.empty() && s.batch % s.layout.dp != 0)
+  Layout layout = s.layout;
+  if (layout.dp == 0)
+    layout.dp = std::max(1, world->size() / std::max(1, layout.tp));  // --dp not given
+  std::string why = check_layout(world->size(), layout, &s.model);
+  if (why.empty() && s.batch % layout.dp != 0)
     why = "--batch " + std::to_string(s.batch) + " is not divisible by --dp " +
-          std::to_string(s.layout.dp);
+          std::to_string(layout.dp);
   if (why.empty() && s.zero != 0 && s.zero != 1)
     why = "--zero must be 0 or 1, got " + std::to_string(s.zero);
   if (!why.empty() && world->size() == 1 && !Environment::has_mpi())
@@ -55,7 +58,7 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s,
     return 2;
   }
   const bool resuming = !s.resume.empty();
-  Mesh mesh(world, s.layout, &s.model);
+  Mesh mesh(world, layout, &s.model);
   if (root) fs::create_directories(s.out);
   manual_seed(s.seed);
   Generator init_gen(s.seed), dropout_gen(s.seed ^ 0x9E3779B97F4A7C15ull);
@@ -117,7 +120,7 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s,
         "train_gpt: %lld parameters | vocab %lld | %zu train / %zu val tokens | dp %d x tp %d%s | "
         "%s\n",
         (long long)full.num_parameters(), (long long)s.model.vocab_size, split.train.size(),
-        split.val.size(), s.layout.dp, s.layout.tp, s.zero ? " | ZeRO-1" : "",
+        split.val.size(), layout.dp, layout.tp, s.zero ? " | ZeRO-1" : "",
         resuming ? ("resuming at step " + std::to_string(start)).c_str() : "new run");
   MetricsWriter metrics;
   if (root) metrics = MetricsWriter(s.out + "/metrics.jsonl", resuming ? start : -1);
@@ -132,7 +135,7 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s,
     autograd::NoGradGuard no_grad;
     model.eval();
     double total = 0;
-    for (int64_t i = mesh.dp_rank(); i < s.eval_batches; i += s.layout.dp) {
+    for (int64_t i = mesh.dp_rank(); i < s.eval_batches; i += layout.dp) {
       const Batch b =
           sample_batch(tokens, s.batch, s.model.context, s.seed, stream, static_cast<uint64_t>(i));
       total += model.loss(b.inputs, b.targets).item<double>();
@@ -147,7 +150,7 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s,
   std::unique_ptr<Progress> progress;
   if (root) progress = std::make_unique<Progress>(s.steps, start);
   const int64_t tokens_per_step = s.batch * s.model.context;
-  const int64_t rows = s.batch / s.layout.dp;
+  const int64_t rows = s.batch / layout.dp;
   double comm_wait = 0;
   model.train();
   for (int64_t step = start; step < s.steps; ++step) {
@@ -167,12 +170,11 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s,
     opt->step();
     opt->zero_grad();
     // One small all-reduce carries the mean loss over dp and whether any rank was interrupted.
-    Tensor shared = from_vector(std::vector<double>{loss.item<double>() / s.layout.dp,
+    Tensor shared = from_vector(std::vector<double>{loss.item<double>() / layout.dp,
                                                     InterruptGuard::requested() ? 1.0 : 0.0},
                                 {2});
     world->all_reduce(shared, ReduceOp::Sum);
-    const double loss_value =
-        shared.data<double>()[0] / s.layout.tp;  // tp ranks hold the same loss
+    const double loss_value = shared.data<double>()[0] / layout.tp;  // tp ranks hold the same loss
     const bool interrupted = shared.data<double>()[1] > 0;
     TESSERA_CHECK(std::isfinite(loss_value), "training diverged: loss is ", loss_value, " at step ",
                   step + 1);

@@ -22,8 +22,8 @@
 namespace tessera::examples {
 
 struct ParallelTrainSettings {
-  parallel::Layout layout;
-  int zero = 0;  ///< ZeRO stage: 0 (AdamW replicated) or 1 (AdamW state sharded over dp)
+  parallel::Layout layout;  ///< dp = 0: the world size / tp
+  int zero = 0;             ///< ZeRO stage: 0 (AdamW replicated) or 1 (AdamW state sharded over dp)
   models::GPTConfig model;
   int64_t batch = 0, steps = 0, warmup = 0, eval_every = 0, eval_batches = 0, log_every = 0;
   int64_t sample_tokens = 0, stop_after = 0;
