@@ -43,11 +43,13 @@ big=(--data "$data" --tokenizer byte --layers 4 --heads 4 --width 128 --context 
 # tokens/s of the last logged step (an EMA over recent steps) and exposed communication per step.
 tps() { python3 -c "import json; r=[json.loads(l) for l in open('$1/metrics.jsonl')]; print(int(r[-2]['tokens_per_s']), round(r[-1].get('comm_wait_s', 0) / r[-1]['step'], 4))"; }
 for ((i = 0; i < reps; ++i)); do
-  rm -rf "$work/r1" "$work/r2" "$work/r3"
+  rm -rf "$work/r0" "$work/r1" "$work/r2" "$work/r3"
   OMP_NUM_THREADS=2 "$T" "${big[@]}" --out "$work/r1" > /dev/null
+  OMP_NUM_THREADS=1 "$T" "${big[@]}" --out "$work/r0" > /dev/null
   OMP_NUM_THREADS=1 mpirun -np 2 --oversubscribe "$T" "${big[@]}" --dp 2 --out "$work/r2" > /dev/null 2>&1
   OMP_NUM_THREADS=1 TESSERA_DP_OVERLAP=0 mpirun -np 2 --oversubscribe -x TESSERA_DP_OVERLAP \
     "$T" "${big[@]}" --dp 2 --out "$work/r3" > /dev/null 2>&1
-  echo "rep $i: 1 process $(tps "$work/r1" | cut -d' ' -f1) tok/s | dp 2 overlapped: $(tps "$work/r2") |" \
+  echo "rep $i: 1 process $(tps "$work/r1" | cut -d' ' -f1) tok/s (2 threads)," \
+       "$(tps "$work/r0" | cut -d' ' -f1) tok/s (1 thread) | dp 2 overlapped: $(tps "$work/r2") |" \
        "dp 2 not overlapped: $(tps "$work/r3")   (tok/s, exposed comm s/step)"
 done
