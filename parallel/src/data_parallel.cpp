@@ -83,13 +83,15 @@ void DataParallel::on_grad_ready(const Tensor& leaf) {
   const auto it = index_.find(leaf.unsafe_impl());
   if (it == index_.end() || ready_[it->second]) return;
   ready_[it->second] = true;
+  // MPI moves non-blocking collectives only inside MPI calls: testing the buckets in flight at
+  // every ready gradient (a few microseconds) lets them progress while backward computes.
+  for (Bucket& other : buckets_)
+    if (other.work) other.work->test();
   Bucket& b = buckets_[where_[it->second].first];
   if (--b.pending == 0 && !b.work) {
     autograd::NoGradGuard no_grad;
     launch(b);
     stats_.launched_in_backward += 1;
-    for (Bucket& other : buckets_)  // lets MPI progress the earlier buckets
-      if (other.work) other.work->test();
   }
 }
 
