@@ -80,7 +80,7 @@ Cli make_cli() {
   cli.add("resume", "", "continue the run saved in this folder (bit-exact on CPU)");
   cli.add("sample-tokens", "200", "tokens to sample at the end");
   cli.add("stop-after", "0", "stop as if interrupted (save, exit 130) after this step (0 = off)");
-  cli.add("dp", "", "data-parallel replicas (default: world size / tp; run under mpirun -np dp*tp)");
+  cli.add("dp", "", "data-parallel replicas (absent or 0: world size / tp; run under mpirun -np dp*tp)");
   cli.add("tp", "1", "tensor-parallel ranks per replica (must divide --heads and the vocabulary)");
   cli.add("zero", "0", "1 = shard the AdamW state over the data-parallel ranks (ZeRO-1)");
   return cli;
