@@ -28,11 +28,13 @@
 #include <tessera/nn/optim.h>
 #include <tessera/nn/schedule.h>
 #include <tessera/ops.h>
+#include <tessera/parallel/environment.h>
 
 #include "cli.h"
 #include "data.h"
 #include "interrupt.h"
 #include "progress.h"
+#include "train_parallel.h"
 
 namespace fs = std::filesystem;
 using namespace tessera;
@@ -47,6 +49,7 @@ struct Settings {
   int64_t batch, steps, warmup, eval_every, eval_batches, sample_tokens, log_every, stop_after;
   double lr, min_lr, weight_decay, grad_clip, beta1, beta2;
   uint64_t seed;
+  int dp = 1, tp = 1, zero = 0;  // parallel layout (train_parallel.h)
 };
 
 Cli make_cli() {
@@ -77,6 +80,9 @@ Cli make_cli() {
   cli.add("resume", "", "continue the run saved in this folder (bit-exact on CPU)");
   cli.add("sample-tokens", "200", "tokens to sample at the end");
   cli.add("stop-after", "0", "stop as if interrupted (save, exit 130) after this step (0 = off)");
+  cli.add("dp", "", "data-parallel replicas (absent or 0: world size / tp; run under mpirun -np dp*tp)");
+  cli.add("tp", "1", "tensor-parallel ranks per replica (must divide --heads and the vocabulary)");
+  cli.add("zero", "0", "1 = shard the AdamW state over the data-parallel ranks (ZeRO-1)");
   return cli;
 }
 
@@ -111,6 +117,9 @@ Settings read_settings(const Cli& cli) {  // validated by validate()
   s.beta1 = cli.real("beta1");
   s.beta2 = cli.real("beta2");
   s.seed = static_cast<uint64_t>(cli.int64("seed"));
+  s.dp = cli.given("dp") ? static_cast<int>(cli.int64("dp")) : 0;  // 0: world size / tp
+  s.tp = static_cast<int>(cli.int64("tp"));
+  s.zero = static_cast<int>(cli.int64("zero"));
   return s;
 }
 
@@ -133,6 +142,7 @@ void validate(const Settings& s) {
   require(s.model.dropout >= 0 && s.model.dropout < 1, "--dropout must be in [0, 1)");
   require(s.weight_decay >= 0 && s.grad_clip >= 0, "--weight-decay and --grad-clip must be >= 0");
   require(s.beta1 >= 0 && s.beta1 < 1 && s.beta2 >= 0 && s.beta2 < 1, "--beta1/--beta2 must be in [0, 1)");
+  require(s.dp >= 0 && s.tp >= 1 && (s.zero == 0 || s.zero == 1), "--dp and --tp must be >= 1, --zero 0 or 1");
 }
 
 json settings_json(const Settings& s) {
@@ -213,7 +223,20 @@ std::vector<int32_t> as_prompt(const std::vector<int32_t>& val) {
   return {val.empty() ? 0 : val.front()};
 }
 
-int train(const Cli& cli, Settings s) {
+ParallelTrainSettings parallel_settings(const Settings& s) {
+  ParallelTrainSettings p;
+  p.layout = {s.dp, s.tp};
+  p.zero = s.zero;
+  p.model = s.model;
+  p.batch = s.batch, p.steps = s.steps, p.warmup = s.warmup, p.eval_every = s.eval_every;
+  p.eval_batches = s.eval_batches, p.log_every = s.log_every, p.sample_tokens = s.sample_tokens;
+  p.stop_after = s.stop_after, p.lr = s.lr, p.min_lr = s.min_lr, p.weight_decay = s.weight_decay;
+  p.grad_clip = s.grad_clip, p.beta1 = s.beta1, p.beta2 = s.beta2, p.seed = s.seed;
+  p.out = s.out, p.resume = s.resume, p.settings_json = settings_json(s).dump(2);
+  return p;
+}
+
+int train(const Cli& cli, Settings s, parallel::Environment* env) {
   const bool resuming = !s.resume.empty();
   const std::string text = read_text_file(s.data);
   std::unique_ptr<models::Tokenizer> tok = resuming ? models::load_tokenizer(s.resume + "/tokenizer.json")
@@ -224,6 +247,7 @@ int train(const Cli& cli, Settings s) {
                     static_cast<int64_t>(split.val.size()) > s.model.context,
                 "--context ", s.model.context, " is too large for the data: ", split.train.size(),
                 " training and ", split.val.size(), " validation tokens (each needs more than the context)");
+  if (env != nullptr) return train_parallel(*env, parallel_settings(s), *tok, split);
 
   fs::create_directories(s.out);
   manual_seed(s.seed);
@@ -332,6 +356,9 @@ int train(const Cli& cli, Settings s) {
 }
 
 int run(int argc, char** argv) {
+  // MPI starts only for parallel runs (flags, or started by mpirun); it must outlive everything.
+  std::unique_ptr<parallel::Environment> env;
+  if (wants_parallel(argc, argv)) env = std::make_unique<parallel::Environment>(&argc, &argv);
   Cli cli = make_cli();
   Settings s;
   try {
@@ -357,8 +384,12 @@ int run(int argc, char** argv) {
     return 2;
   }
   try {
-    return train(cli, s);
+    return train(cli, s, env.get());
   } catch (const Error& e) {
+    if (env && env->world()->size() > 1) {  // other ranks may wait in a collective: end the job
+      std::fprintf(stderr, "train_gpt: error (rank %d): %s\n", env->world()->rank(), e.message().c_str());
+      env->abort_job(2);
+    }
     std::fprintf(stderr, "train_gpt: error: %s\n", e.message().c_str());
     return 2;
   }
