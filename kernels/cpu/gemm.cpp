@@ -9,6 +9,9 @@
 
 #include <cblas.h>
 
+#include <omp.h>
+
+#include <algorithm>
 #include <vector>
 
 #include <tessera/error.h>
@@ -33,17 +36,44 @@ void widen(const T* src, float* dst, int64_t n) {
 
 }  // namespace
 
-// One BLAS call per batch entry, in row-major order with the transposes passed through.
+// NOTE [deterministic GEMM]: OpenBLAS picks its kernels and blocking from the number of threads it
+// runs, so the same product can round differently on 1 and 2 threads. tessera promises the same
+// result on any thread count, so OpenBLAS always runs single-threaded here (inside our OpenMP
+// region it does so by itself; outside, the thread's max-threads ICV is set to 1 around the call)
+// and the parallelism comes from us: C is cut into row blocks whose size depends on the shape only,
+// and every element of C is one dot product computed by one single-threaded call whatever the
+// thread count. Each block is still a large GEMM, so the BLAS kernels run at full speed.
+constexpr int64_t kRowBlock = 128;  // rows of C per task (a multiple of the micro-kernel height)
+
 template <typename T, typename Blas>
 void blas_batched(const GemmShape& s, float alpha, const T* a, const T* b, float beta, T* c,
                   Blas blas) {
   check_shape(s);
   if (s.m == 0 || s.n == 0) return;
-  for (int64_t i = 0; i < s.batch; ++i) {
+  const int64_t blocks = (s.m + kRowBlock - 1) / kRowBlock;
+  const int64_t tasks = s.batch * blocks;
+  auto run = [&](int64_t task) {
+    const int64_t i = task / blocks, r0 = (task % blocks) * kRowBlock;
+    const int64_t rows = std::min(kRowBlock, s.m - r0);
+    // Row r of op(A) starts at a + r * lda (not transposed) or a + r (transposed).
+    const T* ai = a + i * s.stride_a + (s.trans_a ? r0 : r0 * s.lda);
     blas(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans, s.trans_b ? CblasTrans : CblasNoTrans,
-         s.m, s.n, s.k, alpha, a + i * s.stride_a, s.lda, b + i * s.stride_b, s.ldb, beta,
-         c + i * s.stride_c, s.ldc);
+         rows, s.n, s.k, alpha, ai, s.lda, b + i * s.stride_b, s.ldb, beta,
+         c + i * s.stride_c + r0 * s.ldc, s.ldc);
+  };
+  if (omp_in_parallel()) {  // already inside a parallel kernel (e.g. attention tiles)
+    for (int64_t t = 0; t < tasks; ++t) run(t);
+    return;
   }
+  if (tasks == 1) {
+    const int prev = omp_get_max_threads();
+    omp_set_num_threads(1);
+    run(0);
+    omp_set_num_threads(prev);
+    return;
+  }
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t t = 0; t < tasks; ++t) run(t);
 }
 
 template <>

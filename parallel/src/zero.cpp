@@ -7,6 +7,7 @@
 #include <tessera/autograd/grad_mode.h>
 #include <tessera/creation.h>
 #include <tessera/native.h>
+#include <tessera/native/fused.h>
 
 namespace tessera::parallel {
 
@@ -91,7 +92,7 @@ void ZeroAdamW::step() {
     const double coef = max_norm_ / (last_norm_ + 1e-6);
     if (coef < 1.0) native::mul_(grad, Scalar(coef));
   }
-  // 3. AdamW on the owned slice: nn::Adam::step's sequence, element for element.
+  // 3. AdamW on the owned slice: nn::Adam::step's computation, element for element.
   step_ += 1;
   const double t = static_cast<double>(step_);
   const double bc1 = 1.0 - std::pow(opts_.beta1, t), bc2 = 1.0 - std::pow(opts_.beta2, t);
@@ -103,6 +104,21 @@ void ZeroAdamW::step() {
     const Tensor g = native::narrow(grad, 0, s.shard_offset, s.length);
     Tensor m = native::narrow(m_, 0, s.shard_offset, s.length);
     Tensor v = native::narrow(v_, 0, s.shard_offset, s.length);
+    Tensor dst = native::narrow(own, 0, s.shard_offset, s.length);
+    if (p.device().is_cpu() && p.is_contiguous() && g.is_contiguous() && g.dtype() == p.dtype() &&
+        (p.dtype() == kFloat32 || p.dtype() == kFloat64)) {
+      // The fused kernel, as nn::AdamW uses for such parameters: bit-identical updates.
+      native::AdamWParams hp;
+      hp.lr = grp.lr;
+      hp.beta1 = opts_.beta1;
+      hp.beta2 = opts_.beta2;
+      hp.eps = opts_.eps;
+      hp.weight_decay = grp.weight_decay;
+      hp.step = step_;
+      native::adamw_step_({p}, {g}, {m}, {v}, hp);
+      native::copy_(dst, p);
+      continue;
+    }
     if (grp.weight_decay != 0.0) native::mul_(p, Scalar(1.0 - grp.lr * grp.weight_decay));
     native::mul_(m, Scalar(opts_.beta1));
     native::add_scaled_(m, g, Scalar(1.0 - opts_.beta1));
@@ -111,7 +127,6 @@ void ZeroAdamW::step() {
     const Tensor denom =
         native::add(native::div(native::sqrt(v), Scalar(std::sqrt(bc2))), Scalar(opts_.eps));
     native::add_scaled_(p, native::div(m, denom), Scalar(-grp.lr / bc1));
-    Tensor dst = native::narrow(own, 0, s.shard_offset, s.length);
     native::copy_(dst, p);
   }
   // 4. All-gather the updated slices.

@@ -27,6 +27,13 @@ cmp -s "$work/full/latest/model.safetensors" "$work/part/latest/model.safetensor
   fail "final weights differ between the resumed and the uninterrupted run"
 echo "ok: resume after step 5 reproduces the uninterrupted run bit for bit (metrics and weights)"
 
+# The same run on 1 and 2 OpenMP threads gives the same weights bit for bit.
+OMP_NUM_THREADS=1 "$bin" "${common[@]}" --out "$work/t1" > /dev/null 2>&1 || fail "1-thread run failed"
+OMP_NUM_THREADS=2 "$bin" "${common[@]}" --out "$work/t2" > /dev/null 2>&1 || fail "2-thread run failed"
+cmp -s "$work/t1/latest/model.safetensors" "$work/t2/latest/model.safetensors" ||
+  fail "weights differ between 1 and 2 OpenMP threads"
+echo "ok: 1 and 2 threads train to identical weights"
+
 # Bad input: exit code 2 and a one-line message naming the problem.
 expect_error() {
   local want=$1; shift
