@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include <tessera/autograd/grad_mode.h>
+#include <tessera/autograd/hooks.h>
 #include <tessera/autograd/node.h>
 #include <tessera/creation.h>
 #include <tessera/native/convert.h>
@@ -90,6 +91,15 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
     }
   }
 
+  // Gradient-ready hook (hooks.h): how many AccumulateGrad nodes (one per use) each leaf has left.
+  const GradReadyFn* ready_hook = captures ? nullptr : GradReadyGuard::current();
+  std::unordered_map<TensorImpl*, int64_t> leaf_uses;
+  if (ready_hook) {
+    for (const auto& [node, st] : state)
+      if (auto* acc = dynamic_cast<AccumulateGrad*>(node))
+        leaf_uses[acc->leaf().unsafe_impl()] += 1;
+  }
+
   std::unordered_map<Node*, std::vector<Capture*>> node_captures;
   std::unordered_map<TensorImpl*, Capture*> leaf_captures;
   if (captures) {
@@ -139,6 +149,10 @@ std::vector<Tensor> run(const std::vector<Tensor>& outputs, const std::vector<Te
     }
     std::vector<Tensor> grads = n->apply(std::move(s.buffer));
     s.buffer.clear();
+    if (ready_hook) {
+      auto* acc = dynamic_cast<AccumulateGrad*>(n);
+      if (acc && --leaf_uses[acc->leaf().unsafe_impl()] == 0) (*ready_hook)(acc->leaf());
+    }
     if (!retain_graph) n->release_saved();
     const auto& edges = n->next_edges();
     TESSERA_CHECK(grads.size() == edges.size() || (edges.empty() && grads.empty()), n->name(),

@@ -9,6 +9,7 @@
 #include <set>
 
 #include <tessera/creation.h>
+#include <tessera/autograd/hooks.h>
 #include <tessera/native.h>
 #include <tessera/nn/checkpoint.h>
 #include <tessera/ops.h>
@@ -234,4 +235,38 @@ TEST_CASE("a save killed mid-way never damages the previous checkpoint", "[paral
   CHECK(!fs::exists(dir + ".partial"));
   CHECK(load_checkpoint(dir, mesh, par, opt, {}).step == 3);
   fs::remove_all(dir);
+}
+
+TEST_CASE("GradReadyGuard: once per leaf, after its last contribution, before backward ends",
+          "[parallel][local][autograd]") {
+  Tensor w1 = tensor({1.0, 2.0}, {.dtype = kFloat64}).requires_grad_(true);
+  Tensor w2 = tensor({3.0, 4.0}, {.dtype = kFloat64}).requires_grad_(true);
+  // w1 is used twice (two AccumulateGrad nodes); w2 once, late in forward (so early in backward).
+  const Tensor h = mul(w1, 2.0);
+  const Tensor loss = sum(mul(add(h, w1), w2));
+  std::vector<std::pair<std::string, std::vector<double>>> seen;
+  {
+    autograd::GradReadyGuard guard([&](const Tensor& leaf) {
+      seen.emplace_back(leaf.is_same(w1)   ? "w1"
+                        : leaf.is_same(w2) ? "w2"
+                                           : "?",
+                        test::values(leaf.grad()));
+    });
+    backward(loss);
+  }
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].first == "w2");  // ready first: its only use is the last op
+  CHECK(seen[0].second == std::vector<double>{3.0, 6.0});
+  CHECK(seen[1].first == "w1");  // fired once, with both contributions (3 * w2) accumulated
+  CHECK(seen[1].second == std::vector<double>{9.0, 12.0});
+  // Without a guard nothing is called; autograd::grad never calls it.
+  seen.clear();
+  zero_grad({w1, w2});
+  backward(sum(mul(w1, w2)));
+  {
+    autograd::GradReadyGuard guard(
+        [&](const Tensor&) { seen.emplace_back("x", std::vector<double>{}); });
+    autograd::grad({sum(mul(w1, w2))}, {w1});
+  }
+  CHECK(seen.empty());
 }

@@ -177,6 +177,8 @@ TEST_CASE("parallel training equals one process on the concatenated batch",
           for (const Tensor& p : run.model.parameters()) bytes += p.nbytes();
           CHECK(run.dp->last_stats().payload_bytes == bytes);
           CHECK(run.dp->num_buckets() > 1);
+          // Every bucket started inside backward (the engine's gradient-ready hook).
+          CHECK(run.dp->last_stats().launched_in_backward == run.dp->num_buckets());
           const auto rp = ref.model.named_parameters();
           const auto pp = run.model.named_parameters();
           for (size_t i = 0; i < rp.size(); ++i) {
