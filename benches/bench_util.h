@@ -12,7 +12,8 @@ namespace tessera::bench {
 /// written) and floating-point operations. Both are per iteration.
 inline void set_cost(benchmark::State& state, double bytes, double flops) {
   if (bytes > 0)
-    state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["GB/s"] =
+        benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   if (flops > 0)
     state.counters["GFLOP/s"] =
         benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);

@@ -3,9 +3,9 @@
 /// reference comparison with per-dtype tolerance (llm.c's check_tensor: max abs/rel error and the
 /// worst index on failure).
 ///
-/// Everything here reads tensors through their raw storage, shape, strides and offset, never through
-/// tessera's own copy/convert kernels, so a reference computed from these values is independent of
-/// the code under test.
+/// Everything here reads tensors through their raw storage, shape, strides and offset, never
+/// through tessera's own copy/convert kernels, so a reference computed from these values is
+/// independent of the code under test.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -24,19 +24,24 @@
 
 namespace tessera::test {
 
-/// Tolerance `atol + rtol * |ref|` per dtype, for results rounded once to the dtype (elementwise ops,
-/// one rounding of a float32/float64 accumulation). Ops with longer float32 chains widen it.
+/// Tolerance `atol + rtol * |ref|` per dtype, for results rounded once to the dtype (elementwise
+/// ops, one rounding of a float32/float64 accumulation). Ops with longer float32 chains widen it.
 struct Tol {
   double atol;
   double rtol;
 };
 inline Tol tol_for(DType t) {
   switch (t) {
-    case kFloat64: return {1e-12, 1e-10};
-    case kFloat32: return {1e-6, 2e-6};     // 2^-23 = 1.2e-7 per rounding, a few roundings
-    case kFloat16: return {1e-3, 2e-3};     // 2^-11 = 4.9e-4 per rounding
-    case kBFloat16: return {1e-2, 1.6e-2};  // 2^-8 = 3.9e-3 per rounding
-    default: return {0, 0};                 // integers and bool: exact
+    case kFloat64:
+      return {1e-12, 1e-10};
+    case kFloat32:
+      return {1e-6, 2e-6};  // 2^-23 = 1.2e-7 per rounding, a few roundings
+    case kFloat16:
+      return {1e-3, 2e-3};  // 2^-11 = 4.9e-4 per rounding
+    case kBFloat16:
+      return {1e-2, 1.6e-2};  // 2^-8 = 3.9e-3 per rounding
+    default:
+      return {0, 0};  // integers and bool: exact
   }
 }
 
@@ -76,13 +81,20 @@ inline double get(const Tensor& t, const Shape& idx) {
   const char* base = static_cast<const char*>(t.storage()->data());
   const char* p = base + off * static_cast<int64_t>(t.element_size());
   switch (t.dtype()) {
-    case kBool: return *reinterpret_cast<const bool*>(p) ? 1.0 : 0.0;
-    case kInt32: return *reinterpret_cast<const int32_t*>(p);
-    case kInt64: return static_cast<double>(*reinterpret_cast<const int64_t*>(p));
-    case kBFloat16: return static_cast<float>(*reinterpret_cast<const BFloat16*>(p));
-    case kFloat16: return static_cast<float>(*reinterpret_cast<const Float16*>(p));
-    case kFloat32: return *reinterpret_cast<const float*>(p);
-    case kFloat64: return *reinterpret_cast<const double*>(p);
+    case kBool:
+      return *reinterpret_cast<const bool*>(p) ? 1.0 : 0.0;
+    case kInt32:
+      return *reinterpret_cast<const int32_t*>(p);
+    case kInt64:
+      return static_cast<double>(*reinterpret_cast<const int64_t*>(p));
+    case kBFloat16:
+      return static_cast<float>(*reinterpret_cast<const BFloat16*>(p));
+    case kFloat16:
+      return static_cast<float>(*reinterpret_cast<const Float16*>(p));
+    case kFloat32:
+      return *reinterpret_cast<const float*>(p);
+    case kFloat64:
+      return *reinterpret_cast<const double*>(p);
   }
   return 0;
 }
@@ -117,19 +129,25 @@ struct Ref {
 /// The value a double takes once stored in `t` (rounding for 16-bit and float32, exact otherwise).
 inline double round_to(DType t, double v) {
   switch (t) {
-    case kFloat32: return static_cast<float>(v);
-    case kBFloat16: return static_cast<float>(BFloat16(static_cast<float>(v)));
-    case kFloat16: return static_cast<float>(Float16(static_cast<float>(v)));
-    default: return v;
+    case kFloat32:
+      return static_cast<float>(v);
+    case kBFloat16:
+      return static_cast<float>(BFloat16(static_cast<float>(v)));
+    case kFloat16:
+      return static_cast<float>(Float16(static_cast<float>(v)));
+    default:
+      return v;
   }
 }
 
-/// Compares `actual` with the reference elementwise: |a - r| <= atol + rtol * |r|; NaN must match NaN,
-/// infinities must match exactly. Reports the max abs/rel error and the worst index on failure.
+/// Compares `actual` with the reference elementwise: |a - r| <= atol + rtol * |r|; NaN must match
+/// NaN, infinities must match exactly. Reports the max abs/rel error and the worst index on
+/// failure.
 inline bool check_close(const std::string& what, const Tensor& actual, const Ref& ref, Tol tol) {
   std::ostringstream msg;
   if (actual.shape() != ref.shape) {
-    msg << what << ": shape " << shape_str(actual.shape()) << " != reference " << shape_str(ref.shape);
+    msg << what << ": shape " << shape_str(actual.shape()) << " != reference "
+        << shape_str(ref.shape);
     FAIL_CHECK(msg.str());
     return false;
   }
@@ -201,17 +219,21 @@ inline bool bitwise_equal(const Tensor& a, const Tensor& b) {
 enum class Layout { Contiguous, Transposed, Strided, Broadcast };
 inline const char* layout_name(Layout l) {
   switch (l) {
-    case Layout::Contiguous: return "contiguous";
-    case Layout::Transposed: return "transposed";
-    case Layout::Strided: return "strided";
-    case Layout::Broadcast: return "broadcast";
+    case Layout::Contiguous:
+      return "contiguous";
+    case Layout::Transposed:
+      return "transposed";
+    case Layout::Strided:
+      return "strided";
+    case Layout::Broadcast:
+      return "broadcast";
   }
   return "?";
 }
 
 /// Random values for a dtype: floats uniform in [lo, hi), integers in [lo, hi], bool fair coins.
-inline std::vector<double> random_values(int64_t n, DType dtype, std::mt19937& rng, double lo = -2.0,
-                                         double hi = 2.0) {
+inline std::vector<double> random_values(int64_t n, DType dtype, std::mt19937& rng,
+                                         double lo = -2.0, double hi = 2.0) {
   std::vector<double> v(static_cast<size_t>(n));
   if (dtype == kBool) {
     std::bernoulli_distribution b(0.5);
@@ -235,8 +257,10 @@ inline Tensor make_tensor(const std::vector<double>& v, const Shape& shape, DTyp
       for (size_t i = 0; i < v.size(); ++i) b[i] = v[i] != 0;
       return from_vector(b, shape);
     }
-    case kInt32: return from_vector(std::vector<int32_t>(v.begin(), v.end()), shape);
-    case kInt64: return from_vector(std::vector<int64_t>(v.begin(), v.end()), shape);
+    case kInt32:
+      return from_vector(std::vector<int32_t>(v.begin(), v.end()), shape);
+    case kInt64:
+      return from_vector(std::vector<int64_t>(v.begin(), v.end()), shape);
     case kBFloat16: {
       std::vector<BFloat16> h;
       for (double x : v) h.emplace_back(static_cast<float>(x));
@@ -247,8 +271,10 @@ inline Tensor make_tensor(const std::vector<double>& v, const Shape& shape, DTyp
       for (double x : v) h.emplace_back(static_cast<float>(x));
       return from_vector(h, shape);
     }
-    case kFloat32: return from_vector(std::vector<float>(v.begin(), v.end()), shape);
-    case kFloat64: return from_vector(v, shape);
+    case kFloat32:
+      return from_vector(std::vector<float>(v.begin(), v.end()), shape);
+    case kFloat64:
+      return from_vector(v, shape);
   }
   return {};
 }
@@ -257,7 +283,8 @@ inline Tensor make_tensor(const std::vector<double>& v, const Shape& shape, DTyp
 ///   Contiguous: plain row-major;
 ///   Transposed: storage in reversed dim order, viewed back (strides decreasing is broken);
 ///   Strided:    every dim taken with step 2 from a larger buffer, at a non-zero offset;
-///   Broadcast:  dims of size > 1 are kept, but the leading dim (if > 1) is an expanded stride-0 dim.
+///   Broadcast:  dims of size > 1 are kept, but the leading dim (if > 1) is an expanded stride-0
+///   dim.
 inline Tensor random_tensor(const Shape& shape, DType dtype, std::mt19937& rng,
                             Layout layout = Layout::Contiguous, double lo = -2.0, double hi = 2.0) {
   const int64_t nd = static_cast<int64_t>(shape.size());
@@ -286,7 +313,8 @@ inline Tensor random_tensor(const Shape& shape, DType dtype, std::mt19937& rng,
       return Tensor(std::make_shared<TensorImpl>(base.storage(), shape, strides, 3, dtype));
     }
     case Layout::Broadcast: {
-      if (nd == 0 || shape[0] <= 1) return random_tensor(shape, dtype, rng, Layout::Contiguous, lo, hi);
+      if (nd == 0 || shape[0] <= 1)
+        return random_tensor(shape, dtype, rng, Layout::Contiguous, lo, hi);
       Shape inner(shape.begin() + 1, shape.end());
       Tensor base = make_tensor(random_values(numel_of(inner), dtype, rng, lo, hi), inner, dtype);
       Shape strides = base.strides();

@@ -17,24 +17,30 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
       "LayerNormBackward", {x, weight, bias}, r.y,
       [](autograd::AutogradContext& ctx, const Grads& g) -> Grads {
         const auto s = ctx.saved();  // x, weight, mean, rstd
-        native::LayerNormGrads lg = native::layer_norm_backward(
-            g[0], s[0], s[1], s[2], s[3], ctx.needs_input_grad(0), ctx.needs_input_grad(1),
-            ctx.needs_input_grad(2));
+        native::LayerNormGrads lg =
+            native::layer_norm_backward(g[0], s[0], s[1], s[2], s[3], ctx.needs_input_grad(0),
+                                        ctx.needs_input_grad(1), ctx.needs_input_grad(2));
         return {lg.grad_x, lg.grad_weight, lg.grad_bias};
       },
-      [&](autograd::AutogradContext& ctx) { ctx.save_for_backward({x, weight, r.mean, r.rstd}); });
+      [&](autograd::AutogradContext& ctx) {
+        ctx.save_for_backward({x, weight, r.mean, r.rstd});
+      });
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index,
                      double label_smoothing) {
-  native::CrossEntropyResult r = native::cross_entropy(logits, targets, ignore_index, label_smoothing);
+  native::CrossEntropyResult r =
+      native::cross_entropy(logits, targets, ignore_index, label_smoothing);
   return record1(
       "CrossEntropyBackward", {logits}, r.loss,
       [ignore_index, label_smoothing](autograd::AutogradContext& ctx, const Grads& g) -> Grads {
         const auto s = ctx.saved();  // logits, targets, lse
-        return {native::cross_entropy_backward(g[0], s[0], s[1], s[2], ignore_index, label_smoothing)};
+        return {
+            native::cross_entropy_backward(g[0], s[0], s[1], s[2], ignore_index, label_smoothing)};
       },
-      [&](autograd::AutogradContext& ctx) { ctx.save_for_backward({logits, targets, r.lse}); });
+      [&](autograd::AutogradContext& ctx) {
+        ctx.save_for_backward({logits, targets, r.lse});
+      });
 }
 
 Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, double scale,
@@ -58,7 +64,9 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool c
             native::scaled_dot_product_attention_backward(g[0], s[0], s[1], s[2], s[3], s[4], p);
         return {ag.grad_q, ag.grad_k, ag.grad_v};
       },
-      [&](autograd::AutogradContext& ctx) { ctx.save_for_backward({q, k, v, r.out, r.lse}); });
+      [&](autograd::AutogradContext& ctx) {
+        ctx.save_for_backward({q, k, v, r.out, r.lse});
+      });
 }
 
 }  // namespace tessera

@@ -8,7 +8,8 @@
 /// several times an H100/H200's 50-60 MiB L2, so no explicit L2 flush is needed for the
 /// bandwidth cases. Cost model per case: bytes = every operand read or written once; GEMM
 /// FLOP = 2 m n k.
-/// Usage: bench_cuda_ops [--quick] [--json FILE]   (--quick: tiny sizes, for a smoke run on cudasim)
+/// Usage: bench_cuda_ops [--quick] [--json FILE]   (--quick: tiny sizes, for a smoke run on
+/// cudasim)
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -63,8 +64,10 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::string json;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--quick")) quick = true;
-    else if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
+    if (!std::strcmp(argv[i], "--quick"))
+      quick = true;
+    else if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
+      json = argv[++i];
   }
   if (!cuda::is_available()) {
     std::fprintf(stderr, "bench_cuda_ops: no CUDA device\n");
@@ -80,15 +83,18 @@ int main(int argc, char** argv) {
     const Tensor a = randn({257, 33}), b = randn({257, 33});
     const Tensor da = native::to(a, kCuda), db = native::to(b, kCuda);
     validate("add", native::add(da, db), native::add(a, b), 1e-6);
-    validate("gelu", native::gelu(native::to(da, kBFloat16)), native::gelu(native::to(a, kBFloat16)), 2e-2);
+    validate("gelu", native::gelu(native::to(da, kBFloat16)),
+             native::gelu(native::to(a, kBFloat16)), 2e-2);
     validate("sum", native::sum(da, {1}), native::sum(a, {1}), 1e-5);
-    validate("matmul", native::matmul(native::to(da, kBFloat16), native::t(native::to(db, kBFloat16))),
+    validate("matmul",
+             native::matmul(native::to(da, kBFloat16), native::t(native::to(db, kBFloat16))),
              native::matmul(native::to(a, kBFloat16), native::t(native::to(b, kBFloat16))), 5e-2);
   }
 
   const std::string nstr = "(" + std::to_string(n) + ")";
   // Ceiling: device-to-device copy (cudaMemcpyAsync through copy_).
-  Tensor x = rand({n}, {.device = kCuda}), y = rand({n}, {.device = kCuda}), z = empty({n}, {.device = kCuda});
+  Tensor x = rand({n}, {.device = kCuda}), y = rand({n}, {.device = kCuda}),
+         z = empty({n}, {.device = kCuda});
   const double copy_ms = median_ms([&] { native::copy_(z, x); }, warmup, reps);
   const double ceiling = 2.0 * n * 4 / (copy_ms * 1e-3) / 1e9;
   rows.push_back({"memcpy D2D", "f32", nstr, copy_ms, ceiling, 0, 100});
@@ -114,8 +120,9 @@ int main(int argc, char** argv) {
   bw("sum", "f32 all", nstr, 1.0 * n * 4, [&] { (void)native::sum(x); });
   bw("sum", "f32 columns", "(" + std::to_string(n / 1024) + ",1024)", 1.0 * n * 4,
      [&] { (void)native::sum(x2, {0}); });
-  bw("amax", "bf16 rows", "(" + std::to_string(n / 1024) + ",1024)", 1.0 * n * 2,
-     [&] { (void)native::amax(native::reshape(xb, {n / 1024, 1024}), {1}); });
+  bw("amax", "bf16 rows", "(" + std::to_string(n / 1024) + ",1024)", 1.0 * n * 2, [&] {
+    (void)native::amax(native::reshape(xb, {n / 1024, 1024}), {1});
+  });
   x = Tensor();
   y = Tensor();
   z = Tensor();
@@ -126,7 +133,8 @@ int main(int argc, char** argv) {
   const std::string gshape = "(" + std::to_string(gemm) + ")^3";
   auto flops = [&](const std::string& var, const std::function<void()>& f) {
     const double ms = median_ms(f, warmup, reps);
-    rows.push_back({"matmul", var, gshape, ms, 0, 2.0 * gemm * gemm * gemm / (ms * 1e-3) / 1e12, 0});
+    rows.push_back(
+        {"matmul", var, gshape, ms, 0, 2.0 * gemm * gemm * gemm / (ms * 1e-3) / 1e12, 0});
   };
   flops("bf16 cuBLAS", [&] { (void)native::matmul(a, b); });
   const Tensor af = native::to(a, kFloat32), bf = native::to(b, kFloat32);
@@ -147,9 +155,9 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
       f << "  {\"op\": \"" << r.op << "\", \"variant\": \"" << r.variant << "\", \"shape\": \""
-        << r.shape << "\", \"ms\": " << r.ms << ", \"gbps\": " << r.gbps << ", \"tflops\": "
-        << r.tflops << ", \"pct_of_copy\": " << r.pct << "}" << (i + 1 < rows.size() ? "," : "")
-        << "\n";
+        << r.shape << "\", \"ms\": " << r.ms << ", \"gbps\": " << r.gbps
+        << ", \"tflops\": " << r.tflops << ", \"pct_of_copy\": " << r.pct << "}"
+        << (i + 1 < rows.size() ? "," : "") << "\n";
     }
     f << "]\n";
   }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief sgemm: tessera::native::matmul against the machine's best sgemm (OpenBLAS called directly).
+/// @brief sgemm: tessera::native::matmul against the machine's best sgemm (OpenBLAS called
+/// directly).
 ///
 /// Cost model: 2*M*N*K FLOP. The ceiling is OpenBLAS's own cblas_sgemm on the same shapes (the
 /// fastest sgemm on this machine, docs/perf.md); matmul's goal is >= 80% of it. Shapes: squares
@@ -52,10 +53,10 @@ void BM_tessera_matmul_bt(benchmark::State& state) {
 
 void shapes(benchmark::internal::Benchmark* b) {
   for (int64_t s : {256, 512, 1024, 2048}) b->Args({s, s, s});
-  b->Args({1024, 2304, 768});   // GPT-2 small: qkv projection
-  b->Args({1024, 768, 768});    // attention output projection
-  b->Args({1024, 3072, 768});   // MLP up
-  b->Args({1024, 768, 3072});   // MLP down
+  b->Args({1024, 2304, 768});  // GPT-2 small: qkv projection
+  b->Args({1024, 768, 768});   // attention output projection
+  b->Args({1024, 3072, 768});  // MLP up
+  b->Args({1024, 768, 3072});  // MLP down
   b->ArgNames({"M", "N", "K"})->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 

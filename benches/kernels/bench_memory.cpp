@@ -28,11 +28,10 @@ void BM_memcpy(benchmark::State& state) {
 void BM_parallel_copy(benchmark::State& state) {
   std::vector<float> a(kFloats, 1.f), b(kFloats, 0.f);
   for (auto _ : state) {
-    tessera::kernels::cpu::parallel_for(kFloats, tessera::kernels::cpu::kGrain,
-                                        [&](int64_t s, int64_t e) {
-                                          std::memcpy(b.data() + s, a.data() + s,
-                                                      (e - s) * sizeof(float));
-                                        });
+    tessera::kernels::cpu::parallel_for(
+        kFloats, tessera::kernels::cpu::kGrain, [&](int64_t s, int64_t e) {
+          std::memcpy(b.data() + s, a.data() + s, (e - s) * sizeof(float));
+        });
     benchmark::ClobberMemory();
   }
   tessera::bench::set_cost(state, 2.0 * kFloats * sizeof(float), 0);

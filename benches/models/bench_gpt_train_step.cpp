@@ -39,9 +39,9 @@ std::vector<Gemm> step_gemms(const ShapeV& s) {
   const int64_t n = s.b * s.t, c = s.c, d = s.c / s.h, bh = s.b * s.h, t = s.t;
   std::vector<Gemm> g;
   auto linear = [&](int64_t in, int64_t out) {
-    g.push_back({n, out, in, 1});   // y = x W^T
-    g.push_back({n, in, out, 1});   // dx = dy W
-    g.push_back({out, in, n, 1});   // dW = dy^T x
+    g.push_back({n, out, in, 1});  // y = x W^T
+    g.push_back({n, in, out, 1});  // dx = dy W
+    g.push_back({out, in, n, 1});  // dW = dy^T x
   };
   for (int64_t i = 0; i < s.l; ++i) {
     linear(c, 3 * c);
@@ -122,12 +122,14 @@ void run(const ShapeV& s, int steps) {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   std::printf(
-      "{\"shape\": [%lld, %lld, %lld, %lld, %lld, %lld], \"step_ms\": %.1f, \"tokens_per_s\": %.0f, "
+      "{\"shape\": [%lld, %lld, %lld, %lld, %lld, %lld], \"step_ms\": %.1f, \"tokens_per_s\": "
+      "%.0f, "
       "\"gflops\": %.1f, \"matmul_bound_tokens_per_s\": %.0f, \"achieved_over_bound\": %.3f, "
       "\"peak_tensor_mb\": %.1f, \"max_rss_mb\": %.1f}\n",
-      (long long)s.v, (long long)s.t, (long long)s.l, (long long)s.h, (long long)s.c, (long long)s.b,
-      t_step * 1e3, tokens / t_step, tokens * flops_per_token(s) / t_step / 1e9, tokens / bound,
-      bound / t_step, memory_stats().peak_allocated / 1048576.0, ru.ru_maxrss / 1024.0);
+      (long long)s.v, (long long)s.t, (long long)s.l, (long long)s.h, (long long)s.c,
+      (long long)s.b, t_step * 1e3, tokens / t_step, tokens * flops_per_token(s) / t_step / 1e9,
+      tokens / bound, bound / t_step, memory_stats().peak_allocated / 1048576.0,
+      ru.ru_maxrss / 1024.0);
   std::fflush(stdout);
 }
 
@@ -135,13 +137,16 @@ void run(const ShapeV& s, int steps) {
 
 int main(int argc, char** argv) {
   int steps = 5;
-  std::vector<ShapeV> shapes = {{65, 64, 4, 4, 128, 12}, {8192, 256, 6, 8, 512, 8}, {50257, 256, 12, 12, 768, 4}};
+  std::vector<ShapeV> shapes = {
+      {65, 64, 4, 4, 128, 12}, {8192, 256, 6, 8, 512, 8}, {50257, 256, 12, 12, 768, 4}};
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
+    if (!std::strcmp(argv[i], "--steps") && i + 1 < argc)
+      steps = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--shape") && i + 1 < argc) {
       ShapeV s{};
       long long v, t, l, h, c, b;
-      if (std::sscanf(argv[++i], "%lld,%lld,%lld,%lld,%lld,%lld", &v, &t, &l, &h, &c, &b) != 6) return 2;
+      if (std::sscanf(argv[++i], "%lld,%lld,%lld,%lld,%lld,%lld", &v, &t, &l, &h, &c, &b) != 6)
+        return 2;
       s = {v, t, l, h, c, b};
       shapes = {s};
     }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief Reductions in GB/s (bytes read): all elements, the last dim (rows), the first dim (columns).
+/// @brief Reductions in GB/s (bytes read): all elements, the last dim (rows), the first dim
+/// (columns).
 #include <tessera/creation.h>
 #include <tessera/native.h>
 #include <tessera/random.h>

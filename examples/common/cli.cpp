@@ -25,7 +25,8 @@ bool Cli::parse(int argc, const char* const* argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") return false;
-    if (arg.rfind("--", 0) != 0) throw CliError("unexpected argument '" + arg + "' (flags start with --)");
+    if (arg.rfind("--", 0) != 0)
+      throw CliError("unexpected argument '" + arg + "' (flags start with --)");
     std::string name = arg.substr(2), value;
     const auto eq = name.find('=');
     const bool inline_value = eq != std::string::npos;

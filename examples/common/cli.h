@@ -2,8 +2,8 @@
 /// @brief A small command-line flag parser for the example programs: `--name value` and `--flag`.
 ///
 /// Every flag is declared with its default and help text before parse(); unknown flags, missing
-/// values and values that do not parse are a CliError with a one-line message (the programs print it
-/// and exit with code 2).
+/// values and values that do not parse are a CliError with a one-line message (the programs print
+/// it and exit with code 2).
 #pragma once
 
 #include <cstdint>

@@ -18,9 +18,13 @@ std::string format_duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   const int64_t t = static_cast<int64_t>(s + 0.5);
   char buf[32];
-  if (t >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(t / 3600), (long long)(t % 3600 / 60));
-  else if (t >= 60) std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(t / 60), (long long)(t % 60));
-  else std::snprintf(buf, sizeof buf, "%llds", (long long)t);
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(t / 3600),
+                  (long long)(t % 3600 / 60));
+  else if (t >= 60)
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(t / 60), (long long)(t % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%llds", (long long)t);
   return buf;
 }
 
@@ -37,10 +41,12 @@ void Progress::step(int64_t step, double loss, double lr, int64_t tokens) {
   tokens_per_s_ = tokens_per_s_ == 0 ? rate : 0.9 * tokens_per_s_ + 0.1 * rate;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const int64_t done = step - first_;
-  const double eta = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - step) : NAN;
+  const double eta =
+      done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - step) : NAN;
   char buf[256];
   std::snprintf(buf, sizeof buf, "step %6lld/%lld | loss %.4f | lr %.2e | %8.0f tok/s | ETA %s",
-                (long long)step, (long long)total_, loss, lr, tokens_per_s_, format_duration(eta).c_str());
+                (long long)step, (long long)total_, loss, lr, tokens_per_s_,
+                format_duration(eta).c_str());
   if (tty_) {
     std::printf("\r%s\033[K", buf);
     live_line_open_ = true;

@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
     std::ifstream in(run + "/config.json");
     if (!in.good()) throw CliError("no train_gpt run in " + run + " (missing config.json)");
     const nlohmann::json cfg = nlohmann::json::parse(in, nullptr, false);
-    if (cfg.is_discarded() || !cfg.contains("model")) throw CliError(run + "/config.json is malformed");
+    if (cfg.is_discarded() || !cfg.contains("model"))
+      throw CliError(run + "/config.json is malformed");
     const auto tok = models::load_tokenizer(run + "/tokenizer.json");
     models::GPTConfig mc = models::GPTConfig::from_json(cfg["model"].dump());
     mc.vocab_size = tok->vocab_size();

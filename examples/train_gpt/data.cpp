@@ -33,12 +33,14 @@ TokenSplit split_tokens(std::vector<int32_t> tokens, double train_fraction) {
 Batch sample_batch(const std::vector<int32_t>& tokens, int64_t batch, int64_t context,
                    uint64_t seed, uint64_t stream, uint64_t step) {
   const int64_t n = static_cast<int64_t>(tokens.size());
-  TESSERA_CHECK(n >= context + 1, "the text has ", n, " tokens, fewer than context + 1 = ",
-                context + 1, ": use a smaller --context or more data");
+  TESSERA_CHECK(n >= context + 1, "the text has ", n,
+                " tokens, fewer than context + 1 = ", context + 1,
+                ": use a smaller --context or more data");
   const uint64_t starts = static_cast<uint64_t>(n - context);  // valid window starts: [0, n-T-1]
   std::vector<int64_t> x(static_cast<size_t>(batch * context)), y(x.size());
   for (int64_t b = 0; b < batch; ++b) {
-    const uint64_t counter = (stream << 40) + step * static_cast<uint64_t>(batch) + static_cast<uint64_t>(b);
+    const uint64_t counter =
+        (stream << 40) + step * static_cast<uint64_t>(batch) + static_cast<uint64_t>(b);
     const U32x4 w = Philox4x32::generate(seed, counter);
     const uint64_t bits = (static_cast<uint64_t>(w[1]) << 32) | w[0];
     const int64_t start = static_cast<int64_t>(bits % starts);

@@ -53,8 +53,9 @@ struct Settings {
 };
 
 Cli make_cli() {
-  Cli cli("train_gpt", "Trains a GPT-2-style language model on a UTF-8 text file "
-                       "(first 90% train, last 10% validation).");
+  Cli cli("train_gpt",
+          "Trains a GPT-2-style language model on a UTF-8 text file "
+          "(first 90% train, last 10% validation).");
   cli.add("data", "", "UTF-8 text file to train on (required)");
   cli.add("tokenizer", "char", "char (vocabulary from the text) or byte");
   cli.add("layers", "4", "Transformer blocks");
@@ -80,7 +81,8 @@ Cli make_cli() {
   cli.add("resume", "", "continue the run saved in this folder (bit-exact on CPU)");
   cli.add("sample-tokens", "200", "tokens to sample at the end");
   cli.add("stop-after", "0", "stop as if interrupted (save, exit 130) after this step (0 = off)");
-  cli.add("dp", "", "data-parallel replicas (absent or 0: world size / tp; run under mpirun -np dp*tp)");
+  cli.add("dp", "",
+          "data-parallel replicas (absent or 0: world size / tp; run under mpirun -np dp*tp)");
   cli.add("tp", "1", "tensor-parallel ranks per replica (must divide --heads and the vocabulary)");
   cli.add("zero", "0", "1 = shard the AdamW state over the data-parallel ranks (ZeRO-1)");
   return cli;
@@ -125,24 +127,28 @@ Settings read_settings(const Cli& cli) {  // validated by validate()
 
 void validate(const Settings& s) {
   require(!s.data.empty(), "--data FILE is required");
-  require(s.tokenizer == "char" || s.tokenizer == "byte", "--tokenizer must be char or byte, got " + s.tokenizer);
+  require(s.tokenizer == "char" || s.tokenizer == "byte",
+          "--tokenizer must be char or byte, got " + s.tokenizer);
   require(s.device == "cpu" || s.device == "cuda", "--device must be cpu or cuda, got " + s.device);
   require(s.device == "cpu", "--device cuda: this build of tessera has no CUDA backend yet");
   require(s.model.n_layer > 0 && s.model.n_head > 0 && s.model.n_embd > 0 && s.model.context > 0,
           "--layers, --heads, --width and --context must be positive");
-  require(s.model.n_embd % s.model.n_head == 0,
-          "--heads (" + std::to_string(s.model.n_head) + ") must divide --width (" +
-              std::to_string(s.model.n_embd) + ")");
+  require(s.model.n_embd % s.model.n_head == 0, "--heads (" + std::to_string(s.model.n_head) +
+                                                    ") must divide --width (" +
+                                                    std::to_string(s.model.n_embd) + ")");
   require(s.batch > 0 && s.steps > 0 && s.eval_every > 0 && s.eval_batches > 0 && s.log_every > 0,
           "--batch, --steps, --eval-every, --eval-batches and --log-every must be positive");
   require(s.warmup >= 0 && s.sample_tokens >= 0, "--warmup and --sample-tokens must be >= 0");
-  require(s.warmup < s.steps, "--warmup (" + std::to_string(s.warmup) + ") must be smaller than --steps (" +
-                                  std::to_string(s.steps) + ")");
+  require(s.warmup < s.steps, "--warmup (" + std::to_string(s.warmup) +
+                                  ") must be smaller than --steps (" + std::to_string(s.steps) +
+                                  ")");
   require(s.lr > 0 && s.min_lr >= 0 && s.min_lr <= s.lr, "need 0 <= --min-lr <= --lr and --lr > 0");
   require(s.model.dropout >= 0 && s.model.dropout < 1, "--dropout must be in [0, 1)");
   require(s.weight_decay >= 0 && s.grad_clip >= 0, "--weight-decay and --grad-clip must be >= 0");
-  require(s.beta1 >= 0 && s.beta1 < 1 && s.beta2 >= 0 && s.beta2 < 1, "--beta1/--beta2 must be in [0, 1)");
-  require(s.dp >= 0 && s.tp >= 1 && (s.zero == 0 || s.zero == 1), "--dp and --tp must be >= 1, --zero 0 or 1");
+  require(s.beta1 >= 0 && s.beta1 < 1 && s.beta2 >= 0 && s.beta2 < 1,
+          "--beta1/--beta2 must be in [0, 1)");
+  require(s.dp >= 0 && s.tp >= 1 && (s.zero == 0 || s.zero == 1),
+          "--dp and --tp must be >= 1, --zero 0 or 1");
 }
 
 json settings_json(const Settings& s) {
@@ -207,14 +213,16 @@ double evaluate(models::GPT& model, const std::vector<int32_t>& tokens, const Se
   model.eval();
   double total = 0;
   for (int64_t i = 0; i < s.eval_batches; ++i) {
-    const Batch b = sample_batch(tokens, s.batch, s.model.context, s.seed, stream, static_cast<uint64_t>(i));
+    const Batch b =
+        sample_batch(tokens, s.batch, s.model.context, s.seed, stream, static_cast<uint64_t>(i));
     total += model.loss(b.inputs, b.targets).item<double>();
   }
   model.train();
   return total / static_cast<double>(s.eval_batches);
 }
 
-std::unique_ptr<models::Tokenizer> make_tokenizer(const std::string& kind, const std::string& text) {
+std::unique_ptr<models::Tokenizer> make_tokenizer(const std::string& kind,
+                                                  const std::string& text) {
   if (kind == "byte") return std::make_unique<models::ByteTokenizer>();
   return std::make_unique<models::CharTokenizer>(models::CharTokenizer::train(text));
 }
@@ -239,14 +247,16 @@ ParallelTrainSettings parallel_settings(const Settings& s) {
 int train(const Cli& cli, Settings s, parallel::Environment* env) {
   const bool resuming = !s.resume.empty();
   const std::string text = read_text_file(s.data);
-  std::unique_ptr<models::Tokenizer> tok = resuming ? models::load_tokenizer(s.resume + "/tokenizer.json")
-                                                    : make_tokenizer(s.tokenizer, text);
+  std::unique_ptr<models::Tokenizer> tok =
+      resuming ? models::load_tokenizer(s.resume + "/tokenizer.json")
+               : make_tokenizer(s.tokenizer, text);
   s.model.vocab_size = tok->vocab_size();
   TokenSplit split = split_tokens(tok->encode(text));
   TESSERA_CHECK(static_cast<int64_t>(split.train.size()) > s.model.context &&
                     static_cast<int64_t>(split.val.size()) > s.model.context,
                 "--context ", s.model.context, " is too large for the data: ", split.train.size(),
-                " training and ", split.val.size(), " validation tokens (each needs more than the context)");
+                " training and ", split.val.size(),
+                " validation tokens (each needs more than the context)");
   if (env != nullptr) return train_parallel(*env, parallel_settings(s), *tok, split);
 
   fs::create_directories(s.out);
@@ -264,23 +274,28 @@ int train(const Cli& cli, Settings s, parallel::Environment* env) {
   int64_t start = 0;
   double best_val = INFINITY;
   if (resuming) {
-    const nn::CheckpointInfo info = nn::load_checkpoint(s.resume + "/latest", model, &opt, {{"dropout", &dropout_gen}});
+    const nn::CheckpointInfo info =
+        nn::load_checkpoint(s.resume + "/latest", model, &opt, {{"dropout", &dropout_gen}});
     start = info.step;
     const json extra = json::parse(info.config_json);
     best_val = extra.value("best_val_loss", INFINITY);
-    TESSERA_CHECK(start <= s.steps, "--resume: the run is at step ", start, ", past --steps ", s.steps);
+    TESSERA_CHECK(start <= s.steps, "--resume: the run is at step ", start, ", past --steps ",
+                  s.steps);
   } else {
     write_file_atomic(s.out + "/config.json", settings_json(s).dump(2));
     models::save_tokenizer(*tok, s.out + "/tokenizer.json");
   }
   if (resuming && s.out != s.resume) {
-    fs::copy_file(s.resume + "/config.json", s.out + "/config.json", fs::copy_options::overwrite_existing);
-    fs::copy_file(s.resume + "/tokenizer.json", s.out + "/tokenizer.json", fs::copy_options::overwrite_existing);
+    fs::copy_file(s.resume + "/config.json", s.out + "/config.json",
+                  fs::copy_options::overwrite_existing);
+    fs::copy_file(s.resume + "/tokenizer.json", s.out + "/tokenizer.json",
+                  fs::copy_options::overwrite_existing);
   }
 
   std::printf("train_gpt: %lld parameters | vocab %lld | %zu train / %zu val tokens | %s\n",
               (long long)model.num_parameters(), (long long)s.model.vocab_size, split.train.size(),
-              split.val.size(), resuming ? ("resuming at step " + std::to_string(start)).c_str() : "new run");
+              split.val.size(),
+              resuming ? ("resuming at step " + std::to_string(start)).c_str() : "new run");
   MetricsWriter metrics(s.out + "/metrics.jsonl", resuming ? start : -1);
   auto save = [&](const std::string& sub, int64_t step) {
     nn::CheckpointInfo info;
@@ -296,20 +311,24 @@ int train(const Cli& cli, Settings s, parallel::Environment* env) {
   for (int64_t step = start; step < s.steps; ++step) {
     schedule.apply(opt, step);
     const double lr = opt.param_groups()[0].lr;
-    const Batch b = sample_batch(split.train, s.batch, s.model.context, s.seed, 0, static_cast<uint64_t>(step));
+    const Batch b =
+        sample_batch(split.train, s.batch, s.model.context, s.seed, 0, static_cast<uint64_t>(step));
     const Tensor loss = model.loss(b.inputs, b.targets);
     backward(loss);
     if (s.grad_clip > 0) nn::clip_grad_norm_(model.parameters(), s.grad_clip);
     opt.step();
     opt.zero_grad();
     const double loss_value = loss.item<double>();
-    TESSERA_CHECK(std::isfinite(loss_value), "training diverged: loss is ", loss_value, " at step ", step + 1);
+    TESSERA_CHECK(std::isfinite(loss_value), "training diverged: loss is ", loss_value, " at step ",
+                  step + 1);
     const int64_t done = step + 1;
     progress.step(done, loss_value, lr, tokens_per_step);
     json record;
     const bool eval_now = done % s.eval_every == 0 || done == s.steps;
     if (done % s.log_every == 0 || eval_now || done == start + 1) {
-      record = {{"step", done}, {"train_loss", loss_value}, {"lr", lr},
+      record = {{"step", done},
+                {"train_loss", loss_value},
+                {"lr", lr},
                 {"tokens_per_s", progress.tokens_per_second()}};
     }
     if (eval_now) {
@@ -320,7 +339,8 @@ int train(const Cli& cli, Settings s, parallel::Environment* env) {
       record["train_loss_eval"] = train_eval;
       char line[160];
       std::snprintf(line, sizeof line, "eval step %lld | train %.4f | val %.4f | val ppl %.2f%s",
-                    (long long)done, train_eval, val, std::exp(val), val < best_val ? " (best)" : "");
+                    (long long)done, train_eval, val, std::exp(val),
+                    val < best_val ? " (best)" : "");
       progress.note(line);
       if (val < best_val) {
         best_val = val;
@@ -387,7 +407,8 @@ int run(int argc, char** argv) {
     return train(cli, s, env.get());
   } catch (const Error& e) {
     if (env && env->world()->size() > 1) {  // other ranks may wait in a collective: end the job
-      std::fprintf(stderr, "train_gpt: error (rank %d): %s\n", env->world()->rank(), e.message().c_str());
+      std::fprintf(stderr, "train_gpt: error (rank %d): %s\n", env->world()->rank(),
+                   e.message().c_str());
       env->abort_job(2);
     }
     std::fprintf(stderr, "train_gpt: error: %s\n", e.message().c_str());

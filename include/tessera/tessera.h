@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @brief The umbrella header: everything a research program needs from tessera.
 ///
-/// tessera::*          differentiable ops (add, matmul, softmax, ...; operators + - * /), backward()
-/// tessera::native::*  the same ops without gradient recording
-/// tessera::nn         Module, layers, losses, optimizers, schedules, checkpoints
-/// tessera::models     GPT, tokenizers, BLEU
+/// tessera::*          differentiable ops (add, matmul, softmax, ...; operators + - * /),
+/// backward() tessera::native::*  the same ops without gradient recording tessera::nn Module,
+/// layers, losses, optimizers, schedules, checkpoints tessera::models     GPT, tokenizers, BLEU
 #pragma once
 
 #include <tessera/allocator.h>

@@ -4,7 +4,8 @@
 /// Design: OpenBLAS already reaches ~90% of this CPU's FMA peak on large sgemm (docs/perf.md), so
 /// the kernel's job is the layout contract: row-major operands map to CblasRowMajor with the
 /// transposes passed through, never copied. Batches run one after another with OpenBLAS threading
-/// inside each GEMM (each is large in every model we run); tiny GEMMs would rather thread the batch.
+/// inside each GEMM (each is large in every model we run); tiny GEMMs would rather thread the
+/// batch.
 #include <tessera/kernels/cpu/gemm.h>
 
 #include <cblas.h>
@@ -23,8 +24,8 @@ void check_shape(const GemmShape& s) {
   TESSERA_CHECK(s.m >= 0 && s.n >= 0 && s.k >= 0 && s.batch >= 0, "gemm: negative size m=", s.m,
                 " n=", s.n, " k=", s.k, " batch=", s.batch);
   const int64_t max32 = (int64_t{1} << 31) - 1;
-  TESSERA_CHECK(s.m <= max32 && s.n <= max32 && s.k <= max32 && s.lda <= max32 &&
-                    s.ldb <= max32 && s.ldc <= max32,
+  TESSERA_CHECK(s.m <= max32 && s.n <= max32 && s.k <= max32 && s.lda <= max32 && s.ldb <= max32 &&
+                    s.ldc <= max32,
                 "gemm: sizes must fit the BLAS's 32-bit integers, got m=", s.m, " n=", s.n,
                 " k=", s.k);
 }
@@ -57,9 +58,9 @@ void blas_batched(const GemmShape& s, float alpha, const T* a, const T* b, float
     const int64_t rows = std::min(kRowBlock, s.m - r0);
     // Row r of op(A) starts at a + r * lda (not transposed) or a + r (transposed).
     const T* ai = a + i * s.stride_a + (s.trans_a ? r0 : r0 * s.lda);
-    blas(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans, s.trans_b ? CblasTrans : CblasNoTrans,
-         rows, s.n, s.k, alpha, ai, s.lda, b + i * s.stride_b, s.ldb, beta,
-         c + i * s.stride_c + r0 * s.ldc, s.ldc);
+    blas(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans,
+         s.trans_b ? CblasTrans : CblasNoTrans, rows, s.n, s.k, alpha, ai, s.lda,
+         b + i * s.stride_b, s.ldb, beta, c + i * s.stride_c + r0 * s.ldc, s.ldc);
   };
   if (omp_in_parallel()) {  // already inside a parallel kernel (e.g. attention tiles)
     for (int64_t t = 0; t < tasks; ++t) run(t);
@@ -97,8 +98,10 @@ static void gemm_16(const GemmShape& s, float alpha, const T* a, const T* b, flo
   const int64_t b_rows = s.trans_b ? s.n : s.k, b_cols = s.trans_b ? s.k : s.n;
   std::vector<float> af(a_rows * a_cols), bf(b_rows * b_cols), cf(s.m * s.n);
   for (int64_t i = 0; i < s.batch; ++i) {
-    for (int64_t r = 0; r < a_rows; ++r) widen(a + i * s.stride_a + r * s.lda, &af[r * a_cols], a_cols);
-    for (int64_t r = 0; r < b_rows; ++r) widen(b + i * s.stride_b + r * s.ldb, &bf[r * b_cols], b_cols);
+    for (int64_t r = 0; r < a_rows; ++r)
+      widen(a + i * s.stride_a + r * s.lda, &af[r * a_cols], a_cols);
+    for (int64_t r = 0; r < b_rows; ++r)
+      widen(b + i * s.stride_b + r * s.ldb, &bf[r * b_cols], b_cols);
     T* ci = c + i * s.stride_c;
     if (beta != 0.f) {
       for (int64_t r = 0; r < s.m; ++r) widen(ci + r * s.ldc, &cf[r * s.n], s.n);

@@ -13,8 +13,9 @@ inline void check_gemm(const GemmArgs& g) {
   const bool dtype_ok = g.dtype == ScalarType::kFloat32 || g.dtype == ScalarType::kFloat64 ||
                         g.dtype == ScalarType::kBFloat16 || g.dtype == ScalarType::kFloat16;
   TESSERA_CHECK(dtype_ok, "cuda gemm: unsupported dtype ", static_cast<int>(g.dtype));
-  TESSERA_CHECK(g.m >= 0 && g.n >= 0 && g.k >= 0 && g.batch >= 0, "cuda gemm: negative size (m=",
-                g.m, ", n=", g.n, ", k=", g.k, ", batch=", g.batch, ")");
+  TESSERA_CHECK(g.m >= 0 && g.n >= 0 && g.k >= 0 && g.batch >= 0,
+                "cuda gemm: negative size (m=", g.m, ", n=", g.n, ", k=", g.k, ", batch=", g.batch,
+                ")");
   const int64_t a_cols = g.trans_a ? g.m : g.k, b_cols = g.trans_b ? g.k : g.n;
   TESSERA_CHECK(g.lda >= (a_cols > 1 ? a_cols : 1) && g.ldb >= (b_cols > 1 ? b_cols : 1) &&
                     g.ldc >= (g.n > 1 ? g.n : 1),

@@ -16,13 +16,13 @@
 
 #include "blas_common.h"
 
-#define TESSERA_CUBLAS_CHECK(expr)                                                          \
-  do {                                                                                      \
-    const cublasStatus_t tessera_cublas_status_ = (expr);                                   \
-    if (tessera_cublas_status_ != CUBLAS_STATUS_SUCCESS) [[unlikely]]                       \
+#define TESSERA_CUBLAS_CHECK(expr)                                                           \
+  do {                                                                                       \
+    const cublasStatus_t tessera_cublas_status_ = (expr);                                    \
+    if (tessera_cublas_status_ != CUBLAS_STATUS_SUCCESS) [[unlikely]]                        \
       ::tessera::detail::throw_error(__FILE__, __LINE__, "cuBLAS call `" #expr "` failed: ", \
-                                     cublasGetStatusName(tessera_cublas_status_), " (",     \
-                                     cublasGetStatusString(tessera_cublas_status_), ")");   \
+                                     cublasGetStatusName(tessera_cublas_status_), " (",      \
+                                     cublasGetStatusString(tessera_cublas_status_), ")");    \
   } while (0)
 
 namespace tessera::kernels::cuda {
@@ -49,10 +49,14 @@ cublasHandle_t handle_for_current_device() {
 
 cudaDataType_t data_type(ScalarType t) {
   switch (t) {
-    case ScalarType::kFloat64: return CUDA_R_64F;
-    case ScalarType::kBFloat16: return CUDA_R_16BF;
-    case ScalarType::kFloat16: return CUDA_R_16F;
-    default: return CUDA_R_32F;
+    case ScalarType::kFloat64:
+      return CUDA_R_64F;
+    case ScalarType::kBFloat16:
+      return CUDA_R_16BF;
+    case ScalarType::kFloat16:
+      return CUDA_R_16F;
+    default:
+      return CUDA_R_32F;
   }
 }
 

@@ -53,11 +53,16 @@ void gemm_strided_batched(const GemmArgs& g, cudaStream_t) {
   detail::check_gemm(g);
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   switch (g.dtype) {
-    case ScalarType::kFloat32: return gemm_typed<float>(g);
-    case ScalarType::kFloat64: return gemm_typed<double>(g);
-    case ScalarType::kBFloat16: return gemm_typed<BFloat16>(g);
-    case ScalarType::kFloat16: return gemm_typed<Float16>(g);
-    default: break;
+    case ScalarType::kFloat32:
+      return gemm_typed<float>(g);
+    case ScalarType::kFloat64:
+      return gemm_typed<double>(g);
+    case ScalarType::kBFloat16:
+      return gemm_typed<BFloat16>(g);
+    case ScalarType::kFloat16:
+      return gemm_typed<Float16>(g);
+    default:
+      break;
   }
 }
 

@@ -71,11 +71,14 @@ __global__ void __launch_bounds__(kThreads)
 
 template <typename S>
 __device__ __forceinline__ S add(S a, S b) {
-  if constexpr (std::is_same_v<S, bool>) return a || b;
+  if constexpr (std::is_same_v<S, bool>)
+    return a || b;
   else if constexpr (std::is_same_v<S, __nv_bfloat16>)
     return __float2bfloat16_rn(__bfloat162float(a) + __bfloat162float(b));
-  else if constexpr (std::is_same_v<S, __half>) return __float2half_rn(__half2float(a) + __half2float(b));
-  else return static_cast<S>(a + b);
+  else if constexpr (std::is_same_v<S, __half>)
+    return __float2half_rn(__half2float(a) + __half2float(b));
+  else
+    return static_cast<S>(a + b);
 }
 
 /// Lines: every multi-index of `sizes` with c[dim] = 0. D.a = self strides, D.b = src strides.
@@ -123,13 +126,20 @@ __global__ void __launch_bounds__(kThreads)
 template <typename F>
 void visit(ScalarType t, F&& f) {
   switch (t) {
-    case ScalarType::kBool: return f.template operator()<bool>();
-    case ScalarType::kInt32: return f.template operator()<int32_t>();
-    case ScalarType::kInt64: return f.template operator()<int64_t>();
-    case ScalarType::kBFloat16: return f.template operator()<__nv_bfloat16>();
-    case ScalarType::kFloat16: return f.template operator()<__half>();
-    case ScalarType::kFloat32: return f.template operator()<float>();
-    case ScalarType::kFloat64: return f.template operator()<double>();
+    case ScalarType::kBool:
+      return f.template operator()<bool>();
+    case ScalarType::kInt32:
+      return f.template operator()<int32_t>();
+    case ScalarType::kInt64:
+      return f.template operator()<int64_t>();
+    case ScalarType::kBFloat16:
+      return f.template operator()<__nv_bfloat16>();
+    case ScalarType::kFloat16:
+      return f.template operator()<__half>();
+    case ScalarType::kFloat32:
+      return f.template operator()<float>();
+    case ScalarType::kFloat64:
+      return f.template operator()<double>();
   }
 }
 
@@ -143,11 +153,24 @@ void index_gather(int width, void* out, const void* src, const int64_t* index, i
   for (int k = 0; k < ndim; ++k) n *= sizes[k];
   if (n == 0) return;
   switch (width) {
-    case 1: TESSERA_LAUNCH(gather_kernel<uint8_t>, grid_for(n), kThreads, 0, stream)(static_cast<uint8_t*>(out), static_cast<const uint8_t*>(src), index, D, n, per_position); break;
-    case 2: TESSERA_LAUNCH(gather_kernel<uint16_t>, grid_for(n), kThreads, 0, stream)(static_cast<uint16_t*>(out), static_cast<const uint16_t*>(src), index, D, n, per_position); break;
-    case 4: TESSERA_LAUNCH(gather_kernel<uint32_t>, grid_for(n), kThreads, 0, stream)(static_cast<uint32_t*>(out), static_cast<const uint32_t*>(src), index, D, n, per_position); break;
-    case 8: TESSERA_LAUNCH(gather_kernel<uint64_t>, grid_for(n), kThreads, 0, stream)(static_cast<uint64_t*>(out), static_cast<const uint64_t*>(src), index, D, n, per_position); break;
-    default: TESSERA_FAIL("cuda index_gather: element width must be 1, 2, 4 or 8, got ", width);
+    case 1:
+      TESSERA_LAUNCH(gather_kernel<uint8_t>, grid_for(n), kThreads, 0, stream)
+      (static_cast<uint8_t*>(out), static_cast<const uint8_t*>(src), index, D, n, per_position);
+      break;
+    case 2:
+      TESSERA_LAUNCH(gather_kernel<uint16_t>, grid_for(n), kThreads, 0, stream)
+      (static_cast<uint16_t*>(out), static_cast<const uint16_t*>(src), index, D, n, per_position);
+      break;
+    case 4:
+      TESSERA_LAUNCH(gather_kernel<uint32_t>, grid_for(n), kThreads, 0, stream)
+      (static_cast<uint32_t*>(out), static_cast<const uint32_t*>(src), index, D, n, per_position);
+      break;
+    case 8:
+      TESSERA_LAUNCH(gather_kernel<uint64_t>, grid_for(n), kThreads, 0, stream)
+      (static_cast<uint64_t*>(out), static_cast<const uint64_t*>(src), index, D, n, per_position);
+      break;
+    default:
+      TESSERA_FAIL("cuda index_gather: element width must be 1, 2, 4 or 8, got ", width);
   }
 }
 
@@ -161,8 +184,8 @@ void scatter_add(ScalarType t, void* self, const int64_t* self_strides, const vo
   for (int k = 0; k < ndim; ++k) lines *= k == dim ? 1 : sizes[k];
   if (lines == 0 || sizes[dim] == 0) return;
   visit(t, [&]<typename S>() {
-    TESSERA_LAUNCH(scatter_add_kernel<S>, grid_for(lines), kThreads, 0, stream)(
-        static_cast<S*>(self), static_cast<const S*>(src), index, D, lines);
+    TESSERA_LAUNCH(scatter_add_kernel<S>, grid_for(lines), kThreads, 0, stream)
+    (static_cast<S*>(self), static_cast<const S*>(src), index, D, lines);
   });
 }
 
@@ -170,8 +193,8 @@ void embedding_backward(ScalarType t, const void* grad, const int64_t* index, in
                         void* grad_weight, cudaStream_t stream) {
   if (c == 0 || n == 0) return;
   visit(t, [&]<typename S>() {
-    TESSERA_LAUNCH(embedding_backward_kernel<S>, grid_for(c), kThreads, 0, stream)(
-        static_cast<const S*>(grad), index, n, c, static_cast<S*>(grad_weight));
+    TESSERA_LAUNCH(embedding_backward_kernel<S>, grid_for(c), kThreads, 0, stream)
+    (static_cast<const S*>(grad), index, n, c, static_cast<S*>(grad_weight));
   });
 }
 

@@ -64,8 +64,8 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
-void philox_fill(RandomKind kind, uint64_t seed, uint64_t offset, int64_t n, void* out,
-                 int64_t low, uint64_t range, cudaStream_t stream) {
+void philox_fill(RandomKind kind, uint64_t seed, uint64_t offset, int64_t n, void* out, int64_t low,
+                 uint64_t range, cudaStream_t stream) {
   TESSERA_CHECK(n >= 0, "cuda philox_fill: negative count ", n);
   TESSERA_CHECK(kind != RandomKind::kRandInt64 || range > 0, "cuda philox_fill: empty range");
   if (n == 0) return;

@@ -36,31 +36,45 @@ constexpr int64_t kChunk = 1 << 16;  // elements per block when a long row is sp
 
 template <typename S>
 __device__ __forceinline__ auto widen(S v) {
-  if constexpr (std::is_same_v<S, __nv_bfloat16>) return static_cast<double>(__bfloat162float(v));
-  else if constexpr (std::is_same_v<S, __half>) return static_cast<double>(__half2float(v));
-  else if constexpr (std::is_floating_point_v<S>) return static_cast<double>(v);
-  else return static_cast<int64_t>(v);
+  if constexpr (std::is_same_v<S, __nv_bfloat16>)
+    return static_cast<double>(__bfloat162float(v));
+  else if constexpr (std::is_same_v<S, __half>)
+    return static_cast<double>(__half2float(v));
+  else if constexpr (std::is_floating_point_v<S>)
+    return static_cast<double>(v);
+  else
+    return static_cast<int64_t>(v);
 }
 /// The accumulator of S: int64 for integers and bool, double otherwise (a trait, not decltype of
 /// widen(): host code may not name a __device__ function's result).
 template <typename S>
 using Wide = std::conditional_t<std::is_integral_v<S>, int64_t, double>;
 
-template <typename R> __device__ __forceinline__ bool is_nan(R v) {
-  if constexpr (std::is_floating_point_v<R>) return v != v;
-  else return false;
+template <typename R>
+__device__ __forceinline__ bool is_nan(R v) {
+  if constexpr (std::is_floating_point_v<R>)
+    return v != v;
+  else
+    return false;
 }
-template <typename R> __device__ __forceinline__ R lowest() {
-  if constexpr (std::is_floating_point_v<R>) return -INFINITY;
-  else return INT64_MIN;
+template <typename R>
+__device__ __forceinline__ R lowest() {
+  if constexpr (std::is_floating_point_v<R>)
+    return -INFINITY;
+  else
+    return INT64_MIN;
 }
-template <typename R> __device__ __forceinline__ R highest() {
-  if constexpr (std::is_floating_point_v<R>) return INFINITY;
-  else return INT64_MAX;
+template <typename R>
+__device__ __forceinline__ R highest() {
+  if constexpr (std::is_floating_point_v<R>)
+    return INFINITY;
+  else
+    return INT64_MAX;
 }
 
 /// NaN-propagating max/min, as the CPU's extreme().
-template <typename R> __device__ __forceinline__ R pick(R a, R b, bool is_max) {
+template <typename R>
+__device__ __forceinline__ R pick(R a, R b, bool is_max) {
   if (is_nan(a)) return a;
   if (is_nan(b)) return b;
   return is_max ? (a > b ? a : b) : (a < b ? a : b);
@@ -71,10 +85,14 @@ template <typename R>
 __device__ __forceinline__ void pick_arg(R& va, int64_t& ia, R vb, int64_t ib, bool is_max) {
   if (ib == kNoIndex) return;
   bool take;
-  if (ia == kNoIndex) take = true;
-  else if (is_nan(va)) take = is_nan(vb) && ib < ia;
-  else if (is_nan(vb)) take = true;
-  else take = (is_max ? vb > va : vb < va) || (vb == va && ib < ia);
+  if (ia == kNoIndex)
+    take = true;
+  else if (is_nan(va))
+    take = is_nan(vb) && ib < ia;
+  else if (is_nan(vb))
+    take = true;
+  else
+    take = (is_max ? vb > va : vb < va) || (vb == va && ib < ia);
   if (take) {
     va = vb;
     ia = ib;
@@ -163,8 +181,8 @@ __global__ void __launch_bounds__(kMaxThreads)
         if constexpr (std::is_floating_point_v<R>) {
           R a = 0;
           for (int64_t i = t; i < inner; i += nt) a += widen(row[i]);
-          const R mean = block_reduce<R>(a, sh, [](R u, R v) { return u + v; }) /
-                         static_cast<double>(inner);
+          const R mean =
+              block_reduce<R>(a, sh, [](R u, R v) { return u + v; }) / static_cast<double>(inner);
           R ss = 0;
           for (int64_t i = t; i < inner; i += nt) {
             const R dv = widen(row[i]) - mean;
@@ -197,8 +215,8 @@ __global__ void __launch_bounds__(kMaxThreads)
 
 template <typename S>
 __global__ void __launch_bounds__(kMaxThreads)
-    reduce_columns_kernel(const S* __restrict__ x, int64_t rows, int64_t cols,
-                          void* out_raw, bool mean) {
+    reduce_columns_kernel(const S* __restrict__ x, int64_t rows, int64_t cols, void* out_raw,
+                          bool mean) {
   using R = Wide<S>;
   R* __restrict__ out = static_cast<R*>(out_raw);
   for (int64_t j = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < cols;
@@ -254,15 +272,16 @@ void launch_rows(ReduceOp op, const void* x, int64_t outer, int64_t inner, void*
     const int64_t chunks = (inner + kChunk - 1) / kChunk;
     TESSERA_CHECK(workspace != nullptr, "cuda reduce_rows: this shape needs a workspace");
     R* partial = static_cast<R*>(workspace);  // (outer, chunks)
-    const dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(outer < 65535 ? outer : 65535));
-    TESSERA_LAUNCH(partial_sums_kernel<S>, grid, kMaxThreads, 0, stream)(
-        static_cast<const S*>(x), outer, inner, kChunk, static_cast<void*>(partial));
+    const dim3 grid(static_cast<unsigned>(chunks),
+                    static_cast<unsigned>(outer < 65535 ? outer : 65535));
+    TESSERA_LAUNCH(partial_sums_kernel<S>, grid, kMaxThreads, 0, stream)
+    (static_cast<const S*>(x), outer, inner, kChunk, static_cast<void*>(partial));
     launch_rows<R>(ReduceOp::kSum, partial, outer, chunks, out, nullptr, 0, nullptr, stream);
     if constexpr (std::is_floating_point_v<R>) {
       if (op == ReduceOp::kMean) {
         const unsigned g = static_cast<unsigned>((outer + kMaxThreads - 1) / kMaxThreads);
-        TESSERA_LAUNCH(divide_kernel, g, kMaxThreads, 0, stream)(
-            static_cast<double*>(out), outer, static_cast<double>(inner));
+        TESSERA_LAUNCH(divide_kernel, g, kMaxThreads, 0, stream)
+        (static_cast<double*>(out), outer, static_cast<double>(inner));
       }
     }
     return;
@@ -270,20 +289,27 @@ void launch_rows(ReduceOp op, const void* x, int64_t outer, int64_t inner, void*
   int threads = 32;
   while (threads < kMaxThreads && threads < inner) threads *= 2;
   const unsigned grid = static_cast<unsigned>(outer < 65535 ? outer : 65535);
-  TESSERA_LAUNCH(reduce_rows_kernel<S>, grid, threads, 0, stream)(
-      op, static_cast<const S*>(x), outer, inner, out, index, correction);
+  TESSERA_LAUNCH(reduce_rows_kernel<S>, grid, threads, 0, stream)
+  (op, static_cast<const S*>(x), outer, inner, out, index, correction);
 }
 
 template <typename F>
 void visit(ScalarType t, F&& f) {
   switch (t) {
-    case ScalarType::kBool: return f.template operator()<bool>();
-    case ScalarType::kInt32: return f.template operator()<int32_t>();
-    case ScalarType::kInt64: return f.template operator()<int64_t>();
-    case ScalarType::kBFloat16: return f.template operator()<__nv_bfloat16>();
-    case ScalarType::kFloat16: return f.template operator()<__half>();
-    case ScalarType::kFloat32: return f.template operator()<float>();
-    case ScalarType::kFloat64: return f.template operator()<double>();
+    case ScalarType::kBool:
+      return f.template operator()<bool>();
+    case ScalarType::kInt32:
+      return f.template operator()<int32_t>();
+    case ScalarType::kInt64:
+      return f.template operator()<int64_t>();
+    case ScalarType::kBFloat16:
+      return f.template operator()<__nv_bfloat16>();
+    case ScalarType::kFloat16:
+      return f.template operator()<__half>();
+    case ScalarType::kFloat32:
+      return f.template operator()<float>();
+    case ScalarType::kFloat64:
+      return f.template operator()<double>();
   }
 }
 
@@ -313,8 +339,8 @@ void reduce_columns(ScalarType t, const void* x, int64_t rows, int64_t cols, voi
   const int64_t blocks = (cols + kMaxThreads - 1) / kMaxThreads;
   const unsigned grid = static_cast<unsigned>(blocks < 65535 ? blocks : 65535);
   visit(t, [&]<typename S>() {
-    TESSERA_LAUNCH(reduce_columns_kernel<S>, grid, kMaxThreads, 0, stream)(
-        static_cast<const S*>(x), rows, cols, out, mean);
+    TESSERA_LAUNCH(reduce_columns_kernel<S>, grid, kMaxThreads, 0, stream)
+    (static_cast<const S*>(x), rows, cols, out, mean);
   });
 }
 

@@ -21,13 +21,14 @@ void GPTConfig::validate() const {
                 n_head, " heads, width ", n_embd);
   TESSERA_CHECK(n_embd % n_head == 0, "GPT config: heads (", n_head, ") must divide width (",
                 n_embd, ")");
-  TESSERA_CHECK(dropout >= 0 && dropout < 1, "GPT config: dropout must be in [0, 1), got ", dropout);
+  TESSERA_CHECK(dropout >= 0 && dropout < 1, "GPT config: dropout must be in [0, 1), got ",
+                dropout);
 }
 
 std::string GPTConfig::to_json() const {
-  nlohmann::json j = {{"vocab_size", vocab_size}, {"context", context}, {"n_layer", n_layer},
-                      {"n_head", n_head},         {"n_embd", n_embd},   {"dropout", dropout},
-                      {"bias", bias}};
+  nlohmann::json j = {
+      {"vocab_size", vocab_size}, {"context", context}, {"n_layer", n_layer}, {"n_head", n_head},
+      {"n_embd", n_embd},         {"dropout", dropout}, {"bias", bias}};
   return j.dump();
 }
 
@@ -65,9 +66,9 @@ GPTBlock::GPTBlock(const GPTConfig& cfg, Generator* gen) {
   ao.gen = gen;
   attn = register_module("attn", std::make_shared<nn::MultiHeadAttention>(ao));
   ln_2 = register_module("ln_2", std::make_shared<nn::LayerNorm>(cfg.n_embd));
-  mlp = register_module("mlp", std::make_shared<nn::FeedForward>(cfg.n_embd, 4 * cfg.n_embd,
-                                                                   cfg.dropout, /*gelu_tanh=*/true,
-                                                                   kFloat32, gen));
+  mlp = register_module("mlp",
+                        std::make_shared<nn::FeedForward>(cfg.n_embd, 4 * cfg.n_embd, cfg.dropout,
+                                                          /*gelu_tanh=*/true, kFloat32, gen));
   drop = register_module("drop", std::make_shared<nn::Dropout>(cfg.dropout, gen));
 }
 
@@ -83,17 +84,21 @@ GPT::GPT(const GPTConfig& cfg, Generator* gen, Generator* dropout_gen) : cfg_(cf
   wpe = register_module("wpe", std::make_shared<nn::Embedding>(cfg.context, cfg.n_embd));
   drop = register_module("drop", std::make_shared<nn::Dropout>(cfg.dropout, dropout_gen));
   h = register_module("h", std::make_shared<nn::ModuleList<GPTBlock>>());
-  for (int64_t i = 0; i < cfg.n_layer; ++i) h->push_back(std::make_shared<GPTBlock>(cfg, dropout_gen));
+  for (int64_t i = 0; i < cfg.n_layer; ++i)
+    h->push_back(std::make_shared<GPTBlock>(cfg, dropout_gen));
   ln_f = register_module("ln_f", std::make_shared<nn::LayerNorm>(cfg.n_embd));
 
   // GPT-2 initialisation, in parameter-name order so that a seed fixes every value.
   const double residual_std = 0.02 / std::sqrt(2.0 * static_cast<double>(cfg.n_layer));
   for (auto& [name, p] : named_parameters()) {
     Tensor param = p;
-    const bool is_residual_proj = name.ends_with("attn.c_proj.weight") || name.ends_with("mlp.c_proj.weight");
+    const bool is_residual_proj =
+        name.ends_with("attn.c_proj.weight") || name.ends_with("mlp.c_proj.weight");
     if (name.find("ln_") != std::string::npos) {
-      if (name.ends_with(".weight")) nn::init::ones_(param);
-      else nn::init::zeros_(param);
+      if (name.ends_with(".weight"))
+        nn::init::ones_(param);
+      else
+        nn::init::zeros_(param);
     } else if (name.ends_with(".bias")) {
       nn::init::zeros_(param);
     } else {
@@ -121,8 +126,7 @@ Tensor GPT::forward(const Tensor& idx, std::vector<nn::KVCache>& caches) {
                             {.dtype = kInt64, .device = idx.device()});
   Tensor x = add(wte->forward(idx), wpe->forward(pos));  // (B, T, C) + (T, C)
   x = drop->forward(x);
-  for (int64_t i = 0; i < cfg_.n_layer; ++i)
-    x = (*h)[i]->forward(x, cached ? &caches[i] : nullptr);
+  for (int64_t i = 0; i < cfg_.n_layer; ++i) x = (*h)[i]->forward(x, cached ? &caches[i] : nullptr);
   x = ln_f->forward(x);
   return matmul(x, tessera::t(wte->weight));  // tied LM head: (B, T, C) @ (C, V)
 }

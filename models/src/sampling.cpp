@@ -25,7 +25,8 @@ int32_t sample_token(const std::vector<float>& logits, const SamplingOptions& o,
   // Candidates sorted by logit (ties by id, so the order is deterministic).
   std::vector<int32_t> ids(static_cast<size_t>(v));
   std::iota(ids.begin(), ids.end(), 0);
-  std::stable_sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  std::stable_sort(ids.begin(), ids.end(),
+                   [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
   int64_t keep = o.top_k > 0 ? std::min(o.top_k, v) : v;
   std::vector<double> p(static_cast<size_t>(keep));
   const double top = logits[ids[0]];
@@ -76,20 +77,22 @@ std::vector<int32_t> generate(GPT& model, const std::vector<int32_t>& prompt,
   };
   auto refill = [&] {  // restart the cache on the most recent context/2 tokens
     for (auto& c : caches) c.clear();
-    const int64_t keep = std::min<int64_t>(static_cast<int64_t>(history.size()), std::max<int64_t>(ctx / 2, 1));
+    const int64_t keep =
+        std::min<int64_t>(static_cast<int64_t>(history.size()), std::max<int64_t>(ctx / 2, 1));
     return feed(std::vector<int32_t>(history.end() - keep, history.end()));
   };
-  std::vector<float> logits = static_cast<int64_t>(history.size()) <= ctx
-                                  ? feed(history)
-                                  : refill();
+  std::vector<float> logits =
+      static_cast<int64_t>(history.size()) <= ctx ? feed(history) : refill();
   for (int64_t i = 0; i < opts.max_new_tokens; ++i) {
     const int32_t next = sample_token(logits, opts, gen);
     out.push_back(next);
     history.push_back(next);
     if (opts.stop_token && next == *opts.stop_token) break;
     if (i + 1 == opts.max_new_tokens) break;
-    if (caches[0].length() + 1 > ctx) logits = refill();
-    else logits = feed({next});
+    if (caches[0].length() + 1 > ctx)
+      logits = refill();
+    else
+      logits = feed({next});
   }
   if (was_training) model.train();
   return out;

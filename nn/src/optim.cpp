@@ -21,8 +21,8 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)
     auto& grp = groups_[g];
     if (grp.initial_lr < 0) grp.initial_lr = grp.lr;
     for (const Tensor& p : grp.params) {
-      TESSERA_CHECK(p.defined() && p.is_leaf() && is_floating(p.dtype()), "optimizer: parameter ", n,
-                    " of group ", g, " must be a floating-point leaf tensor, got ", describe(p));
+      TESSERA_CHECK(p.defined() && p.is_leaf() && is_floating(p.dtype()), "optimizer: parameter ",
+                    n, " of group ", g, " must be a floating-point leaf tensor, got ", describe(p));
       ++n;
     }
   }

@@ -25,7 +25,8 @@ class CpuAllocator final : public Allocator {
     const size_t rounded = ((nbytes == 0 ? 1 : nbytes) + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, rounded);
     TESSERA_CHECK(p != nullptr, "CPU allocator: out of memory allocating ", nbytes, " bytes");
-    const int64_t now = allocated_.fetch_add(static_cast<int64_t>(nbytes)) + static_cast<int64_t>(nbytes);
+    const int64_t now =
+        allocated_.fetch_add(static_cast<int64_t>(nbytes)) + static_cast<int64_t>(nbytes);
     int64_t peak = peak_.load();
     while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
     }

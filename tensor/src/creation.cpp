@@ -76,9 +76,15 @@ Tensor zeros(const Shape& shape, TensorOptions opts) { return full(shape, 0, opt
 Tensor ones(const Shape& shape, TensorOptions opts) { return full(shape, 1, opts); }
 Tensor scalar_tensor(Scalar value, TensorOptions opts) { return full({}, value, opts); }
 
-Tensor empty_like(const Tensor& t) { return empty(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
+Tensor empty_like(const Tensor& t) {
+  return empty(t.shape(), {.dtype = t.dtype(), .device = t.device()});
+}
+Tensor zeros_like(const Tensor& t) {
+  return zeros(t.shape(), {.dtype = t.dtype(), .device = t.device()});
+}
+Tensor ones_like(const Tensor& t) {
+  return ones(t.shape(), {.dtype = t.dtype(), .device = t.device()});
+}
 Tensor full_like(const Tensor& t, Scalar v) {
   return full(t.shape(), v, {.dtype = t.dtype(), .device = t.device()});
 }
@@ -93,8 +99,8 @@ Tensor arange(Scalar start, Scalar end, Scalar step) {
 Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions opts) {
   const double s = start.to_double(), e = end.to_double(), st = step.to_double();
   TESSERA_CHECK(st != 0 && std::isfinite(s) && std::isfinite(e) && std::isfinite(st),
-                "arange: step must be non-zero and bounds finite, got start=", start,
-                " end=", end, " step=", step);
+                "arange: step must be non-zero and bounds finite, got start=", start, " end=", end,
+                " step=", step);
   TESSERA_CHECK((e - s) / st >= 0 || s == e, "arange: step ", step,
                 " has the wrong sign for start=", start, " end=", end);
   const bool int_args = !start.is_floating() && !end.is_floating() && !step.is_floating();
@@ -130,10 +136,11 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions opts) {
   const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
   visit_dtype(opts.dtype, [&]<typename T>() {
     T* p = static_cast<T*>(cpu.data_ptr());
-    // Symmetric evaluation (as PyTorch): the second half counts back from `end` so both ends are exact.
+    // Symmetric evaluation (as PyTorch): the second half counts back from `end` so both ends are
+    // exact.
     for (int64_t i = 0; i < steps; ++i) {
       // steps == 1 gives [start], as torch.linspace.
-      const double v = steps == 1        ? start
+      const double v = steps == 1      ? start
                        : i < steps / 2 ? start + step * static_cast<double>(i)
                                        : end - step * static_cast<double>(steps - 1 - i);
       p[i] = Scalar(v).to<T>();

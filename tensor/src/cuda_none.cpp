@@ -7,7 +7,8 @@
 namespace tessera::cuda {
 namespace {
 [[noreturn]] void no_backend(const char* what) {
-  TESSERA_FAIL("cuda::", what, ": this build of tessera has no CUDA backend "
+  TESSERA_FAIL("cuda::", what,
+               ": this build of tessera has no CUDA backend "
                "(configure with -DTESSERA_CUDA=ON, or -DTESSERA_CUDA_SIM=ON to run it on cudasim)");
 }
 }  // namespace

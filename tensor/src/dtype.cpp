@@ -11,13 +11,20 @@ DType promote_types(DType a, DType b) {
   if ((a == kBFloat16 && b == kFloat16) || (a == kFloat16 && b == kBFloat16)) return kFloat32;
   auto rank = [](DType t) {
     switch (t) {
-      case DType::Bool: return 0;
-      case DType::Int32: return 1;
-      case DType::Int64: return 2;
-      case DType::BFloat16: return 3;
-      case DType::Float16: return 3;
-      case DType::Float32: return 4;
-      case DType::Float64: return 5;
+      case DType::Bool:
+        return 0;
+      case DType::Int32:
+        return 1;
+      case DType::Int64:
+        return 2;
+      case DType::BFloat16:
+        return 3;
+      case DType::Float16:
+        return 3;
+      case DType::Float32:
+        return 4;
+      case DType::Float64:
+        return 5;
     }
     return 0;
   };

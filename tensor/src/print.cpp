@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief PyTorch-style printing: nested brackets, a shared number format, "..." past 1000 elements.
+/// @brief PyTorch-style printing: nested brackets, a shared number format, "..." past 1000
+/// elements.
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
@@ -78,7 +79,8 @@ struct Formatter {
 /// Values (row-major) of the elements shown when summarising: per dim the first and last
 /// kEdgeItems when the dim is longer than 2 * kEdgeItems (torch's get_summarized_data).
 void summarized_values(const std::vector<long double>& vals, const Shape& shape, size_t dim,
-                       int64_t offset, const Shape& strides, bool summarize, std::vector<long double>& out) {
+                       int64_t offset, const Shape& strides, bool summarize,
+                       std::vector<long double>& out) {
   if (dim == shape.size()) {
     out.push_back(vals[offset]);
     return;
@@ -91,9 +93,9 @@ void summarized_values(const std::vector<long double>& vals, const Shape& shape,
 }
 
 /// torch._tensor_str._tensor_str_with_formatter (and _vector_str for the innermost dim).
-std::string tensor_str(const std::vector<long double>& vals, const Shape& shape, const Shape& strides,
-                       int64_t offset, size_t dim, int64_t indent, bool summarize,
-                       const Formatter& f) {
+std::string tensor_str(const std::vector<long double>& vals, const Shape& shape,
+                       const Shape& strides, int64_t offset, size_t dim, int64_t indent,
+                       bool summarize, const Formatter& f) {
   const size_t remaining = shape.size() - dim;
   if (remaining == 0) return f.format(vals[offset]);
   const int64_t n = shape[dim];
@@ -170,7 +172,8 @@ std::string Tensor::to_string() const {
   if (numel() == 0) {
     os << "[]";
   } else {
-    os << tensor_str(vals, shape(), strides, 0, 0, static_cast<int64_t>(prefix.size()), summarize, f);
+    os << tensor_str(vals, shape(), strides, 0, 0, static_cast<int64_t>(prefix.size()), summarize,
+                     f);
   }
   os << ", shape=" << shape_str(shape()) << ", dtype=" << dtype();
   if (!device().is_cpu()) os << ", device=" << device();

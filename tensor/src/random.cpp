@@ -96,19 +96,32 @@ Generator& default_generator() {
 void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 
 Tensor rand(const Shape& shape, TensorOptions opts, Generator* gen) {
-  TESSERA_CUDA_DISPATCH(finish(native::cuda_impl::random_draw(false, shape, draw_dtype(opts.dtype, "rand"), pick(gen), opts.device), opts), opts.device);
+  TESSERA_CUDA_DISPATCH(
+      finish(native::cuda_impl::random_draw(false, shape, draw_dtype(opts.dtype, "rand"), pick(gen),
+                                            opts.device),
+             opts),
+      opts.device);
   return finish(uniform_draw(shape, draw_dtype(opts.dtype, "rand"), pick(gen)), opts);
 }
 
 Tensor randn(const Shape& shape, TensorOptions opts, Generator* gen) {
-  TESSERA_CUDA_DISPATCH(finish(native::cuda_impl::random_draw(true, shape, draw_dtype(opts.dtype, "randn"), pick(gen), opts.device), opts), opts.device);
+  TESSERA_CUDA_DISPATCH(
+      finish(native::cuda_impl::random_draw(true, shape, draw_dtype(opts.dtype, "randn"), pick(gen),
+                                            opts.device),
+             opts),
+      opts.device);
   return finish(normal_draw(shape, draw_dtype(opts.dtype, "randn"), pick(gen)), opts);
 }
 
 Tensor normal(double mean, double std, const Shape& shape, TensorOptions opts, Generator* gen) {
   TESSERA_CHECK(std >= 0, "normal: std must be non-negative, got ", std);
   const DType d = draw_dtype(opts.dtype, "normal");
-  TESSERA_CUDA_DISPATCH(finish(native::add(native::mul(native::cuda_impl::random_draw(true, shape, d, pick(gen), opts.device), std), mean), opts), opts.device);
+  TESSERA_CUDA_DISPATCH(finish(native::add(native::mul(native::cuda_impl::random_draw(
+                                                           true, shape, d, pick(gen), opts.device),
+                                                       std),
+                                           mean),
+                               opts),
+                        opts.device);
   Tensor z = normal_draw(shape, d, pick(gen));
   z = native::add(native::mul(z, std), mean);
   return finish(z, opts);
@@ -118,7 +131,9 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opts
   TESSERA_CHECK(low < high, "randint: expected low < high, got low=", low, " high=", high);
   TESSERA_CHECK(opts.dtype != kBool, "randint: bool is not an integer dtype");
   const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
-  TESSERA_CUDA_DISPATCH(finish(native::cuda_impl::randint_draw(low, range, shape, pick(gen), opts.device), opts), opts.device);
+  TESSERA_CUDA_DISPATCH(
+      finish(native::cuda_impl::randint_draw(low, range, shape, pick(gen), opts.device), opts),
+      opts.device);
   Tensor t = empty(shape, {.dtype = kInt64});
   // 64 random bits per element (two words) reduced modulo the range: the bias is below
   // range / 2^64, negligible for any range a tensor can index.
@@ -134,9 +149,10 @@ Tensor bernoulli(const Tensor& p, Generator* gen) {
   TESSERA_CHECK(is_floating(p.dtype()), "bernoulli: p must be floating, got ", describe(p));
   const Tensor pf = native::to(native::to(p, kCPU), kFloat32);
   // NaN fails both comparisons, so it is rejected too.
-  TESSERA_CHECK(p.numel() == 0 || native::equal(native::logical_and(native::ge(pf, 0), native::le(pf, 1)),
-                                                ones(pf.shape(), {.dtype = kBool})),
-                "bernoulli: every probability must be in [0, 1], got ", describe(p));
+  TESSERA_CHECK(
+      p.numel() == 0 || native::equal(native::logical_and(native::ge(pf, 0), native::le(pf, 1)),
+                                      ones(pf.shape(), {.dtype = kBool})),
+      "bernoulli: every probability must be in [0, 1], got ", describe(p));
   const Tensor u = uniform_draw(p.shape(), kFloat32, pick(gen));
   return native::to(native::to(native::lt(u, pf), p.dtype()), p.device());
 }

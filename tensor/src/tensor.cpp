@@ -39,9 +39,7 @@ TensorImpl::TensorImpl(Storage storage_, Shape shape_, Shape strides_, int64_t o
 TensorImpl::~TensorImpl() = default;
 
 int64_t Tensor::size(int64_t d) const { return shape()[native::wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const {
-  return strides()[native::wrap_dim(d, dim(), "stride")];
-}
+int64_t Tensor::stride(int64_t d) const { return strides()[native::wrap_dim(d, dim(), "stride")]; }
 
 int64_t Tensor::numel() const {
   int64_t n = 1;
@@ -72,10 +70,12 @@ T Tensor::item() const {
   Tensor c = native::to(*this, kCPU);
   return visit_dtype(c.dtype(), [&]<typename S>() -> T {
     const S v = *static_cast<const S*>(c.data_ptr());
-    if constexpr (std::is_same_v<T, bool>) return static_cast<float>(v) != 0.0f;
+    if constexpr (std::is_same_v<T, bool>)
+      return static_cast<float>(v) != 0.0f;
     else if constexpr (std::is_same_v<S, BFloat16> || std::is_same_v<S, Float16>)
       return static_cast<T>(static_cast<float>(v));
-    else return static_cast<T>(v);
+    else
+      return static_cast<T>(v);
   });
 }
 template float Tensor::item<float>() const;
@@ -97,10 +97,13 @@ bool Tensor::requires_grad() const {
 }
 
 Tensor& Tensor::requires_grad_(bool value) {
-  TESSERA_CHECK(is_leaf(), "requires_grad_(): can only be changed on a leaf tensor; this one was "
+  TESSERA_CHECK(is_leaf(),
+                "requires_grad_(): can only be changed on a leaf tensor; this one was "
                 "produced by an operation (use detach() to get a leaf)");
-  TESSERA_CHECK(!value || is_floating(dtype()), "requires_grad_(): only floating-point tensors "
-                "can require gradients, got dtype ", dtype());
+  TESSERA_CHECK(!value || is_floating(dtype()),
+                "requires_grad_(): only floating-point tensors "
+                "can require gradients, got dtype ",
+                dtype());
   autograd_meta().requires_grad = value;
   return *this;
 }

@@ -24,8 +24,8 @@ inline Tensor to_cuda_view(const Tensor& x) {
   const int64_t n = static_cast<int64_t>(x.storage()->nbytes() / x.element_size());
   const Tensor flat(std::make_shared<TensorImpl>(x.storage(), Shape{n}, Shape{1}, 0, x.dtype()));
   const Tensor dev = native::to(flat, kCuda);
-  return Tensor(std::make_shared<TensorImpl>(dev.storage(), x.shape(), x.strides(), x.offset(),
-                                             x.dtype()));
+  return Tensor(
+      std::make_shared<TensorImpl>(dev.storage(), x.shape(), x.strides(), x.offset(), x.dtype()));
 }
 
 inline Tensor to_cpu(const Tensor& x) { return native::to(x, kCPU); }
@@ -34,11 +34,16 @@ inline Tensor to_cpu(const Tensor& x) { return native::to(x, kCPU); }
 /// under cudasim most are bit-identical). float32 elementwise: ~1e-6 relative.
 inline Tol cuda_tol(DType t) {
   switch (t) {
-    case kFloat64: return {1e-12, 1e-10};
-    case kFloat32: return {1e-6, 2e-6};
-    case kFloat16: return {1e-3, 2e-3};
-    case kBFloat16: return {1e-2, 1.6e-2};
-    default: return {0, 0};
+    case kFloat64:
+      return {1e-12, 1e-10};
+    case kFloat32:
+      return {1e-6, 2e-6};
+    case kFloat16:
+      return {1e-3, 2e-3};
+    case kBFloat16:
+      return {1e-2, 1.6e-2};
+    default:
+      return {0, 0};
   }
 }
 
@@ -49,9 +54,9 @@ inline bool check_cuda(const std::string& what, const Tensor& cuda_result, const
   CHECK(cuda_result.dtype() == cpu_result.dtype());
   return check_close(what, to_cpu(cuda_result), Ref::of(cpu_result), tol);
 }
-inline bool check_cuda(const std::string& what, const Tensor& cuda_result, const Tensor& cpu_result) {
+inline bool check_cuda(const std::string& what, const Tensor& cuda_result,
+                       const Tensor& cpu_result) {
   return check_cuda(what, cuda_result, cpu_result, cuda_tol(cpu_result.dtype()));
 }
-
 
 }  // namespace tessera::test

@@ -25,7 +25,8 @@ Result run(Device dev, const Tensor& x0, const Tensor& emb0, const Tensor& w0, c
   w.requires_grad_(true);
   bias.requires_grad_(true);
   const Tensor x = native::to(x0, dev), ids = native::to(ids0, dev), c = native::to(c0, dev);
-  const Tensor h = tessera::gelu(tessera::add(tessera::matmul(tessera::add(tessera::embedding(emb, ids), x), w), bias));
+  const Tensor h = tessera::gelu(
+      tessera::add(tessera::matmul(tessera::add(tessera::embedding(emb, ids), x), w), bias));
   const Tensor loss = tessera::sum(tessera::mul(tessera::log_softmax(h, 1), c));
   tessera::backward(loss);
   return {loss, w.grad(), emb.grad(), bias.grad()};

@@ -38,7 +38,8 @@ TEST_CASE("cuda round trips preserve every dtype and layout bit for bit", "[cuda
 
 TEST_CASE("cuda copy_ casts between dtypes and layouts like the CPU", "[cuda][copy]") {
   std::mt19937 rng(12);
-  const std::vector<DType> dtypes = {kBool, kInt32, kInt64, kBFloat16, kFloat16, kFloat32, kFloat64};
+  const std::vector<DType> dtypes = {kBool,    kInt32,   kInt64,  kBFloat16,
+                                     kFloat16, kFloat32, kFloat64};
   for (DType from : dtypes) {
     for (DType to : dtypes) {
       const Tensor x = random_tensor({4, 6}, from, rng, Layout::Strided, -50, 50);
@@ -50,7 +51,8 @@ TEST_CASE("cuda copy_ casts between dtypes and layouts like the CPU", "[cuda][co
       INFO(dtype_name(from) << " -> " << dtype_name(to));
       CHECK(check_equal("copy_", to_cpu(cuda_dst), Ref::of(cpu_dst)));
       // to(dtype) on CUDA, and copy_ from a CPU source into a CUDA tensor.
-      CHECK(check_equal("to(dtype)", to_cpu(native::to(to_cuda_view(x), to)), Ref::of(native::to(x, to))));
+      CHECK(check_equal("to(dtype)", to_cpu(native::to(to_cuda_view(x), to)),
+                        Ref::of(native::to(x, to))));
       Tensor dst2 = zeros({4, 6}, {.dtype = to, .device = kCuda});
       native::copy_(dst2, x);
       CHECK(check_equal("copy_ from cpu", to_cpu(dst2), Ref::of(native::to(x, to))));
@@ -66,16 +68,19 @@ TEST_CASE("cuda copy_ casts between dtypes and layouts like the CPU", "[cuda][co
 TEST_CASE("cuda ops reject tensors on different devices", "[cuda][errors]") {
   const Tensor a = ones({3});
   const Tensor b = ones({3}, {.device = kCuda});
-  CHECK_THROWS_WITH(native::add(a, b), Catch::Contains("add") && Catch::Contains("cpu") &&
-                                           Catch::Contains("cuda:0"));
-  CHECK_THROWS_WITH(native::matmul(native::reshape(b, {1, 3}), native::reshape(a, {3, 1})),
-                    Catch::Contains("matmul") && Catch::Contains("cpu") && Catch::Contains("cuda:0"));
+  CHECK_THROWS_WITH(native::add(a, b),
+                    Catch::Contains("add") && Catch::Contains("cpu") && Catch::Contains("cuda:0"));
+  CHECK_THROWS_WITH(
+      native::matmul(native::reshape(b, {1, 3}), native::reshape(a, {3, 1})),
+      Catch::Contains("matmul") && Catch::Contains("cpu") && Catch::Contains("cuda:0"));
   CHECK_THROWS_WITH(native::where(native::gt(b, 0), a, b), Catch::Contains("where"));
   CHECK_THROWS_WITH(native::index_select(b, 0, tensor({0, 1})), Catch::Contains("index_select"));
-  CHECK_THROWS_WITH(native::to(a, Device("cuda:3")), Catch::Contains("cuda:3") || Catch::Contains("does not exist"));
+  CHECK_THROWS_WITH(native::to(a, Device("cuda:3")),
+                    Catch::Contains("cuda:3") || Catch::Contains("does not exist"));
 }
 
-TEST_CASE("cuda caching allocator reuses blocks per stream and keeps statistics", "[cuda][allocator]") {
+TEST_CASE("cuda caching allocator reuses blocks per stream and keeps statistics",
+          "[cuda][allocator]") {
   cuda::empty_cache();
   const MemoryStats s0 = cuda::memory_stats(0);
   void* first = nullptr;
@@ -89,7 +94,7 @@ TEST_CASE("cuda caching allocator reuses blocks per stream and keeps statistics"
     CHECK(s1.peak_allocated >= s1.allocated);
   }
   const MemoryStats s2 = cuda::memory_stats(0);
-  CHECK(s2.allocated == s0.allocated);  // freed
+  CHECK(s2.allocated == s0.allocated);       // freed
   CHECK(s2.reserved - s0.reserved == 4096);  // but cached
   {
     const Tensor t = empty({1010}, {.device = kCuda});  // rounds to the same 4096 bytes

@@ -59,7 +59,8 @@ TEST_CASE("cuda binary ops match the CPU for every dtype and layout", "[cuda][el
     for (DType t : {kFloat32, kBFloat16, kFloat16, kFloat64, kInt32, kInt64, kBool}) {
       if (t == kBool && (name == "sub" || name.rfind("gelu", 0) == 0)) continue;
       if (is_integral(t) && name.rfind("gelu", 0) == 0) continue;
-      for (Layout l : kLayouts) check_binary(name, f, t, t, {5, 7, 3}, {5, 7, 3}, l, Layout::Strided, rng);
+      for (Layout l : kLayouts)
+        check_binary(name, f, t, t, {5, 7, 3}, {5, 7, 3}, l, Layout::Strided, rng);
       // Broadcasting between different shapes, odd sizes.
       check_binary(name, f, t, t, {5, 1, 3}, {7, 1}, Layout::Contiguous, Layout::Transposed, rng);
       check_binary(name, f, t, t, {}, {3, 4}, Layout::Contiguous, Layout::Contiguous, rng);
@@ -71,16 +72,22 @@ TEST_CASE("cuda pow, mixed dtypes and scalar operands match the CPU", "[cuda][el
   std::mt19937 rng(2);
   const Binary pow = [](auto& a, auto& b) { return native::pow(a, b); };
   for (DType t : {kFloat32, kBFloat16, kFloat64})
-    check_binary("pow", pow, t, t, {4, 9}, {4, 9}, Layout::Strided, Layout::Contiguous, rng, 0.1, 2);
+    check_binary("pow", pow, t, t, {4, 9}, {4, 9}, Layout::Strided, Layout::Contiguous, rng, 0.1,
+                 2);
   for (DType t : {kInt32, kInt64})
-    check_binary("pow", pow, t, t, {4, 9}, {4, 9}, Layout::Contiguous, Layout::Contiguous, rng, -3, 5);
+    check_binary("pow", pow, t, t, {4, 9}, {4, 9}, Layout::Contiguous, Layout::Contiguous, rng, -3,
+                 5);
   // Type promotion: bf16 + f16 -> f32, int32 + bf16 -> bf16, int64 / int32 -> f32, bool * f32.
   const Binary add = [](auto& a, auto& b) { return native::add(a, b); };
   const Binary div = [](auto& a, auto& b) { return native::div(a, b); };
-  check_binary("add", add, kBFloat16, kFloat16, {6, 5}, {5}, Layout::Contiguous, Layout::Contiguous, rng);
-  check_binary("add", add, kInt32, kBFloat16, {6, 5}, {6, 5}, Layout::Transposed, Layout::Contiguous, rng, -40, 40);
-  check_binary("add", add, kBool, kFloat32, {6, 5}, {6, 5}, Layout::Contiguous, Layout::Strided, rng);
-  check_binary("div", div, kInt64, kInt32, {6, 5}, {6, 5}, Layout::Contiguous, Layout::Contiguous, rng, 1, 9);
+  check_binary("add", add, kBFloat16, kFloat16, {6, 5}, {5}, Layout::Contiguous, Layout::Contiguous,
+               rng);
+  check_binary("add", add, kInt32, kBFloat16, {6, 5}, {6, 5}, Layout::Transposed,
+               Layout::Contiguous, rng, -40, 40);
+  check_binary("add", add, kBool, kFloat32, {6, 5}, {6, 5}, Layout::Contiguous, Layout::Strided,
+               rng);
+  check_binary("div", div, kInt64, kInt32, {6, 5}, {6, 5}, Layout::Contiguous, Layout::Contiguous,
+               rng, 1, 9);
   // Scalars: weak promotion and the 16-bit float32-scalar path.
   for (DType t : {kFloat32, kBFloat16, kFloat16, kInt32, kInt64}) {
     const Tensor x = random_tensor({7, 3}, t, rng, Layout::Transposed, 1, 5);
@@ -137,7 +144,8 @@ TEST_CASE("cuda unary ops match the CPU, special values included", "[cuda][eleme
     }
   }
   // NaN, infinities, signed zeros and half-way rounding cases.
-  const Tensor special = tensor({NAN, INFINITY, -INFINITY, -0.0f, 0.0f, 0.5f, 1.5f, 2.5f, -2.5f, 1e-30f});
+  const Tensor special =
+      tensor({NAN, INFINITY, -INFINITY, -0.0f, 0.0f, 0.5f, 1.5f, 2.5f, -2.5f, 1e-30f});
   for (const auto& [name, f] : ops) {
     INFO(name);
     CHECK(check_cuda(name, f(native::to(special, kCuda)), f(special)));
@@ -196,7 +204,8 @@ TEST_CASE("cuda where, clamp, masked_fill and in-place ops match the CPU", "[cud
   }
   // Errors are the CPU's: a floating result can't go into an integer tensor.
   Tensor ints = zeros({3}, {.dtype = kInt32, .device = kCuda});
-  CHECK_THROWS_WITH(native::add_(ints, ones({3}, {.device = kCuda})), Catch::Contains("can't be cast"));
+  CHECK_THROWS_WITH(native::add_(ints, ones({3}, {.device = kCuda})),
+                    Catch::Contains("can't be cast"));
   Tensor expanded = native::expand(ones({1}, {.device = kCuda}), {4});
   CHECK_THROWS_WITH(native::fill_(expanded, 1), Catch::Contains("expanded"));
 }
@@ -217,13 +226,17 @@ TEST_CASE("cuda elementwise: 64-bit index path, empty and 0-d tensors", "[cuda][
     const Tensor a = random_tensor({4, 9, 5}, kFloat32, rng, l);
     const Tensor b = random_tensor({9, 1}, kBFloat16, rng);
     INFO(layout_name(l));
-    CHECK(check_cuda("add int64 index", native::add(to_cuda_view(a), to_cuda_view(b)), native::add(a, b)));
-    CHECK(check_cuda("cast int64 index", native::to(to_cuda_view(a), kFloat16), native::to(a, kFloat16)));
+    CHECK(check_cuda("add int64 index", native::add(to_cuda_view(a), to_cuda_view(b)),
+                     native::add(a, b)));
+    CHECK(check_cuda("cast int64 index", native::to(to_cuda_view(a), kFloat16),
+                     native::to(a, kFloat16)));
   }
   kernels::cuda::force_64bit_indexing_for_testing(previous);
   const Tensor e = zeros({0, 3}), s = scalar_tensor(1.5);
   CHECK(native::add(native::to(e, kCuda), 1).numel() == 0);
-  CHECK(check_cuda("0-d", native::mul(native::to(s, kCuda), native::to(s, kCuda)), native::mul(s, s)));
-  CHECK(check_cuda("0-d with vector", native::sub(native::to(s, kCuda), native::to(tensor({1.0f, 2.0f}), kCuda)),
+  CHECK(check_cuda("0-d", native::mul(native::to(s, kCuda), native::to(s, kCuda)),
+                   native::mul(s, s)));
+  CHECK(check_cuda("0-d with vector",
+                   native::sub(native::to(s, kCuda), native::to(tensor({1.0f, 2.0f}), kCuda)),
                    native::sub(s, tensor({1.0f, 2.0f}))));
 }

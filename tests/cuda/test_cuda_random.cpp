@@ -15,8 +15,9 @@ void same_normals(const Tensor& cuda_draw, const Tensor& cpu_draw) {
     CHECK(bitwise_equal(to_cpu(cuda_draw), cpu_draw));
   } else {
     const DType t = cpu_draw.dtype();
-    CHECK(check_close("normal draw", to_cpu(cuda_draw), Ref::of(cpu_draw),
-                      t == kFloat64 ? Tol{1e-13, 1e-13} : (t == kFloat32 ? Tol{2e-6, 2e-6} : cuda_tol(t))));
+    CHECK(check_close(
+        "normal draw", to_cpu(cuda_draw), Ref::of(cpu_draw),
+        t == kFloat64 ? Tol{1e-13, 1e-13} : (t == kFloat32 ? Tol{2e-6, 2e-6} : cuda_tol(t))));
   }
 }
 }  // namespace
@@ -28,14 +29,16 @@ TEST_CASE("cuda rand/randn/randint/normal equal the CPU stream bit for bit", "[c
       g1.set_state(1234, 7);
       g2.set_state(1234, 7);
       INFO("n " << n << " " << dtype_name(t));
-      CHECK(bitwise_equal(to_cpu(rand({n}, {.dtype = t, .device = kCuda}, &g1)), rand({n}, {.dtype = t}, &g2)));
+      CHECK(bitwise_equal(to_cpu(rand({n}, {.dtype = t, .device = kCuda}, &g1)),
+                          rand({n}, {.dtype = t}, &g2)));
       // Normals go through logf/sinf/cosf: glibc on both sides under cudasim (bit-identical), the
       // GPU's libm (a few ulp) on a real device.
       same_normals(randn({n}, {.dtype = t, .device = kCuda}, &g1), randn({n}, {.dtype = t}, &g2));
       same_normals(normal(2.0, 0.5, {n}, {.dtype = t, .device = kCuda}, &g1),
                    normal(2.0, 0.5, {n}, {.dtype = t}, &g2));
-      CHECK(bitwise_equal(to_cpu(randint(-5, 1000003, {n}, {.dtype = kInt64, .device = kCuda}, &g1)),
-                          randint(-5, 1000003, {n}, {.dtype = kInt64}, &g2)));
+      CHECK(
+          bitwise_equal(to_cpu(randint(-5, 1000003, {n}, {.dtype = kInt64, .device = kCuda}, &g1)),
+                        randint(-5, 1000003, {n}, {.dtype = kInt64}, &g2)));
       CHECK(g1.offset() == g2.offset());  // the same number of counters consumed
     }
   }

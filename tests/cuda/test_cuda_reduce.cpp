@@ -65,23 +65,31 @@ TEST_CASE("cuda reductions: long rows, column path, empty and 0-d inputs", "[cud
     const Tensor x = random_tensor({2, 200003}, t, rng);
     const Tensor xd = native::to(x, kCuda);
     INFO(t);
-    CHECK(check_cuda("split sum", native::sum(xd, {1}), native::sum(x, {1}), reduce_tol(native::sum(x, {1}).dtype())));
-    CHECK(check_cuda("split mean", native::mean(xd, {1}), native::mean(x, {1}), reduce_tol(native::mean(x, {1}).dtype())));
-    CHECK(check_cuda("split full sum", native::sum(xd), native::sum(x), reduce_tol(native::sum(x).dtype())));
+    CHECK(check_cuda("split sum", native::sum(xd, {1}), native::sum(x, {1}),
+                     reduce_tol(native::sum(x, {1}).dtype())));
+    CHECK(check_cuda("split mean", native::mean(xd, {1}), native::mean(x, {1}),
+                     reduce_tol(native::mean(x, {1}).dtype())));
+    CHECK(check_cuda("split full sum", native::sum(xd), native::sum(x),
+                     reduce_tol(native::sum(x).dtype())));
     CHECK(bitwise_equal(to_cpu(native::sum(xd)), to_cpu(native::sum(xd))));
   }
   for (const Shape& shape : std::vector<Shape>{{3, 5001}, {2000, 1}, {1, 1}, {7}}) {
     const Tensor x = random_tensor(shape, kFloat32, rng);
-    CHECK(check_cuda("sum", native::sum(to_cuda_view(x), {-1}), native::sum(x, {-1}), reduce_tol(kFloat32)));
-    CHECK(check_cuda("logsumexp", native::logsumexp(to_cuda_view(x), {-1}), native::logsumexp(x, {-1})));
+    CHECK(check_cuda("sum", native::sum(to_cuda_view(x), {-1}), native::sum(x, {-1}),
+                     reduce_tol(kFloat32)));
+    CHECK(check_cuda("logsumexp", native::logsumexp(to_cuda_view(x), {-1}),
+                     native::logsumexp(x, {-1})));
     CHECK(check_cuda("var", native::var(to_cuda_view(x), {-1}, 0), native::var(x, {-1}, 0)));
   }
   // Column path: contiguous input reduced over its leading dims (bias gradients).
   for (DType t : {kFloat32, kBFloat16, kInt32}) {
     const Tensor x = random_tensor({33, 4, 9}, t, rng);
-    CHECK(check_cuda("sum cols", native::sum(native::to(x, kCuda), {0}), native::sum(x, {0}), reduce_tol(native::sum(x, {0}).dtype())));
-    CHECK(check_cuda("sum cols2", native::sum(native::to(x, kCuda), {0, 1}), native::sum(x, {0, 1}), reduce_tol(native::sum(x, {0}).dtype())));
-    CHECK(check_cuda("mean cols", native::mean(native::to(x, kCuda), {0}), native::mean(x, {0}), reduce_tol(native::mean(x, {0}).dtype())));
+    CHECK(check_cuda("sum cols", native::sum(native::to(x, kCuda), {0}), native::sum(x, {0}),
+                     reduce_tol(native::sum(x, {0}).dtype())));
+    CHECK(check_cuda("sum cols2", native::sum(native::to(x, kCuda), {0, 1}), native::sum(x, {0, 1}),
+                     reduce_tol(native::sum(x, {0}).dtype())));
+    CHECK(check_cuda("mean cols", native::mean(native::to(x, kCuda), {0}), native::mean(x, {0}),
+                     reduce_tol(native::mean(x, {0}).dtype())));
   }
   // Empty reductions: sum 0, prod 1, mean NaN, logsumexp -inf; amax of an empty dim is an error.
   const Tensor e = zeros({3, 0});
@@ -115,8 +123,10 @@ TEST_CASE("cuda max/min/argmax/argmin: first index on ties, NaN wins", "[cuda][r
         const auto [vd2, id2] = native::min(to_cuda_view(x), dim, keep);
         CHECK(check_cuda("min values", vd2, v2));
         CHECK(check_cuda("min indices", id2, i2));
-        CHECK(check_cuda("argmax", native::argmax(to_cuda_view(x), dim, keep), native::argmax(x, dim, keep)));
-        CHECK(check_cuda("argmin", native::argmin(to_cuda_view(x), dim, keep), native::argmin(x, dim, keep)));
+        CHECK(check_cuda("argmax", native::argmax(to_cuda_view(x), dim, keep),
+                         native::argmax(x, dim, keep)));
+        CHECK(check_cuda("argmin", native::argmin(to_cuda_view(x), dim, keep),
+                         native::argmin(x, dim, keep)));
       }
     }
   }
@@ -127,24 +137,28 @@ TEST_CASE("cuda max/min/argmax/argmin: first index on ties, NaN wins", "[cuda][r
   CHECK(std::isnan(native::amax(nd).item<double>()));
   CHECK(check_cuda("logsumexp nan", native::logsumexp(nd, {0}), native::logsumexp(n, {0})));
   const Tensor inf = tensor({-INFINITY, -INFINITY});
-  CHECK(check_cuda("logsumexp -inf", native::logsumexp(native::to(inf, kCuda), {0}), native::logsumexp(inf, {0})));
+  CHECK(check_cuda("logsumexp -inf", native::logsumexp(native::to(inf, kCuda), {0}),
+                   native::logsumexp(inf, {0})));
 }
 
-TEST_CASE("cuda softmax and log_softmax (composed of dispatched ops) match the CPU", "[cuda][reduce]") {
+TEST_CASE("cuda softmax and log_softmax (composed of dispatched ops) match the CPU",
+          "[cuda][reduce]") {
   std::mt19937 rng(8);
   for (DType t : {kFloat32, kBFloat16, kFloat16}) {
     const Tensor x = random_tensor({4, 3, 50}, t, rng, Layout::Strided, -8, 8);
     for (int64_t dim : {0, 2}) {
       INFO(dtype_name(t) << " dim " << dim);
       CHECK(check_cuda("softmax", native::softmax(to_cuda_view(x), dim), native::softmax(x, dim)));
-      CHECK(check_cuda("log_softmax", native::log_softmax(to_cuda_view(x), dim), native::log_softmax(x, dim)));
+      CHECK(check_cuda("log_softmax", native::log_softmax(to_cuda_view(x), dim),
+                       native::log_softmax(x, dim)));
     }
   }
 }
 
 TEST_CASE("cuda reductions are bit-identical from run to run", "[cuda][reduce][determinism]") {
   std::mt19937 rng(9);
-  const Tensor x = native::to(random_tensor({17, 4099}, kFloat32, rng, Layout::Contiguous, -1e3, 1e3), kCuda);
+  const Tensor x =
+      native::to(random_tensor({17, 4099}, kFloat32, rng, Layout::Contiguous, -1e3, 1e3), kCuda);
   const Tensor a = to_cpu(native::sum(x, {1})), b = to_cpu(native::sum(x, {1}));
   CHECK(bitwise_equal(a, b));
   const Tensor c = to_cpu(native::var(x, {0})), d = to_cpu(native::var(x, {0}));

@@ -23,8 +23,10 @@ namespace {
 std::vector<Tensor> run_all(const Options& o) {
   ScopedOptions scope(o);
   std::mt19937 rng(41);
-  const Tensor x = native::to(random_tensor({5, 300}, kFloat32, rng, Layout::Contiguous, -100, 100), kCuda);
-  const Tensor xi = native::to(random_tensor({5, 300}, kInt64, rng, Layout::Contiguous, -3, 3), kCuda);
+  const Tensor x =
+      native::to(random_tensor({5, 300}, kFloat32, rng, Layout::Contiguous, -100, 100), kCuda);
+  const Tensor xi =
+      native::to(random_tensor({5, 300}, kInt64, rng, Layout::Contiguous, -3, 3), kCuda);
   std::vector<Tensor> out;
   out.push_back(native::sum(x, {1}));
   out.push_back(native::sum(x, {0}));  // column path
@@ -34,11 +36,13 @@ std::vector<Tensor> run_all(const Options& o) {
   out.push_back(native::amax(x, {1}));
   out.push_back(native::argmax(xi, 1));
   out.push_back(native::argmin(xi, 1));
-  const Tensor idx = native::to(random_tensor({40, 300}, kInt64, rng, Layout::Contiguous, 0, 4), kCuda);
+  const Tensor idx =
+      native::to(random_tensor({40, 300}, kInt64, rng, Layout::Contiguous, 0, 4), kCuda);
   const Tensor src = native::to(random_tensor({40, 300}, kFloat32, rng), kCuda);
   out.push_back(native::scatter_add(zeros({5, 300}, {.device = kCuda}), 0, idx, src));
   const Tensor ids = native::to(random_tensor({64}, kInt64, rng, Layout::Contiguous, 0, 6), kCuda);
-  out.push_back(native::embedding_backward(native::to(random_tensor({64, 33}, kFloat32, rng), kCuda), ids, 7));
+  out.push_back(native::embedding_backward(
+      native::to(random_tensor({64, 33}, kFloat32, rng), kCuda), ids, 7));
   out.push_back(native::gather(x, 1, native::slice(idx, 0, 0, 5)));
   for (Tensor& t : out) t = to_cpu(t);
   return out;
@@ -46,7 +50,8 @@ std::vector<Tensor> run_all(const Options& o) {
 
 }  // namespace
 
-TEST_CASE("cuda kernels: same bits under every cudasim schedule, no data races", "[cuda][cudasim]") {
+TEST_CASE("cuda kernels: same bits under every cudasim schedule, no data races",
+          "[cuda][cudasim]") {
   Options base;
   base.race_check = true;
   const std::vector<Tensor> ref = run_all(base);
@@ -59,7 +64,8 @@ TEST_CASE("cuda kernels: same bits under every cudasim schedule, no data races",
       const std::vector<Tensor> got = run_all(o);
       REQUIRE(got.size() == ref.size());
       for (size_t i = 0; i < ref.size(); ++i) {
-        INFO("result " << i << " schedule " << tessera::cudasim::schedule_name(s) << " seed " << seed);
+        INFO("result " << i << " schedule " << tessera::cudasim::schedule_name(s) << " seed "
+                       << seed);
         CHECK(bitwise_equal(got[i], ref[i]));
       }
     }

@@ -78,7 +78,8 @@ TEST_CASE("metrics writer drops records after the resume step", "[examples][metr
   }
   std::ifstream in(path);
   std::vector<int64_t> steps;
-  for (std::string line; std::getline(in, line);) steps.push_back(nlohmann::json::parse(line)["step"]);
+  for (std::string line; std::getline(in, line);)
+    steps.push_back(nlohmann::json::parse(line)["step"]);
   CHECK(steps == std::vector<int64_t>{1, 2, 3, 4});
   std::filesystem::remove(path);
 }

@@ -201,7 +201,7 @@ TEST_CASE("attention long sequences (T = 1000)", "[kernels][attention]") {
 #ifdef NDEBUG
   const int64_t t = 1000;
 #else
-  const int64_t t = 300;  // sanitizer builds: the float64 reference is O(T^2 D)
+  const int64_t t = 300;      // sanitizer builds: the float64 reference is O(T^2 D)
 #endif
   const int64_t lens[2] = {t, t - 77};
   AttentionOptions opt;

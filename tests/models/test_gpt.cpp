@@ -47,10 +47,9 @@ TEST_CASE("GPT has GPT-2's parameter names, shapes and initialisation", "[models
   CHECK(p["h.0.mlp.c_fc.weight"].shape() == Shape{64, 16});
   // Residual projections use std 0.02 / sqrt(2 * n_layer) = 0.01; others 0.02.
   auto std_of = [](const Tensor& t) { return native::std(t).item<double>(); };
-  const Tensor big_proj = native::cat({native::flatten(p["h.0.attn.c_proj.weight"]),
-                                       native::flatten(p["h.1.attn.c_proj.weight"]),
-                                       native::flatten(p["h.0.mlp.c_proj.weight"]),
-                                       native::flatten(p["h.1.mlp.c_proj.weight"])});
+  const Tensor big_proj = native::cat(
+      {native::flatten(p["h.0.attn.c_proj.weight"]), native::flatten(p["h.1.attn.c_proj.weight"]),
+       native::flatten(p["h.0.mlp.c_proj.weight"]), native::flatten(p["h.1.mlp.c_proj.weight"])});
   CHECK(std_of(big_proj) == Approx(0.01).epsilon(0.15));
   CHECK(std_of(p["wte.weight"]) == Approx(0.02).epsilon(0.2));
   CHECK(native::equal(p["h.0.ln_1.weight"], ones({16})));
@@ -71,7 +70,8 @@ TEST_CASE("GPT KV-cache decoding gives the same logits as a full forward", "[mod
   std::vector<nn::KVCache> caches(2);
   // Prompt of 4 tokens, then one token at a time.
   std::vector<Tensor> parts = {model.forward(native::narrow(idx, 1, 0, 4), caches)};
-  for (int64_t t = 4; t < 9; ++t) parts.push_back(model.forward(native::narrow(idx, 1, t, 1), caches));
+  for (int64_t t = 4; t < 9; ++t)
+    parts.push_back(model.forward(native::narrow(idx, 1, t, 1), caches));
   const Tensor inc = native::cat(parts, 1);
   REQUIRE(inc.shape() == full.shape());
   CHECK(native::allclose(inc, full, 1e-5, 1e-5));
@@ -104,13 +104,13 @@ TEST_CASE("a tiny GPT learns a fixed string", "[models][gpt]") {
     opt.zero_grad();
   }
   INFO("first loss " << first << ", last loss " << last);
-  CHECK(first > 2.5);   // about log(32) = 3.47 at init
+  CHECK(first > 2.5);  // about log(32) = 3.47 at init
   CHECK(last < 0.3);
 }
 
 TEST_CASE("sampling: greedy, top-k, top-p and determinism", "[models][sampling]") {
-  using tessera::models::SamplingOptions;
   using tessera::models::sample_token;
+  using tessera::models::SamplingOptions;
   const std::vector<float> logits = {1.0f, 3.0f, 2.0f, -1.0f};
   Generator gen(1);
   SamplingOptions greedy;
@@ -132,7 +132,8 @@ TEST_CASE("sampling: greedy, top-k, top-p and determinism", "[models][sampling]"
   // The same generator state gives the same draws.
   Generator a(9), b(9);
   SamplingOptions plain;
-  for (int i = 0; i < 50; ++i) CHECK(sample_token(logits, plain, a) == sample_token(logits, plain, b));
+  for (int i = 0; i < 50; ++i)
+    CHECK(sample_token(logits, plain, a) == sample_token(logits, plain, b));
   SamplingOptions bad;
   bad.top_p = 0;
   CHECK_THROWS_AS(sample_token(logits, bad, gen), Error);
@@ -164,5 +165,6 @@ TEST_CASE("GPT config validation and JSON round trip", "[models][gpt]") {
   CHECK_THROWS_AS(GPTConfig::from_json("{\"vocab_size\": 3}"), Error);
   CHECK_THROWS_AS(GPTConfig::from_json("not json"), Error);
   GPT model(tiny());
-  CHECK_THROWS_WITH(model.forward(zeros({1, 17}, {.dtype = kInt64})), Catch::Contains("exceeds the context"));
+  CHECK_THROWS_WITH(model.forward(zeros({1, 17}, {.dtype = kInt64})),
+                    Catch::Contains("exceeds the context"));
 }

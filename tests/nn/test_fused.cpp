@@ -49,9 +49,14 @@ TEST_CASE("fused layer_norm == composition, value and gradients", "[nn][fused]")
   for (int64_t c : {1, 7, 33, 130}) {
     const Tensor x = rnd({3, 5, c}, g), w = rnd({c}, g), b = rnd({c}, g);
     const Tensor proj = randn({3, 5, c}, {.dtype = kFloat64}, &g);
-    auto fused = [](const std::vector<Tensor>& in) { return nn::F::layer_norm(in[0], 1, in[1], in[2]); };
-    auto ref = [](const std::vector<Tensor>& in) { return nn::F::layer_norm_reference(in[0], 1, in[1], in[2]); };
-    check_same(value_and_grads(fused, {x, w, b}, proj), value_and_grads(ref, {x, w, b}, proj), 1e-10);
+    auto fused = [](const std::vector<Tensor>& in) {
+      return nn::F::layer_norm(in[0], 1, in[1], in[2]);
+    };
+    auto ref = [](const std::vector<Tensor>& in) {
+      return nn::F::layer_norm_reference(in[0], 1, in[1], in[2]);
+    };
+    check_same(value_and_grads(fused, {x, w, b}, proj), value_and_grads(ref, {x, w, b}, proj),
+               1e-10);
     const auto gc = gradcheck(fused, {x, w, b});
     INFO(gc.message);
     CHECK(gc.ok);
@@ -59,7 +64,9 @@ TEST_CASE("fused layer_norm == composition, value and gradients", "[nn][fused]")
   // Non-contiguous input and no affine parameters.
   const Tensor x = native::transpose(rnd({9, 4}, g), 0, 1);
   auto fused = [](const std::vector<Tensor>& in) { return nn::F::layer_norm(in[0], 1, {}, {}); };
-  auto ref = [](const std::vector<Tensor>& in) { return nn::F::layer_norm_reference(in[0], 1, {}, {}); };
+  auto ref = [](const std::vector<Tensor>& in) {
+    return nn::F::layer_norm_reference(in[0], 1, {}, {});
+  };
   check_same(value_and_grads(fused, {x}, {}), value_and_grads(ref, {x}, {}), 1e-10);
 }
 
@@ -84,7 +91,8 @@ TEST_CASE("fused cross_entropy == composition with ignore_index and smoothing", 
   }
   // Every target ignored: NaN loss, as PyTorch.
   const Tensor logits = rnd({2, 3}, g);
-  CHECK(std::isnan(nn::F::cross_entropy(logits, full({2}, -100, {.dtype = kInt64})).item<double>()));
+  CHECK(
+      std::isnan(nn::F::cross_entropy(logits, full({2}, -100, {.dtype = kInt64})).item<double>()));
 }
 
 TEST_CASE("fused attention == composition (plain, causal), value and gradients", "[nn][fused]") {
@@ -102,15 +110,18 @@ TEST_CASE("fused attention == composition (plain, causal), value and gradients",
         return nn::F::scaled_dot_product_attention_reference(in[0], in[1], in[2], o);
       };
       INFO("causal " << causal << " T " << t);
-      check_same(value_and_grads(fused, {q, k, v}, proj), value_and_grads(ref, {q, k, v}, proj), 1e-10);
+      check_same(value_and_grads(fused, {q, k, v}, proj), value_and_grads(ref, {q, k, v}, proj),
+                 1e-10);
     }
   }
   const Tensor q = rnd({1, 2, 6, 4}, g), k = rnd({1, 2, 6, 4}, g), v = rnd({1, 2, 6, 4}, g);
   nn::F::AttentionOptions o;
   o.causal = true;
-  const auto gc = gradcheck([&](const std::vector<Tensor>& in) {
-    return nn::F::scaled_dot_product_attention(in[0], in[1], in[2], o);
-  }, {q, k, v});
+  const auto gc = gradcheck(
+      [&](const std::vector<Tensor>& in) {
+        return nn::F::scaled_dot_product_attention(in[0], in[1], in[2], o);
+      },
+      {q, k, v});
   INFO(gc.message);
   CHECK(gc.ok);
 }
@@ -139,7 +150,7 @@ TEST_CASE("AdamW (fused path) matches the unfused Adam with decoupled decay", "[
   nn::AdamOptions o;
   o.lr = 0.01;
   o.weight_decay = 0.1;
-  nn::AdamW fused({a}, o);                      // contiguous float64: fused kernel
+  nn::AdamW fused({a}, o);                       // contiguous float64: fused kernel
   nn::Adam unfused({b}, o, /*decoupled=*/true);  // same math through elementwise ops below
   for (int step = 0; step < 5; ++step) {
     const Tensor grad = randn({37}, {.dtype = kFloat64}, &g);

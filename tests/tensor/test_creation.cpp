@@ -21,7 +21,8 @@ using Catch::Contains;
 
 TEST_CASE("zeros, ones, full, empty and *_like", "[tensor][creation]") {
   const DType dt = GENERATE(kFloat32, kFloat64, kBFloat16, kFloat16, kInt32, kInt64, kBool);
-  const Shape shape = GENERATE(Shape{}, Shape{1}, Shape{3}, Shape{7, 17}, Shape{2, 0, 3}, Shape{129, 257});
+  const Shape shape =
+      GENERATE(Shape{}, Shape{1}, Shape{3}, Shape{7, 17}, Shape{2, 0, 3}, Shape{129, 257});
   CAPTURE(dt, shape_str(shape));
   const Tensor z = zeros(shape, {.dtype = dt});
   CHECK(z.dtype() == dt);
@@ -61,10 +62,12 @@ TEST_CASE("creation errors", "[tensor][creation][errors]") {
   REQUIRE_THROWS_WITH(empty({int64_t{1} << 40, int64_t{1} << 40}), Contains("overflow"));
   REQUIRE_THROWS_WITH(eye(-1), Contains("eye"));
   REQUIRE_THROWS_WITH(linspace(0, 1, -1), Contains("linspace"));
-  REQUIRE_THROWS_WITH(linspace(0, 1, 3, {.dtype = kInt64}), Contains("linspace") && Contains("int64"));
+  REQUIRE_THROWS_WITH(linspace(0, 1, 3, {.dtype = kInt64}),
+                      Contains("linspace") && Contains("int64"));
   REQUIRE_THROWS_WITH(from_vector(std::vector<float>{1, 2, 3}, {2, 2}),
                       Contains("from_vector") && Contains("[2, 2]"));
-  REQUIRE_THROWS_WITH(zeros({2}, {.dtype = kInt64, .requires_grad = true}), Contains("requires_grad"));
+  REQUIRE_THROWS_WITH(zeros({2}, {.dtype = kInt64, .requires_grad = true}),
+                      Contains("requires_grad"));
   // Without a CUDA backend (or device) a cuda tensor cannot be made; tests/cuda covers the backend.
   if (!cuda::is_available()) REQUIRE_THROWS_AS(zeros({2}, {.device = Device("cuda:0")}), Error);
   REQUIRE_THROWS_AS(Device("tpu"), Error);
@@ -104,7 +107,8 @@ TEST_CASE("arange", "[tensor][creation][arange]") {
     REQUIRE_THROWS_WITH(arange(0, 5, 0), Contains("arange") && Contains("step"));
     REQUIRE_THROWS_WITH(arange(0, 5, -1), Contains("arange") && Contains("sign"));
     REQUIRE_THROWS_WITH(arange(5, 0, 1), Contains("arange") && Contains("sign"));
-    REQUIRE_THROWS_WITH(arange(0.0, std::numeric_limits<double>::infinity(), 1.0), Contains("arange"));
+    REQUIRE_THROWS_WITH(arange(0.0, std::numeric_limits<double>::infinity(), 1.0),
+                        Contains("arange"));
     REQUIRE_THROWS_WITH(arange(0.0, std::nan(""), 1.0), Contains("arange"));
   }
 }
@@ -122,7 +126,8 @@ TEST_CASE("linspace hits both ends exactly", "[tensor][creation][linspace]") {
   if (steps > 1) CHECK(get(l, {steps - 1}) == round_to(dt, b));
   Ref ref(Shape{steps});
   for (int64_t i = 0; i < steps; ++i)
-    ref.v[i] = round_to(dt, steps == 1 ? a : a + (b - a) * static_cast<double>(i) / static_cast<double>(steps - 1));
+    ref.v[i] = round_to(
+        dt, steps == 1 ? a : a + (b - a) * static_cast<double>(i) / static_cast<double>(steps - 1));
   check_close("linspace", l, ref, Tol{1e-12 + tol_for(dt).atol, tol_for(dt).rtol});
 }
 

@@ -51,8 +51,8 @@ Ref binary_ref(const Tensor& a, const Tensor& b, DType out_dtype,
   }
   Ref r(shape);
   for_each_index(shape, [&](const Shape& i) {
-    r.at(i) = round_to(out_dtype, f(get(a, broadcast_index(a.shape(), i)),
-                                    get(b, broadcast_index(b.shape(), i))));
+    r.at(i) = round_to(
+        out_dtype, f(get(a, broadcast_index(a.shape(), i)), get(b, broadcast_index(b.shape(), i))));
   });
   return r;
 }
@@ -78,11 +78,14 @@ struct BinaryCase {
 
 const std::vector<BinaryCase>& binary_cases() {
   static const std::vector<BinaryCase> cases = {
-      {"add", [](auto& a, auto& b) { return nt::add(a, b); }, [](double x, double y) { return x + y; }},
-      {"sub", [](auto& a, auto& b) { return nt::sub(a, b); }, [](double x, double y) { return x - y; }},
-      {"mul", [](auto& a, auto& b) { return nt::mul(a, b); }, [](double x, double y) { return x * y; }},
-      {"div", [](auto& a, auto& b) { return nt::div(a, b); }, [](double x, double y) { return x / y; },
-       true},
+      {"add", [](auto& a, auto& b) { return nt::add(a, b); },
+       [](double x, double y) { return x + y; }},
+      {"sub", [](auto& a, auto& b) { return nt::sub(a, b); },
+       [](double x, double y) { return x - y; }},
+      {"mul", [](auto& a, auto& b) { return nt::mul(a, b); },
+       [](double x, double y) { return x * y; }},
+      {"div", [](auto& a, auto& b) { return nt::div(a, b); },
+       [](double x, double y) { return x / y; }, true},
       {"maximum", [](auto& a, auto& b) { return nt::maximum(a, b); },
        [](double x, double y) { return std::max(x, y); }},
       {"minimum", [](auto& a, auto& b) { return nt::minimum(a, b); },
@@ -97,7 +100,8 @@ struct ShapePair {
 
 }  // namespace
 
-TEST_CASE("binary arithmetic broadcasts every pattern and matches float64", "[tensor][elementwise]") {
+TEST_CASE("binary arithmetic broadcasts every pattern and matches float64",
+          "[tensor][elementwise]") {
   std::mt19937 rng(11);
   const DType dt = GENERATE(kFloat32, kFloat64, kBFloat16, kFloat16, kInt32, kInt64);
   const ShapePair sp = GENERATE(values<ShapePair>({
@@ -118,7 +122,8 @@ TEST_CASE("binary arithmetic broadcasts every pattern and matches float64", "[te
       {TESSERA_TEST_BIG(Shape({2, 129, 257}), Shape({2, 9, 17})), {1, 1, 1}},  // crosses the grain
       {{129, 1}, {1, 300}},
   }));
-  const Layout la = GENERATE(Layout::Contiguous, Layout::Transposed, Layout::Strided, Layout::Broadcast);
+  const Layout la =
+      GENERATE(Layout::Contiguous, Layout::Transposed, Layout::Strided, Layout::Broadcast);
 #ifdef NDEBUG
   const Layout lb = GENERATE(Layout::Contiguous, Layout::Strided);
 #else  // sanitizer builds: one right-hand layout keeps this case within seconds
@@ -177,11 +182,11 @@ TEST_CASE("type promotion table and weak scalars", "[tensor][elementwise][promot
   struct P {
     DType a, b, expect;
   };
-  for (const P p : {P{kInt32, kFloat16, kFloat16}, P{kBFloat16, kFloat16, kFloat32},
-                    P{kBool, kInt32, kInt32}, P{kBool, kInt64, kInt64}, P{kInt32, kInt64, kInt64},
-                    P{kFloat32, kFloat64, kFloat64}, P{kInt64, kBFloat16, kBFloat16},
-                    P{kBool, kBool, kBool}, P{kFloat16, kFloat32, kFloat32},
-                    P{kInt64, kFloat32, kFloat32}, P{kBool, kFloat16, kFloat16}}) {
+  for (const P p :
+       {P{kInt32, kFloat16, kFloat16}, P{kBFloat16, kFloat16, kFloat32}, P{kBool, kInt32, kInt32},
+        P{kBool, kInt64, kInt64}, P{kInt32, kInt64, kInt64}, P{kFloat32, kFloat64, kFloat64},
+        P{kInt64, kBFloat16, kBFloat16}, P{kBool, kBool, kBool}, P{kFloat16, kFloat32, kFloat32},
+        P{kInt64, kFloat32, kFloat32}, P{kBool, kFloat16, kFloat16}}) {
     CAPTURE(p.a, p.b);
     CHECK(promote_types(p.a, p.b) == p.expect);
     CHECK(promote_types(p.b, p.a) == p.expect);
@@ -200,7 +205,8 @@ TEST_CASE("type promotion table and weak scalars", "[tensor][elementwise][promot
   CHECK(nt::rdiv(i3, 1).dtype() == kFloat32);
 
   SECTION("weak scalars keep the tensor's category") {
-    const Tensor f32 = ones({2}), f16 = ones({2}, {.dtype = kFloat16}), bf = ones({2}, {.dtype = kBFloat16});
+    const Tensor f32 = ones({2}), f16 = ones({2}, {.dtype = kFloat16}),
+                 bf = ones({2}, {.dtype = kBFloat16});
     const Tensor i32 = ones({2}, {.dtype = kInt32}), i64 = ones({2}, {.dtype = kInt64});
     const Tensor b = ones({2}, {.dtype = kBool}), f64 = ones({2}, {.dtype = kFloat64});
     CHECK(nt::add(f32, 2.5).dtype() == kFloat32);
@@ -223,8 +229,10 @@ TEST_CASE("type promotion table and weak scalars", "[tensor][elementwise][promot
     // 1 + (2^-11 + 2^-22) is 1 + 2^-10 in float16, but 1 if the addend were rounded to float16
     // first (a tie, to 2^-11, then another tie, to 1).
     const double s = 1 + std::ldexp(1.0, -11) + std::ldexp(1.0, -22);
-    check_equal("f16 * scalar rounds once", nt::mul(f16, s), Ref({2}, {1 + std::ldexp(1.0, -10), 1 + std::ldexp(1.0, -10)}));
-    check_equal("f16 + scalar rounds once", nt::add(f16, s - 1), Ref({2}, {1 + std::ldexp(1.0, -10), 1 + std::ldexp(1.0, -10)}));
+    check_equal("f16 * scalar rounds once", nt::mul(f16, s),
+                Ref({2}, {1 + std::ldexp(1.0, -10), 1 + std::ldexp(1.0, -10)}));
+    check_equal("f16 + scalar rounds once", nt::add(f16, s - 1),
+                Ref({2}, {1 + std::ldexp(1.0, -10), 1 + std::ldexp(1.0, -10)}));
     CHECK(nt::mul(f16, s).dtype() == kFloat16);
     CHECK(nt::rsub(bf, 2.5).dtype() == kBFloat16);
     check_equal("bf16 rsub", nt::rsub(bf, 2.5), Ref({2}, {1.5, 1.5}));
@@ -253,8 +261,10 @@ TEST_CASE("comparisons and logical ops", "[tensor][elementwise][compare]") {
   const Layout la = GENERATE(Layout::Contiguous, Layout::Transposed, Layout::Strided);
   CAPTURE(dt, layout_name(la));
   // Small integer range so equality happens often.
-  const Tensor a = nt::round(random_tensor({7, 33}, dt == kBool ? kBool : kFloat64, rng, la, -2, 2));
-  const Tensor b0 = nt::round(random_tensor({33}, dt == kBool ? kBool : kFloat64, rng, Layout::Strided, -2, 2));
+  const Tensor a =
+      nt::round(random_tensor({7, 33}, dt == kBool ? kBool : kFloat64, rng, la, -2, 2));
+  const Tensor b0 =
+      nt::round(random_tensor({33}, dt == kBool ? kBool : kFloat64, rng, Layout::Strided, -2, 2));
   const Tensor x = nt::to(a, dt), y = nt::to(b0, dt);
   struct C {
     const char* name;
@@ -276,14 +286,18 @@ TEST_CASE("comparisons and logical ops", "[tensor][elementwise][compare]") {
     CAPTURE(c.name);
     const Tensor out = c.op(x, y);
     CHECK(out.dtype() == kBool);
-    check_equal(c.name, out, binary_ref(x, y, kBool, [&](double p, double q) { return c.ref(p, q) ? 1.0 : 0.0; }));
+    check_equal(c.name, out, binary_ref(x, y, kBool, [&](double p, double q) {
+                  return c.ref(p, q) ? 1.0 : 0.0;
+                }));
   }
   const Tensor n = nt::logical_not(x);
   CHECK(n.dtype() == kBool);
   check_equal("logical_not", n, unary_ref(x, kBool, [](double v) { return v == 0 ? 1.0 : 0.0; }));
   if (dt != kBool) {
-    check_equal("ge scalar", nt::ge(x, 1), unary_ref(x, kBool, [](double v) { return v >= 1 ? 1.0 : 0.0; }));
-    check_equal("ne scalar", nt::ne(x, 0), unary_ref(x, kBool, [](double v) { return v != 0 ? 1.0 : 0.0; }));
+    check_equal("ge scalar", nt::ge(x, 1),
+                unary_ref(x, kBool, [](double v) { return v >= 1 ? 1.0 : 0.0; }));
+    check_equal("ne scalar", nt::ne(x, 0),
+                unary_ref(x, kBool, [](double v) { return v != 0 ? 1.0 : 0.0; }));
   }
 }
 
@@ -378,9 +392,11 @@ TEST_CASE("unary ops on integer inputs", "[tensor][elementwise][unary]") {
   CHECK(nt::sqrt(tensor({true})).dtype() == kFloat32);
 }
 
-TEST_CASE("special values: NaN, inf, signed zero, half-to-even rounding", "[tensor][elementwise][unary]") {
+TEST_CASE("special values: NaN, inf, signed zero, half-to-even rounding",
+          "[tensor][elementwise][unary]") {
   const Tensor r = tensor({-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5, 0.49999999999999994, -0.0, 1e300});
-  check_equal("round half to even", nt::round(r), Ref({10}, {-2, -2, -0.0, 0, 2, 2, 4, 0, 0, 1e300}));
+  check_equal("round half to even", nt::round(r),
+              Ref({10}, {-2, -2, -0.0, 0, 2, 2, 4, 0, 0, 1e300}));
   CHECK(std::signbit(get(nt::round(r), {2})));
   const Tensor rf = tensor({2.5f, 3.5f, -0.5f}, {.dtype = kFloat16});
   check_equal("round f16", nt::round(rf), Ref({3}, {2, 4, 0}));
@@ -398,10 +414,12 @@ TEST_CASE("special values: NaN, inf, signed zero, half-to-even rounding", "[tens
   check_close("gelu", nt::gelu(nt::narrow(s, 0, 0, 4)), Ref({4}, {gelu_ref(-1), 0, kInf, kNaN}));
   check_equal("reciprocal", nt::reciprocal(tensor({0.0, -0.0})), Ref({2}, {kInf, -kInf}));
   const Tensor big = tensor({-100.0f, 100.0f});
-  check_close("sigmoid saturates without NaN", nt::sigmoid(big), Ref({2}, {round_to(kFloat32, std::exp(-100.0)), 1}));
+  check_close("sigmoid saturates without NaN", nt::sigmoid(big),
+              Ref({2}, {round_to(kFloat32, std::exp(-100.0)), 1}));
 }
 
-TEST_CASE("gelu_backward matches central finite differences of gelu in float64", "[tensor][elementwise][gelu]") {
+TEST_CASE("gelu_backward matches central finite differences of gelu in float64",
+          "[tensor][elementwise][gelu]") {
   std::mt19937 rng(15);
   const bool approx = GENERATE(false, true);
   CAPTURE(approx);
@@ -440,7 +458,8 @@ TEST_CASE("where, masked_fill, clamp", "[tensor][elementwise][select]") {
     check_equal("where", out, ref);
     const Tensor ws = nt::where(cond, a, 2.5);
     CHECK(ws.dtype() == kFloat32);
-    REQUIRE_THROWS_WITH(nt::where(nt::to(cond, kInt32), a, b), Contains("where") && Contains("bool"));
+    REQUIRE_THROWS_WITH(nt::where(nt::to(cond, kInt32), a, b),
+                        Contains("where") && Contains("bool"));
     REQUIRE_THROWS_WITH(nt::where(cond, ones({4}), b), Contains("where"));
   }
   SECTION("masked_fill") {
@@ -450,9 +469,11 @@ TEST_CASE("where, masked_fill, clamp", "[tensor][elementwise][select]") {
     const Tensor out = nt::masked_fill(x, mask, -7);
     CHECK(out.dtype() == dt);
     Ref ref(x.shape());
-    for_each_index(x.shape(), [&](const Shape& i) { ref.at(i) = get(mask, {i[1]}) != 0 ? -7.0 : get(x, i); });
+    for_each_index(x.shape(),
+                   [&](const Shape& i) { ref.at(i) = get(mask, {i[1]}) != 0 ? -7.0 : get(x, i); });
     check_equal("masked_fill", out, ref);
-    REQUIRE_THROWS_WITH(nt::masked_fill(x, nt::to(mask, kInt32), 0), Contains("masked_fill") && Contains("bool"));
+    REQUIRE_THROWS_WITH(nt::masked_fill(x, nt::to(mask, kInt32), 0),
+                        Contains("masked_fill") && Contains("bool"));
     REQUIRE_THROWS_WITH(nt::masked_fill(x, random_tensor({3, 4, 9}, kBool, rng), 0),
                         Contains("masked_fill"));
     // -inf fill (attention masks).
@@ -462,10 +483,13 @@ TEST_CASE("where, masked_fill, clamp", "[tensor][elementwise][select]") {
   SECTION("clamp") {
     const DType dt = GENERATE(kFloat32, kFloat64, kFloat16, kInt32);
     const Tensor x = random_tensor({7, 17}, dt, rng, Layout::Strided, -5, 5);
-    check_close("clamp both", nt::clamp(x, -1, 2), unary_ref(x, dt, [](double v) { return std::clamp(v, -1.0, 2.0); }));
-    check_close("clamp lo", nt::clamp(x, 0, std::nullopt), unary_ref(x, dt, [](double v) { return std::max(v, 0.0); }));
-    check_close("clamp hi", nt::clamp(x, std::nullopt, -0.5),
-                unary_ref(x, is_floating(dt) ? dt : kFloat32, [](double v) { return std::min(v, -0.5); }));
+    check_close("clamp both", nt::clamp(x, -1, 2),
+                unary_ref(x, dt, [](double v) { return std::clamp(v, -1.0, 2.0); }));
+    check_close("clamp lo", nt::clamp(x, 0, std::nullopt),
+                unary_ref(x, dt, [](double v) { return std::max(v, 0.0); }));
+    check_close(
+        "clamp hi", nt::clamp(x, std::nullopt, -0.5),
+        unary_ref(x, is_floating(dt) ? dt : kFloat32, [](double v) { return std::min(v, -0.5); }));
     // lo > hi: every element becomes hi (torch.clamp's documented behaviour).
     check_close("clamp lo > hi", nt::clamp(x, 3, 1), unary_ref(x, dt, [](double) { return 1.0; }));
   }
@@ -493,7 +517,8 @@ TEST_CASE("in-place ops write through views", "[tensor][elementwise][inplace]") 
     Ref expect = before;
     for (int64_t i = 0; i < 4; ++i)
       for (int64_t j = 0; j < 3; ++j)
-        expect.at({i + 1, 1 + 3 * j}) = round_to(kFloat32, before.at({i + 1, 1 + 3 * j}) + get(other, {j}));
+        expect.at({i + 1, 1 + 3 * j}) =
+            round_to(kFloat32, before.at({i + 1, 1 + 3 * j}) + get(other, {j}));
     check_close("add_ through a view", base, expect);
   }
   SECTION("each in-place op against its reference") {
@@ -517,7 +542,7 @@ TEST_CASE("in-place ops write through views", "[tensor][elementwise][inplace]") 
     for (const C& c : cases) {
       CAPTURE(c.name);
       Tensor big = nt::clone(nt::transpose(nt::cat({x0, x0}, 0), 0, 1));  // (7, 10)
-      Tensor t = nt::transpose(nt::narrow(big, 1, 5, 5), 0, 1);               // (5, 7) view
+      Tensor t = nt::transpose(nt::narrow(big, 1, 5, 5), 0, 1);           // (5, 7) view
       REQUIRE(t.shares_storage(big));
       c.op(t);
       check_close(c.name, t, binary_ref(x0, o, dt, c.ref));
@@ -528,7 +553,8 @@ TEST_CASE("in-place ops write through views", "[tensor][elementwise][inplace]") 
     nt::add_(t, 1.5);
     check_close("add_ scalar", t, unary_ref(x0, dt, [](double v) { return v + 1.5; }));
     nt::mul_(t, 2);
-    check_close("mul_ scalar", t, unary_ref(x0, dt, [dt](double v) { return round_to(dt, v + 1.5) * 2; }));
+    check_close("mul_ scalar", t,
+                unary_ref(x0, dt, [dt](double v) { return round_to(dt, v + 1.5) * 2; }));
   }
   SECTION("fill_, zero_, masked_fill_, clamp_ on strided views") {
     Tensor base = zeros({4, 6}, {.dtype = kInt64});
@@ -537,10 +563,14 @@ TEST_CASE("in-place ops write through views", "[tensor][elementwise][inplace]") 
     Tensor col = nt::select(base, 1, 1);
     nt::fill_(col, -1);
     Ref ref({4, 6});
-    for_each_index(ref.shape, [&](const Shape& i) { ref.at(i) = i[1] % 2 == 0 ? 7 : i[1] == 1 ? -1 : 0; });
+    for_each_index(ref.shape, [&](const Shape& i) {
+      ref.at(i) = i[1] % 2 == 0 ? 7 : i[1] == 1 ? -1 : 0;
+    });
     check_equal("fill_", base, ref);
     nt::zero_(v);
-    for_each_index(ref.shape, [&](const Shape& i) { if (i[1] % 2 == 0) ref.at(i) = 0; });
+    for_each_index(ref.shape, [&](const Shape& i) {
+      if (i[1] % 2 == 0) ref.at(i) = 0;
+    });
     check_equal("zero_", base, ref);
     Tensor fm = nt::clone(nt::reshape(arange(0.0, 6.0), {2, 3}));
     Tensor ft = nt::transpose(fm, 0, 1);  // (3, 2) view
@@ -557,11 +587,11 @@ TEST_CASE("in-place ops write through views", "[tensor][elementwise][inplace]") 
     REQUIRE_THROWS_WITH(nt::fill_(e, 1), Contains("expanded"));
     REQUIRE_THROWS_WITH(nt::mul_(e, 2.0), Contains("expanded"));
     Tensor s = ones({3});
-    REQUIRE_THROWS_WITH(nt::add_(s, ones({2, 3})), Contains("add_") && Contains("[2, 3]") &&
-                                                       Contains("[3]"));
+    REQUIRE_THROWS_WITH(nt::add_(s, ones({2, 3})),
+                        Contains("add_") && Contains("[2, 3]") && Contains("[3]"));
     Tensor i = ones({3}, {.dtype = kInt64});
-    REQUIRE_THROWS_WITH(nt::add_(i, ones({3})), Contains("add_") && Contains("int64") &&
-                                                    Contains("float32"));
+    REQUIRE_THROWS_WITH(nt::add_(i, ones({3})),
+                        Contains("add_") && Contains("int64") && Contains("float32"));
     REQUIRE_THROWS_WITH(nt::add_(i, 2.5), Contains("add_"));
     REQUIRE_THROWS_WITH(nt::add_scaled_(i, i, 0.5), Contains("add_scaled_"));
     REQUIRE_THROWS_WITH(nt::div_(i, i), Contains("div_"));
@@ -623,9 +653,11 @@ TEST_CASE("allclose and equal", "[tensor][elementwise]") {
   CHECK(nt::equal(zeros({0, 2}), zeros({0, 2})));
 }
 
-TEST_CASE("elementwise results are bit-identical across thread counts", "[tensor][elementwise][determinism]") {
+TEST_CASE("elementwise results are bit-identical across thread counts",
+          "[tensor][elementwise][determinism]") {
   std::mt19937 rng(19);
-  const int64_t n = TESSERA_TEST_BIG((int64_t{1} << 20) + 64 * 3, int64_t{1} << 17);  // > 1M in Release
+  const int64_t n =
+      TESSERA_TEST_BIG((int64_t{1} << 20) + 64 * 3, int64_t{1} << 17);  // > 1M in Release
   const Tensor a = random_tensor({n / 64, 64}, kFloat32, rng, Layout::Transposed);
   const Tensor b = random_tensor({64}, kFloat32, rng);
   auto run = [&] {
@@ -645,10 +677,12 @@ TEST_CASE("elementwise results are bit-identical across thread counts", "[tensor
       CHECK(bitwise_equal(got[k], ref[k]));
     }
   }
-  check_close("add large", ref[0], binary_ref(a, b, kFloat32, [](double x, double y) { return x + y; }));
+  check_close("add large", ref[0],
+              binary_ref(a, b, kFloat32, [](double x, double y) { return x + y; }));
 }
 
-TEST_CASE("the strided loop handles high-rank permuted layouts across chunk boundaries", "[tensor][elementwise][loop]") {
+TEST_CASE("the strided loop handles high-rank permuted layouts across chunk boundaries",
+          "[tensor][elementwise][loop]") {
   std::mt19937 rng(20);
   // 12 dims, 69984 elements: the 32768-element chunks start in the middle of inner runs.
   const Shape shape = {3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 3};
@@ -673,5 +707,6 @@ TEST_CASE("the strided loop handles high-rank permuted layouts across chunk boun
     check_equal("copy_ into a scrambled view", out, Ref::of(y));
   }
   Shape too_many(17, 1);
-  REQUIRE_THROWS_WITH(nt::add(zeros(too_many), zeros(too_many)), Contains("add") && Contains("16 dims"));
+  REQUIRE_THROWS_WITH(nt::add(zeros(too_many), zeros(too_many)),
+                      Contains("add") && Contains("16 dims"));
 }

@@ -50,13 +50,18 @@ TEST_CASE("index_select", "[tensor][index]") {
   }
   const Tensor e = nt::index_select(x, 1, zeros({0}, {.dtype = kInt64}));
   CHECK(e.shape() == Shape{5, 0, 3});
-  CHECK(nt::index_select(x, 0, scalar_tensor(int64_t{4}, {.dtype = kInt64})).shape() == Shape{1, 7, 3});
+  CHECK(nt::index_select(x, 0, scalar_tensor(int64_t{4}, {.dtype = kInt64})).shape() ==
+        Shape{1, 7, 3});
   REQUIRE_THROWS_WITH(nt::index_select(x, 1, tensor({0, 7})),
                       Contains("index_select") && Contains("7") && Contains("[0, 7)"));
-  REQUIRE_THROWS_WITH(nt::index_select(x, 1, tensor({-1})), Contains("index_select") && Contains("-1"));
-  REQUIRE_THROWS_WITH(nt::index_select(x, 1, tensor({0.0f})), Contains("index_select") && Contains("float32"));
-  REQUIRE_THROWS_WITH(nt::index_select(x, 1, zeros({2, 2}, {.dtype = kInt64})), Contains("index_select"));
-  REQUIRE_THROWS_WITH(nt::index_select(x, 3, tensor({0})), Contains("index_select") && Contains("out of range"));
+  REQUIRE_THROWS_WITH(nt::index_select(x, 1, tensor({-1})),
+                      Contains("index_select") && Contains("-1"));
+  REQUIRE_THROWS_WITH(nt::index_select(x, 1, tensor({0.0f})),
+                      Contains("index_select") && Contains("float32"));
+  REQUIRE_THROWS_WITH(nt::index_select(x, 1, zeros({2, 2}, {.dtype = kInt64})),
+                      Contains("index_select"));
+  REQUIRE_THROWS_WITH(nt::index_select(x, 3, tensor({0})),
+                      Contains("index_select") && Contains("out of range"));
 }
 
 TEST_CASE("gather", "[tensor][index]") {
@@ -82,10 +87,14 @@ TEST_CASE("gather", "[tensor][index]") {
     });
     check_equal("gather", out, ref);
   }
-  REQUIRE_THROWS_WITH(nt::gather(x, 1, zeros({4, 2}, {.dtype = kInt64})), Contains("gather") && Contains("dims"));
-  REQUIRE_THROWS_WITH(nt::gather(x, 1, zeros({5, 2, 2}, {.dtype = kInt64})), Contains("gather") && Contains("larger"));
-  REQUIRE_THROWS_WITH(nt::gather(x, 1, full({1, 1, 1}, 6, {.dtype = kInt64})), Contains("gather") && Contains("6"));
-  REQUIRE_THROWS_WITH(nt::gather(x, 1, zeros({1, 1, 1})), Contains("gather") && Contains("float32"));
+  REQUIRE_THROWS_WITH(nt::gather(x, 1, zeros({4, 2}, {.dtype = kInt64})),
+                      Contains("gather") && Contains("dims"));
+  REQUIRE_THROWS_WITH(nt::gather(x, 1, zeros({5, 2, 2}, {.dtype = kInt64})),
+                      Contains("gather") && Contains("larger"));
+  REQUIRE_THROWS_WITH(nt::gather(x, 1, full({1, 1, 1}, 6, {.dtype = kInt64})),
+                      Contains("gather") && Contains("6"));
+  REQUIRE_THROWS_WITH(nt::gather(x, 1, zeros({1, 1, 1})),
+                      Contains("gather") && Contains("float32"));
 }
 
 TEST_CASE("scatter_add and scatter_add_ with repeated indices", "[tensor][index]") {
@@ -113,7 +122,7 @@ TEST_CASE("scatter_add and scatter_add_ with repeated indices", "[tensor][index]
     check_close("scatter_add", out, ref);
     // In place through a transposed view of a base: writes land in the base.
     Tensor base = nt::clone(nt::transpose(self, 0, 1));  // (6, 5)
-    Tensor view = nt::transpose(base, 0, 1);            // (5, 6) view
+    Tensor view = nt::transpose(base, 0, 1);             // (5, 6) view
     const uint64_t v0 = base.version();
     nt::scatter_add_(view, dim, idx, src);
     CHECK(base.version() > v0);
@@ -173,8 +182,10 @@ TEST_CASE("embedding and embedding_backward", "[tensor][index][embedding]") {
   CHECK(bitwise_equal(g1, g3));
 
   REQUIRE_THROWS_WITH(nt::embedding(w, tensor({0, 11})), Contains("embedding") && Contains("11"));
-  REQUIRE_THROWS_WITH(nt::embedding(w, tensor({0.0f})), Contains("embedding") && Contains("float32"));
-  REQUIRE_THROWS_WITH(nt::embedding(nt::select(w, 0, 0), tensor({0})), Contains("embedding") && Contains("weight"));
+  REQUIRE_THROWS_WITH(nt::embedding(w, tensor({0.0f})),
+                      Contains("embedding") && Contains("float32"));
+  REQUIRE_THROWS_WITH(nt::embedding(nt::select(w, 0, 0), tensor({0})),
+                      Contains("embedding") && Contains("weight"));
   REQUIRE_THROWS_WITH(nt::embedding_backward(g, ids, 5), Contains("embedding_backward"));
   REQUIRE_THROWS_WITH(nt::embedding_backward(nt::narrow(g, 1, 0, 16), ids, V),
                       Contains("embedding_backward") && Contains("[3, 16, 7]"));
@@ -188,7 +199,9 @@ TEST_CASE("one_hot", "[tensor][index]") {
   REQUIRE(oh.shape() == Shape{3, 2, 5});
   CHECK(oh.dtype() == kInt64);
   Ref ref(oh.shape());
-  for_each_index(oh.shape(), [&](const Shape& i) { ref.at(i) = get_i64(ids, {i[1], i[0]}) == i[2] ? 1 : 0; });
+  for_each_index(oh.shape(), [&](const Shape& i) {
+    ref.at(i) = get_i64(ids, {i[1], i[0]}) == i[2] ? 1 : 0;
+  });
   check_equal("one_hot", oh, ref);
   CHECK(nt::one_hot(scalar_tensor(int64_t{1}, {.dtype = kInt64}), 3).shape() == Shape{3});
   CHECK(nt::one_hot(zeros({0}, {.dtype = kInt64}), 3).shape() == Shape{0, 3});

@@ -93,7 +93,8 @@ void check_matmul(const Tensor& out, const Tensor& a, const Tensor& b) {
   bool ok = true;
   for_each_index(r.value.shape, [&](const Shape& i) {
     const double got = get(out, i), ref = r.value.at(i);
-    const double bound = base.atol + base.rtol * std::abs(ref) + 4 * std::sqrt(double(k) + 1) * u * r.abs_sum.at(i);
+    const double bound =
+        base.atol + base.rtol * std::abs(ref) + 4 * std::sqrt(double(k) + 1) * u * r.abs_sum.at(i);
     const double err = std::abs(got - ref);
     if (!(err <= bound)) {
       ok = false;
@@ -104,9 +105,9 @@ void check_matmul(const Tensor& out, const Tensor& a, const Tensor& b) {
     }
   });
   if (!ok) {
-    FAIL_CHECK("matmul " << describe(a) << " @ " << describe(b) << ": worst at " << shape_str(worst_i)
-                         << " got " << get(out, worst_i) << " expected " << r.value.at(worst_i)
-                         << " (error / bound = " << worst << ")");
+    FAIL_CHECK("matmul " << describe(a) << " @ " << describe(b) << ": worst at "
+                         << shape_str(worst_i) << " got " << get(out, worst_i) << " expected "
+                         << r.value.at(worst_i) << " (error / bound = " << worst << ")");
   }
 }
 
@@ -120,25 +121,25 @@ TEST_CASE("matmul follows torch.matmul for every rank combination", "[tensor][li
   std::mt19937 rng(31);
   const DType dt = GENERATE(kFloat32, kFloat64, kBFloat16, kFloat16);
   const MatmulCase c = GENERATE(values<MatmulCase>({
-      {{7}, {7}},                          // dot -> 0-d
+      {{7}, {7}},  // dot -> 0-d
       {{1}, {1}},
-      {{5, 7}, {7}},                       // matrix-vector
-      {{7}, {7, 3}},                       // vector-matrix
+      {{5, 7}, {7}},  // matrix-vector
+      {{7}, {7, 3}},  // vector-matrix
       {{1, 1}, {1, 1}},
       {{3, 17}, {17, 33}},
-      {{33, 1}, {1, 17}},                  // outer product (K = 1)
-      {{4, 3, 7}, {4, 7, 5}},              // batched
-      {{4, 3, 7}, {7, 5}},                 // broadcast weight
-      {{3, 7}, {4, 7, 5}},                 // broadcast left
-      {{2, 1, 3, 7}, {4, 7, 5}},           // (B, 1, M, K) x (H, K, N)
-      {{2, 4, 3, 7}, {7}},                 // batched matrix-vector
-      {{7}, {2, 4, 7, 3}},                 // vector-batched matrix
+      {{33, 1}, {1, 17}},         // outer product (K = 1)
+      {{4, 3, 7}, {4, 7, 5}},     // batched
+      {{4, 3, 7}, {7, 5}},        // broadcast weight
+      {{3, 7}, {4, 7, 5}},        // broadcast left
+      {{2, 1, 3, 7}, {4, 7, 5}},  // (B, 1, M, K) x (H, K, N)
+      {{2, 4, 3, 7}, {7}},        // batched matrix-vector
+      {{7}, {2, 4, 7, 3}},        // vector-batched matrix
       {{1, 5, 7}, {3, 1, 7, 2}},
-      {{129, 65}, {65, 31}},               // crosses BLAS blocking
-      {{0, 7}, {7, 5}},                    // M = 0
-      {{3, 0}, {0, 5}},                    // K = 0 -> zeros
-      {{3, 7}, {7, 0}},                    // N = 0
-      {{0, 3, 4}, {4, 2}},                 // batch 0
+      {{129, 65}, {65, 31}},  // crosses BLAS blocking
+      {{0, 7}, {7, 5}},       // M = 0
+      {{3, 0}, {0, 5}},       // K = 0 -> zeros
+      {{3, 7}, {7, 0}},       // N = 0
+      {{0, 3, 4}, {4, 2}},    // batch 0
   }));
   CAPTURE(dt, shape_str(c.a), shape_str(c.b));
   const Tensor a = random_tensor(c.a, dt, rng, Layout::Contiguous, -1, 1);
@@ -153,8 +154,10 @@ TEST_CASE("matmul follows torch.matmul for every rank combination", "[tensor][li
 TEST_CASE("matmul of transposed, sliced and expanded operands", "[tensor][linalg]") {
   std::mt19937 rng(32);
   const DType dt = GENERATE(kFloat32, kFloat64, kBFloat16);
-  const Layout la = GENERATE(Layout::Contiguous, Layout::Transposed, Layout::Strided, Layout::Broadcast);
-  const Layout lb = GENERATE(Layout::Contiguous, Layout::Transposed, Layout::Strided, Layout::Broadcast);
+  const Layout la =
+      GENERATE(Layout::Contiguous, Layout::Transposed, Layout::Strided, Layout::Broadcast);
+  const Layout lb =
+      GENERATE(Layout::Contiguous, Layout::Transposed, Layout::Strided, Layout::Broadcast);
   CAPTURE(dt, layout_name(la), layout_name(lb));
   SECTION("2-d") {
     const Tensor a = random_tensor({17, 33}, dt, rng, la, -1, 1);
@@ -169,10 +172,10 @@ TEST_CASE("matmul of transposed, sliced and expanded operands", "[tensor][linalg
   }
   SECTION("views made by the ops themselves") {
     const Tensor base = random_tensor({9, 20}, dt, rng, la, -1, 1);
-    const Tensor at = nt::t(base);                          // (20, 9) transpose view
+    const Tensor at = nt::t(base);  // (20, 9) transpose view
     const Tensor bs = nt::slice(random_tensor({9, 12}, dt, rng, lb, -1, 1), 1, 1, 12, 2);  // (9, 6)
     check_matmul(nt::matmul(at, bs), at, bs);
-    const Tensor col = nt::select(base, 1, 3);              // (9) strided vector
+    const Tensor col = nt::select(base, 1, 3);  // (9) strided vector
     check_matmul(nt::matmul(at, col), at, col);
     check_matmul(nt::matmul(col, bs), col, bs);
     const Tensor w = nt::expand(random_tensor({1, 9, 6}, dt, rng, lb, -1, 1), {4, 9, 6});
@@ -193,18 +196,24 @@ TEST_CASE("matmul accuracy on larger sizes", "[tensor][linalg]") {
 
 TEST_CASE("matmul shape and dtype errors", "[tensor][linalg][errors]") {
   const Tensor a = ones({3, 4}), b = ones({5, 2});
-  REQUIRE_THROWS_WITH(nt::matmul(a, b), Contains("matmul") && Contains("[3, 4]") && Contains("[5, 2]"));
+  REQUIRE_THROWS_WITH(nt::matmul(a, b),
+                      Contains("matmul") && Contains("[3, 4]") && Contains("[5, 2]"));
   REQUIRE_THROWS_WITH(nt::matmul(ones({4}), ones({5})), Contains("matmul") && Contains("[4]"));
-  REQUIRE_THROWS_WITH(nt::matmul(scalar_tensor(1.0), ones({2})), Contains("matmul") && Contains("1 dim"));
-  REQUIRE_THROWS_WITH(nt::matmul(ones({2, 3, 4}), ones({3, 4, 5})), Contains("matmul") && Contains("batch"));
-  REQUIRE_THROWS_WITH(nt::mm(ones({2, 3, 4}), ones({4, 5})), Contains("mm") && Contains("[2, 3, 4]"));
-  REQUIRE_THROWS_WITH(nt::bmm(ones({2, 3, 4}), ones({3, 4, 5})), Contains("bmm") && Contains("[3, 4, 5]"));
+  REQUIRE_THROWS_WITH(nt::matmul(scalar_tensor(1.0), ones({2})),
+                      Contains("matmul") && Contains("1 dim"));
+  REQUIRE_THROWS_WITH(nt::matmul(ones({2, 3, 4}), ones({3, 4, 5})),
+                      Contains("matmul") && Contains("batch"));
+  REQUIRE_THROWS_WITH(nt::mm(ones({2, 3, 4}), ones({4, 5})),
+                      Contains("mm") && Contains("[2, 3, 4]"));
+  REQUIRE_THROWS_WITH(nt::bmm(ones({2, 3, 4}), ones({3, 4, 5})),
+                      Contains("bmm") && Contains("[3, 4, 5]"));
   REQUIRE_THROWS_WITH(nt::bmm(ones({3, 4}), ones({4, 5})), Contains("bmm"));
   REQUIRE_THROWS_WITH(nt::matmul(ones({2, 2}, {.dtype = kInt64}), ones({2, 2}, {.dtype = kInt64})),
                       Contains("matmul") && Contains("floating"));
   // Mixed dtypes promote.
   CHECK(nt::matmul(ones({2, 2}), ones({2, 2}, {.dtype = kFloat64})).dtype() == kFloat64);
-  CHECK(nt::matmul(ones({2, 2}, {.dtype = kBFloat16}), ones({2, 2}, {.dtype = kFloat16})).dtype() == kFloat32);
+  CHECK(nt::matmul(ones({2, 2}, {.dtype = kBFloat16}), ones({2, 2}, {.dtype = kFloat16})).dtype() ==
+        kFloat32);
 }
 
 TEST_CASE("matmul results are the same on 1 and 3 threads", "[tensor][linalg][determinism]") {

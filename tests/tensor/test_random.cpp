@@ -59,7 +59,8 @@ TEST_CASE("rand/randn/randint follow the documented Philox stream layout", "[ten
   const Tensor u = rand({3, 5}, {}, &g);  // 15 floats: 4 counters
   CHECK(g.offset() == 7 + 4);
   for (int64_t i = 0; i < 15; ++i) {
-    const float expect = uniform_float(Philox4x32::generate(1234, 7 + i / 4)[static_cast<int>(i % 4)]);
+    const float expect =
+        uniform_float(Philox4x32::generate(1234, 7 + i / 4)[static_cast<int>(i % 4)]);
     CHECK(get(u, {i / 5, i % 5}) == expect);
   }
   const Tensor ud = rand({5}, {.dtype = kFloat64}, &g);  // 5 doubles: 3 counters
@@ -79,7 +80,8 @@ TEST_CASE("rand/randn/randint follow the documented Philox stream layout", "[ten
   }
 }
 
-TEST_CASE("same seed gives the same numbers; offsets advance; manual_seed resets", "[tensor][random]") {
+TEST_CASE("same seed gives the same numbers; offsets advance; manual_seed resets",
+          "[tensor][random]") {
   const DType dt = GENERATE(kFloat32, kFloat64, kBFloat16, kFloat16);
   CAPTURE(dt);
   Generator a(42), b(42), c(43);
@@ -107,7 +109,8 @@ TEST_CASE("random draws are identical on 1, 2 and 3 threads", "[tensor][random][
     Generator g(99);
     return std::vector<Tensor>{rand({kN}, {}, &g), randn({kN + 3}, {.dtype = kFloat64}, &g),
                                randint(-5, 17, {kN / 2 + 1}, {.dtype = kInt64}, &g),
-                               bernoulli(0.3, {kN / 4}, {}, &g), normal(2, 3, {1001}, {.dtype = kBFloat16}, &g)};
+                               bernoulli(0.3, {kN / 4}, {}, &g),
+                               normal(2, 3, {1001}, {.dtype = kBFloat16}, &g)};
   };
   std::vector<Tensor> ref;
   {
@@ -198,7 +201,8 @@ TEST_CASE("randint covers [low, high) uniformly", "[tensor][random][stats]") {
   const Tensor big = randint(-(int64_t{1} << 62), int64_t{1} << 62, {1000}, {.dtype = kInt64}, &g);
   for (double v : values(big)) CHECK(std::abs(v) <= std::ldexp(1.0, 62));
   REQUIRE_THROWS_WITH(randint(3, 3, {2}), Contains("randint") && Contains("low"));
-  REQUIRE_THROWS_WITH(randint(0, 2, {2}, {.dtype = kBool}), Contains("randint") && Contains("bool"));
+  REQUIRE_THROWS_WITH(randint(0, 2, {2}, {.dtype = kBool}),
+                      Contains("randint") && Contains("bool"));
 }
 
 TEST_CASE("bernoulli frequencies", "[tensor][random][stats]") {
@@ -212,7 +216,8 @@ TEST_CASE("bernoulli frequencies", "[tensor][random][stats]") {
     CHECK(nt::equal(nt::logical_or(nt::eq(b, 0), nt::eq(b, 1)), ones({kN}, {.dtype = kBool})));
   }
   // Per-element probabilities, non-contiguous p.
-  const Tensor pr = nt::transpose(from_vector(std::vector<double>{0, 1.0 / 3, 2.0 / 3, 1}, {2, 2}), 0, 1);
+  const Tensor pr =
+      nt::transpose(from_vector(std::vector<double>{0, 1.0 / 3, 2.0 / 3, 1}, {2, 2}), 0, 1);
   const int reps = TESSERA_TEST_BIG(20000, 2000);
   Tensor pv = nt::expand(nt::unsqueeze(pr, 0), {reps, 2, 2});
   const Tensor draws = bernoulli(pv, &g);

@@ -35,10 +35,12 @@ using Fold = std::function<double(const std::vector<double>&)>;
 
 /// Reference reduction: collects the values of each output element (in row-major order of the
 /// reduced dims) and folds them. `dims` are as given to the op (may be negative; empty = all).
-Ref reduce_ref(const Tensor& x, const Shape& dims_in, bool keepdim, DType out_dtype, const Fold& fold) {
+Ref reduce_ref(const Tensor& x, const Shape& dims_in, bool keepdim, DType out_dtype,
+               const Fold& fold) {
   const int64_t nd = x.dim();
   std::vector<bool> red(static_cast<size_t>(nd), dims_in.empty());
-  for (int64_t d : dims_in) red[static_cast<size_t>(d < 0 ? d + std::max<int64_t>(nd, 1) : d)] = true;
+  for (int64_t d : dims_in)
+    red[static_cast<size_t>(d < 0 ? d + std::max<int64_t>(nd, 1) : d)] = true;
   Shape out_shape, kept;
   for (int64_t d = 0; d < nd; ++d) {
     if (!red[d]) {
@@ -53,8 +55,10 @@ Ref reduce_ref(const Tensor& x, const Shape& dims_in, bool keepdim, DType out_dt
   for_each_index(x.shape(), [&](const Shape& i) {
     Shape o;
     for (int64_t d = 0; d < nd; ++d) {
-      if (!red[d]) o.push_back(i[d]);
-      else if (keepdim) o.push_back(0);
+      if (!red[d])
+        o.push_back(i[d]);
+      else if (keepdim)
+        o.push_back(0);
     }
     groups[static_cast<size_t>(flat_index(out_shape, o))].push_back(get(x, i));
   });
@@ -126,7 +130,8 @@ Tol widened(DType dt, double factor) {
 TEST_CASE("reductions over every subset of dims of a 4-d tensor", "[tensor][reduce]") {
   std::mt19937 rng(21);
   const DType dt = GENERATE(kFloat32, kFloat64, kBFloat16, kFloat16);
-  const Layout layout = GENERATE(Layout::Contiguous, Layout::Transposed, Layout::Strided, Layout::Broadcast);
+  const Layout layout =
+      GENERATE(Layout::Contiguous, Layout::Transposed, Layout::Strided, Layout::Broadcast);
   const bool keepdim = GENERATE(false, true);
   const bool negative = GENERATE(false, true);
   CAPTURE(dt, layout_name(layout), keepdim, negative);
@@ -135,10 +140,12 @@ TEST_CASE("reductions over every subset of dims of a 4-d tensor", "[tensor][redu
     CAPTURE(shape_str(dims));
     check_close("sum", nt::sum(x, dims, keepdim), reduce_ref(x, dims, keepdim, dt, f_sum));
     check_close("mean", nt::mean(x, dims, keepdim), reduce_ref(x, dims, keepdim, dt, f_mean));
-    check_close("prod", nt::prod(x, dims, keepdim), reduce_ref(x, dims, keepdim, dt, f_prod), widened(dt, 2));
+    check_close("prod", nt::prod(x, dims, keepdim), reduce_ref(x, dims, keepdim, dt, f_prod),
+                widened(dt, 2));
     check_equal("amax", nt::amax(x, dims, keepdim), reduce_ref(x, dims, keepdim, dt, f_max));
     check_equal("amin", nt::amin(x, dims, keepdim), reduce_ref(x, dims, keepdim, dt, f_min));
-    check_close("logsumexp", nt::logsumexp(x, dims, keepdim), reduce_ref(x, dims, keepdim, dt, f_lse), widened(dt, 2));
+    check_close("logsumexp", nt::logsumexp(x, dims, keepdim),
+                reduce_ref(x, dims, keepdim, dt, f_lse), widened(dt, 2));
     for (int64_t corr : {0, 1}) {
       CAPTURE(corr);
       const Ref vr = reduce_ref(x, dims, keepdim, dt, f_var(corr));
@@ -208,8 +215,10 @@ TEST_CASE("max/min/argmax/argmin along one dim", "[tensor][reduce][arg]") {
     check_equal("min values", mn, reduce_ref(xr, {dim}, keepdim, xr.dtype(), f_min));
     check_equal("max indices", imx, reduce_ref(xr, {dim}, keepdim, kInt64, argfold(true)));
     check_equal("min indices", imn, reduce_ref(xr, {dim}, keepdim, kInt64, argfold(false)));
-    check_equal("argmax", nt::argmax(xr, dim, keepdim), reduce_ref(xr, {dim}, keepdim, kInt64, argfold(true)));
-    check_equal("argmin", nt::argmin(xr, dim, keepdim), reduce_ref(xr, {dim}, keepdim, kInt64, argfold(false)));
+    check_equal("argmax", nt::argmax(xr, dim, keepdim),
+                reduce_ref(xr, {dim}, keepdim, kInt64, argfold(true)));
+    check_equal("argmin", nt::argmin(xr, dim, keepdim),
+                reduce_ref(xr, {dim}, keepdim, kInt64, argfold(false)));
   }
 }
 
@@ -233,7 +242,7 @@ TEST_CASE("NaN propagation and special values", "[tensor][reduce][nan]") {
 TEST_CASE("logsumexp is stable", "[tensor][reduce][logsumexp]") {
   const DType dt = GENERATE(kFloat32, kFloat64, kBFloat16);
   CAPTURE(dt);
-  const Tensor x = nt::to(from_vector(std::vector<double>{1000, 1000, 999,        // large
+  const Tensor x = nt::to(from_vector(std::vector<double>{1000, 1000, 999,      // large
                                                           -kInf, -kInf, -kInf,  // all -inf
                                                           -kInf, 0, -kInf,      // one finite
                                                           -1000, -1001, -1002,  // large negative
@@ -249,9 +258,10 @@ TEST_CASE("logsumexp is stable", "[tensor][reduce][logsumexp]") {
   const Tensor row = nt::narrow(x, 0, 0, 1);
   const std::vector<double> rv = values(row);
   const double l = f_lse(rv);
-  check_close("log_softmax", nt::log_softmax(row, 1),
-              Ref({1, 3}, {round_to(dt, rv[0] - l), round_to(dt, rv[1] - l), round_to(dt, rv[2] - l)}),
-              widened(dt, 2));
+  check_close(
+      "log_softmax", nt::log_softmax(row, 1),
+      Ref({1, 3}, {round_to(dt, rv[0] - l), round_to(dt, rv[1] - l), round_to(dt, rv[2] - l)}),
+      widened(dt, 2));
 }
 
 TEST_CASE("softmax and log_softmax against float64", "[tensor][reduce][softmax]") {
@@ -324,16 +334,20 @@ TEST_CASE("var with correction larger than the count", "[tensor][reduce][var]") 
   CHECK(nt::var(bigf).item<float>() == 1.0f);
 }
 
-TEST_CASE("large reductions are accurate and bit-identical on 1, 2, 3 threads", "[tensor][reduce][determinism]") {
+TEST_CASE("large reductions are accurate and bit-identical on 1, 2, 3 threads",
+          "[tensor][reduce][determinism]") {
   std::mt19937 rng(25);
-  const int64_t rows = TESSERA_TEST_BIG(1031, 131), cols = TESSERA_TEST_BIG(1029, 257);  // > 1M in Release
+  const int64_t rows = TESSERA_TEST_BIG(1031, 131),
+                cols = TESSERA_TEST_BIG(1029, 257);  // > 1M in Release
   const Tensor x = random_tensor({rows, cols}, kFloat32, rng, Layout::Contiguous, -1, 3);
   const Tensor xt = random_tensor({rows, cols}, kFloat32, rng, Layout::Transposed, -1, 3);
   auto run = [&] {
-    return std::vector<Tensor>{nt::sum(x),          nt::sum(x, {0}),       nt::sum(x, {1}),
-                               nt::mean(x),         nt::mean(xt, {0}),     nt::var(x),
-                               nt::var(x, {1}),     nt::var(xt, {0}, 0),   nt::std(x, {0}),
-                               nt::logsumexp(x, {0}), nt::amax(xt, {1}),   nt::sum(nt::to(x, kBFloat16))};
+    return std::vector<Tensor>{nt::sum(x),        nt::sum(x, {0}),
+                               nt::sum(x, {1}),   nt::mean(x),
+                               nt::mean(xt, {0}), nt::var(x),
+                               nt::var(x, {1}),   nt::var(xt, {0}, 0),
+                               nt::std(x, {0}),   nt::logsumexp(x, {0}),
+                               nt::amax(xt, {1}), nt::sum(nt::to(x, kBFloat16))};
   };
   std::vector<Tensor> ref;
   {

@@ -36,8 +36,15 @@ TEST_CASE("view and reshape keep the row-major sequence", "[tensor][shape]") {
   const Tensor x = random_tensor({4, 3, 6}, kFloat32, rng, layout);
 
   SECTION("reshape with -1 inference") {
-    for (const Shape& s : std::vector<Shape>{{72}, {-1}, {4, 18}, {4, -1}, {-1, 6}, {2, 2, 3, 6},
-                                             {12, 6}, {1, 72, 1}, {3, -1, 2}}) {
+    for (const Shape& s : std::vector<Shape>{{72},
+                                             {-1},
+                                             {4, 18},
+                                             {4, -1},
+                                             {-1, 6},
+                                             {2, 2, 3, 6},
+                                             {12, 6},
+                                             {1, 72, 1},
+                                             {3, -1, 2}}) {
       CAPTURE(shape_str(s));
       Shape expect = s;
       int64_t known = 1;
@@ -55,8 +62,8 @@ TEST_CASE("view and reshape keep the row-major sequence", "[tensor][shape]") {
       CHECK(nt::reshape(x, {6, 12}).shares_storage(x));
     } else if (layout == Layout::Transposed) {
       // Reversed strides: merging the dims needs a copy.
-      REQUIRE_THROWS_WITH(nt::view(x, {72}), Contains("view") && Contains("[72]") &&
-                                                 Contains("reshape"));
+      REQUIRE_THROWS_WITH(nt::view(x, {72}),
+                          Contains("view") && Contains("[72]") && Contains("reshape"));
       const Tensor r = nt::reshape(x, {72});
       CHECK_FALSE(r.shares_storage(x));
       check_same_sequence(r, x, {72});
@@ -126,7 +133,9 @@ TEST_CASE("flatten, permute, transpose, t", "[tensor][shape]") {
     const Tensor tr = nt::transpose(x, 0, -1);
     REQUIRE(tr.shape() == Shape{2, 1, 5, 3});
     Ref ref(tr.shape());
-    for_each_index(tr.shape(), [&](const Shape& i) { ref.at(i) = get(x, {i[3], i[1], i[2], i[0]}); });
+    for_each_index(tr.shape(), [&](const Shape& i) {
+      ref.at(i) = get(x, {i[3], i[1], i[2], i[0]});
+    });
     check_equal("transpose", tr, ref);
     CHECK(tr.shares_storage(x));
     const Tensor m = nt::select(nt::select(x, 1, 0), 2, 1);  // (3, 5)
@@ -149,9 +158,13 @@ TEST_CASE("narrow, slice and select", "[tensor][shape]") {
     const Tensor n = nt::narrow(x, 1, 2, 5);
     REQUIRE(n.shape() == Shape{7, 5});
     CHECK(n.shares_storage(x));
-    for_each_index(n.shape(), [&](const Shape& i) { CHECK(get(n, i) == get(x, {i[0], i[1] + 2})); });
+    for_each_index(n.shape(), [&](const Shape& i) {
+      CHECK(get(n, i) == get(x, {i[0], i[1] + 2}));
+    });
     const Tensor neg = nt::narrow(x, 0, -3, 2);  // start counts from the end
-    for_each_index(neg.shape(), [&](const Shape& i) { CHECK(get(neg, i) == get(x, {i[0] + 4, i[1]})); });
+    for_each_index(neg.shape(), [&](const Shape& i) {
+      CHECK(get(neg, i) == get(x, {i[0] + 4, i[1]}));
+    });
     CHECK(nt::narrow(x, 0, 7, 0).numel() == 0);
     REQUIRE_THROWS_WITH(nt::narrow(x, 1, 6, 4), Contains("narrow") && Contains("[7, 9]"));
   }
@@ -174,7 +187,9 @@ TEST_CASE("narrow, slice and select", "[tensor][shape]") {
       const Tensor sl = nt::slice(x, 1, c.start, c.end, c.step);
       REQUIRE(sl.shape() == Shape{7, static_cast<int64_t>(cols.size())});
       CHECK(sl.shares_storage(x));
-      for_each_index(sl.shape(), [&](const Shape& i) { CHECK(get(sl, i) == get(x, {i[0], cols[i[1]]})); });
+      for_each_index(sl.shape(), [&](const Shape& i) {
+        CHECK(get(sl, i) == get(x, {i[0], cols[i[1]]}));
+      });
     }
     REQUIRE_THROWS_WITH(nt::slice(x, 0, 0, 3, 0), Contains("slice") && Contains("step"));
     REQUIRE_THROWS_WITH(nt::slice(x, 2, 0, 3, 1), Contains("slice") && Contains("out of range"));
@@ -236,12 +251,13 @@ TEST_CASE("expand, squeeze, unsqueeze", "[tensor][shape]") {
 TEST_CASE("as_strided is checked against the storage size", "[tensor][shape]") {
   const Tensor x = arange(0, 12);
   const Tensor w = nt::as_strided(x, {3, 3}, {3, 1}, 2);
-  for_each_index(w.shape(), [&](const Shape& i) { CHECK(get(w, i) == double(2 + 3 * i[0] + i[1])); });
+  for_each_index(w.shape(),
+                 [&](const Shape& i) { CHECK(get(w, i) == double(2 + 3 * i[0] + i[1])); });
   const Tensor sliding = nt::as_strided(x, {10, 3}, {1, 1}, 0);  // overlapping windows are allowed
   CHECK(get(sliding, {9, 2}) == 11);
   CHECK(nt::as_strided(x, {0, 5}, {100, 100}, 12).numel() == 0);
-  REQUIRE_THROWS_WITH(nt::as_strided(x, {4, 3}, {3, 1}, 1), Contains("as_strided") &&
-                                                                 Contains("beyond the storage"));
+  REQUIRE_THROWS_WITH(nt::as_strided(x, {4, 3}, {3, 1}, 1),
+                      Contains("as_strided") && Contains("beyond the storage"));
   REQUIRE_THROWS_AS(nt::as_strided(x, {2}, {-1}, 5), Error);
   REQUIRE_THROWS_AS(nt::as_strided(x, {2}, {1}, -1), Error);
   REQUIRE_THROWS_AS(nt::as_strided(x, {2, 2}, {1}, 0), Error);
@@ -277,8 +293,9 @@ TEST_CASE("cat and stack", "[tensor][shape]") {
     CHECK(out.dtype() == kFloat64);
     for_each_index(out.shape(), [&](const Shape& i) {
       const int64_t j = i[1];
-      const double expect = j < 3 ? get(a, {i[0], j, i[2]})
-                                  : j < 4 ? get(b, {i[0], j - 3, i[2]}) : get(c, {i[0], j - 4, i[2]});
+      const double expect = j < 3   ? get(a, {i[0], j, i[2]})
+                            : j < 4 ? get(b, {i[0], j - 3, i[2]})
+                                    : get(c, {i[0], j - 4, i[2]});
       CHECK(get(out, i) == expect);
     });
   }
@@ -338,7 +355,9 @@ TEST_CASE("split, split_with_sizes and chunk follow torch", "[tensor][shape]") {
   int64_t pos = 0;
   for (const Tensor& p : parts) {
     CHECK(p.shares_storage(x));
-    for_each_index(p.shape(), [&](const Shape& i) { CHECK(get(p, i) == get(x, {i[0], i[1] + pos, i[2]})); });
+    for_each_index(p.shape(), [&](const Shape& i) {
+      CHECK(get(p, i) == get(x, {i[0], i[1] + pos, i[2]}));
+    });
     pos += p.size(1);
   }
   // The pieces of chunk cover the tensor in order.

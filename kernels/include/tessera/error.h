@@ -9,7 +9,8 @@
 namespace tessera {
 
 /// The one exception type tessera throws. what() names the file:line of the check and carries a
-/// message written for the user ("matmul: expected ... but got ..."), in PyTorch's TORCH_CHECK style.
+/// message written for the user ("matmul: expected ... but got ..."), in PyTorch's TORCH_CHECK
+/// style.
 class Error : public std::runtime_error {
  public:
   Error(const char* file, int line, const std::string& msg)
@@ -38,19 +39,20 @@ template <typename... Args>
 }  // namespace tessera
 
 /// Throws tessera::Error with the streamed message when cond is false. For user-facing checks.
-#define TESSERA_CHECK(cond, ...)                                          \
-  do {                                                                    \
-    if (!(cond)) [[unlikely]]                                             \
-      ::tessera::detail::throw_error(__FILE__, __LINE__, __VA_ARGS__);    \
+#define TESSERA_CHECK(cond, ...)                                       \
+  do {                                                                 \
+    if (!(cond)) [[unlikely]]                                          \
+      ::tessera::detail::throw_error(__FILE__, __LINE__, __VA_ARGS__); \
   } while (0)
 
 /// Always throws: for a branch that rejects input.
 #define TESSERA_FAIL(...) ::tessera::detail::throw_error(__FILE__, __LINE__, __VA_ARGS__)
 
 /// Internal invariant: a failure is a tessera bug, not a user error.
-#define TESSERA_ASSERT(cond)                                                                     \
-  do {                                                                                           \
-    if (!(cond)) [[unlikely]]                                                                    \
-      ::tessera::detail::throw_error(__FILE__, __LINE__, "internal error: assertion `" #cond     \
-                                     "` failed; please report this as a tessera bug");           \
+#define TESSERA_ASSERT(cond)                                                           \
+  do {                                                                                 \
+    if (!(cond)) [[unlikely]]                                                          \
+      ::tessera::detail::throw_error(__FILE__, __LINE__,                               \
+                                     "internal error: assertion `" #cond               \
+                                     "` failed; please report this as a tessera bug"); \
   } while (0)

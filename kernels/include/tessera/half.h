@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @brief bfloat16 and float16 storage types with round-to-nearest-even conversion from float.
 ///
-/// Both are 16-bit storage formats: arithmetic happens in float (the CPU kernels load, widen, compute
-/// and narrow), exactly as CUDA's __nv_bfloat16/__half do on hardware without native 16-bit ALUs.
-/// Conversions:
-///   float -> bf16: keep the top 16 bits after adding 0x7FFF + lsb (round to nearest, ties to even);
+/// Both are 16-bit storage formats: arithmetic happens in float (the CPU kernels load, widen,
+/// compute and narrow), exactly as CUDA's __nv_bfloat16/__half do on hardware without native 16-bit
+/// ALUs. Conversions:
+///   float -> bf16: keep the top 16 bits after adding 0x7FFF + lsb (round to nearest, ties to
+///   even);
 ///                  NaN stays a quiet NaN with its sign.
 ///   float -> f16:  IEEE binary16 with subnormals, overflow to inf, round to nearest even.
 ///   16 -> float:   exact.

@@ -52,6 +52,7 @@ Tensor tensor(std::initializer_list<int> values, TensorOptions opts = {.dtype = 
 Tensor tensor(std::initializer_list<bool> values, TensorOptions opts = {.dtype = kBool});
 
 /// Copies the elements (any device, any layout) into a std::vector<T> in row-major order.
-template <typename T> std::vector<T> to_vector(const Tensor& t);
+template <typename T>
+std::vector<T> to_vector(const Tensor& t);
 
 }  // namespace tessera

@@ -14,7 +14,8 @@ namespace tessera {
 using TensorDict = std::map<std::string, Tensor>;
 using Metadata = std::map<std::string, std::string>;
 
-/// Writes `tensors` (any device, any layout) to `path`; `metadata` goes to the "__metadata__" entry.
+/// Writes `tensors` (any device, any layout) to `path`; `metadata` goes to the "__metadata__"
+/// entry.
 void save(const std::string& path, const TensorDict& tensors, const Metadata& metadata = {});
 /// Reads every tensor of `path` onto `device`. Malformed files throw tessera::Error naming the
 /// file and the problem; `metadata`, if given, receives "__metadata__".

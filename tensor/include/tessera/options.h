@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief TensorOptions for creation functions: zeros({2, 3}, {.dtype = kFloat64, .device = "cuda"}).
+/// @brief TensorOptions for creation functions: zeros({2, 3}, {.dtype = kFloat64, .device =
+/// "cuda"}).
 #pragma once
 
 #include <tessera/device.h>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief Scalar: a number given by value to an op (fill values, x + 2.5), bool, integer or floating.
+/// @brief Scalar: a number given by value to an op (fill values, x + 2.5), bool, integer or
+/// floating.
 #pragma once
 
 #include <cstdint>
@@ -39,11 +40,16 @@ class Scalar {
 
   /// The value converted to element type T (with the usual C++ conversion for integers, RNE for
   /// 16-bit floats).
-  template <typename T> T to() const {
-    if constexpr (std::is_same_v<T, bool>) return to_bool();
-    else if constexpr (std::is_integral_v<T>) return static_cast<T>(to_int());
-    else if constexpr (std::is_same_v<T, double>) return to_double();
-    else return T(static_cast<float>(to_double()));
+  template <typename T>
+  T to() const {
+    if constexpr (std::is_same_v<T, bool>)
+      return to_bool();
+    else if constexpr (std::is_integral_v<T>)
+      return static_cast<T>(to_int());
+    else if constexpr (std::is_same_v<T, double>)
+      return to_double();
+    else
+      return T(static_cast<float>(to_double()));
   }
   /// The dtype a lone scalar gets: bool, int64 or float32 (the default float dtype).
   DType default_dtype() const {

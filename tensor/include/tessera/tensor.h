@@ -2,9 +2,10 @@
 /// @brief Tensor: shared storage + shape + strides + offset + dtype (+ autograd data).
 ///
 /// A Tensor is a cheap handle (one shared_ptr). Copies share data, like torch::Tensor; use
-/// `clone()` for a deep copy. Views (reshape, permute, narrow, expand, ...) share storage and differ
-/// only in shape, strides and offset. The math lives in free functions: tessera::native::* (this
-/// library: no gradient recording) and tessera::* (tessera::autograd: the same ops, differentiable).
+/// `clone()` for a deep copy. Views (reshape, permute, narrow, expand, ...) share storage and
+/// differ only in shape, strides and offset. The math lives in free functions: tessera::native::*
+/// (this library: no gradient recording) and tessera::* (tessera::autograd: the same ops,
+/// differentiable).
 #pragma once
 
 #include <cstdint>
@@ -37,7 +38,7 @@ class TensorImpl {
 
   Storage storage;
   Shape shape;
-  Shape strides;  ///< in elements, may be 0 (expanded) but never negative
+  Shape strides;       ///< in elements, may be 0 (expanded) but never negative
   int64_t offset = 0;  ///< in elements
   DType dtype;
   std::unique_ptr<AutogradMeta> autograd;  ///< null until requires_grad/grad_fn are set
@@ -68,13 +69,15 @@ class Tensor {
   /// Pointer to the first element (storage + offset). Raw access: no dtype check.
   void* data_ptr() const;
   /// Typed pointer to the first element; throws unless T matches dtype().
-  template <typename T> T* data() const {
+  template <typename T>
+  T* data() const {
     TESSERA_CHECK(dtype_of<T>() == dtype(), "Tensor::data<", dtype_name(dtype_of<T>()),
                   ">() called on a tensor of dtype ", dtype());
     return static_cast<T*>(data_ptr());
   }
   /// The value of a one-element tensor (any device), converted to T.
-  template <typename T> T item() const;
+  template <typename T>
+  T item() const;
 
   /// Identity of the underlying object (not of the data).
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }

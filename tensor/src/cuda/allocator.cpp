@@ -154,7 +154,9 @@ Allocator& caching_allocator() {
 
 }  // namespace detail
 
-MemoryStats memory_stats(int device) { return detail::caching_allocator().stats(Device(DeviceType::CUDA, device)); }
+MemoryStats memory_stats(int device) {
+  return detail::caching_allocator().stats(Device(DeviceType::CUDA, device));
+}
 void empty_cache() { detail::caching_allocator().empty_cache(); }
 
 }  // namespace tessera::cuda

@@ -94,8 +94,8 @@ Tensor& copy_(Tensor& self, const Tensor& src) {
   cudaStream_t stream = stream_of(self.device().index);
   if (self.dtype() == s.dtype() && self.is_contiguous() && esrc.is_contiguous()) {
     TESSERA_CUDA_CHECK(cudaMemcpyAsync(self.data_ptr(), esrc.data_ptr(),
-                                       static_cast<size_t>(self.nbytes()),
-                                       cudaMemcpyDeviceToDevice, stream));
+                                       static_cast<size_t>(self.nbytes()), cudaMemcpyDeviceToDevice,
+                                       stream));
   } else {
     const auto L = cuda::detail::make_layout<2>(self.shape(), {&self, &esrc});
     kc::cast_copy(L, self.numel(), stream);

@@ -37,7 +37,8 @@ Tensor binary_p(EwOp op, const char* name, const Tensor& a, const Tensor& b, DTy
   DeviceGuard guard(dev.index);
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = empty(shape, {.dtype = kc::ew_bool_out(op) ? kBool : compute, .device = dev});
-  const Tensor ea = expand(native::to(a, compute), shape), eb = expand(native::to(b, compute), shape);
+  const Tensor ea = expand(native::to(a, compute), shape),
+               eb = expand(native::to(b, compute), shape);
   launch(op, out, ea, eb, eb, params);
   return out;
 }
@@ -102,8 +103,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, DType compute
   const Device dev = common_device("where", {&cond, &a, &b});
   TESSERA_CHECK(cond.dtype() == kBool, "where: condition must be bool, got ", describe(cond));
   DeviceGuard guard(dev.index);
-  const Shape shape = broadcast_shapes(
-      cond.shape(), broadcast_shapes(a.shape(), b.shape(), "where"), "where");
+  const Shape shape =
+      broadcast_shapes(cond.shape(), broadcast_shapes(a.shape(), b.shape(), "where"), "where");
   Tensor out = empty(shape, {.dtype = compute, .device = dev});
   const Tensor ec = expand(cond, shape), ea = expand(native::to(a, compute), shape),
                eb = expand(native::to(b, compute), shape);

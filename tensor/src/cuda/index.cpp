@@ -50,7 +50,8 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor out = empty(shape, {.dtype = x.dtype(), .device = dev});
   kc::index_gather(static_cast<int>(x.element_size()), out.data_ptr(), x.data_ptr(),
                    static_cast<const int64_t*>(idx.data_ptr()), static_cast<int>(x.dim()),
-                   shape.data(), x.strides().data(), static_cast<int>(d), true, stream_of(dev.index));
+                   shape.data(), x.strides().data(), static_cast<int>(d), true,
+                   stream_of(dev.index));
   return out;
 }
 
@@ -83,11 +84,13 @@ Tensor& scatter_add_(Tensor& self, int64_t dim, const Tensor& index, const Tenso
                 " must have the same number of dims");
   const int64_t d = wrap_dim(dim, self.dim(), "scatter_add");
   for (int64_t k = 0; k < self.dim(); ++k) {
-    TESSERA_CHECK(index.shape()[k] <= src.shape()[k] && (k == d || index.shape()[k] <= self.shape()[k]),
-                  "scatter_add: index ", describe(index), " is larger than src ", describe(src),
-                  " or self ", describe(self), " in dim ", k);
+    TESSERA_CHECK(
+        index.shape()[k] <= src.shape()[k] && (k == d || index.shape()[k] <= self.shape()[k]),
+        "scatter_add: index ", describe(index), " is larger than src ", describe(src), " or self ",
+        describe(self), " in dim ", k);
   }
-  const Tensor idx = checked_indices("scatter_add", index, self.dim() == 0 ? 1 : self.shape()[d], dev);
+  const Tensor idx =
+      checked_indices("scatter_add", index, self.dim() == 0 ? 1 : self.shape()[d], dev);
   const Tensor s = native::to(src, self.dtype());
   // A 0-d scatter is a 1-element one: views of shape (1) (self stays the written tensor).
   const bool scalar = self.dim() == 0;

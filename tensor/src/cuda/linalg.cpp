@@ -119,8 +119,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   const Tensor a = a_vec ? unsqueeze(a1, 0) : a1;
   const Tensor b = b_vec ? unsqueeze(b1, 1) : b1;
   const int64_t m = a.size(-2), k = a.size(-1), k2 = b.size(-2), n = b.size(-1);
-  TESSERA_CHECK(k == k2, "matmul: inner dimensions differ: ", describe(a_in), " @ ",
-                describe(b_in), " (", k, " vs ", k2, ")");
+  TESSERA_CHECK(k == k2, "matmul: inner dimensions differ: ", describe(a_in), " @ ", describe(b_in),
+                " (", k, " vs ", k2, ")");
   const Shape abatch(a.shape().begin(), a.shape().end() - 2);
   const Shape bbatch(b.shape().begin(), b.shape().end() - 2);
   const Shape batch_shape = broadcast_shapes(abatch, bbatch, "matmul (batch dims)");

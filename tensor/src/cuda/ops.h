@@ -30,7 +30,8 @@ inline bool any_cuda(const T&... ts) {
 /// The EwOp of a native unary op's name ("sqrt" -> kSqrt); throws for an unknown name.
 EwOp op_named(const char* name);
 
-// ---- elementwise (tensor/src/cuda/elementwise.cpp) -----------------------------------------------
+// ---- elementwise (tensor/src/cuda/elementwise.cpp)
+// -----------------------------------------------
 /// out = op(a, b) computed in `compute` (the native op's promoted dtype); bool out for predicates.
 Tensor binary(EwOp op, const char* name, const Tensor& a, const Tensor& b, DType compute);
 /// out = op(x) computed in `compute`.
@@ -45,11 +46,13 @@ Tensor& binary_inplace(EwOp op, const char* name, Tensor& self, const Tensor& ot
 Tensor& fill_(Tensor& self, const Scalar& value);
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol);
 
-// ---- conversion (tensor/src/cuda/copy.cpp) -------------------------------------------------------
+// ---- conversion (tensor/src/cuda/copy.cpp)
+// -------------------------------------------------------
 Tensor& copy_(Tensor& self, const Tensor& src);
 Tensor to(const Tensor& x, Device device, bool copy);
 
-// ---- reductions (tensor/src/cuda/reduce.cpp) -----------------------------------------------------
+// ---- reductions (tensor/src/cuda/reduce.cpp)
+// -----------------------------------------------------
 Tensor sum(const Tensor& x, const Shape& dims, bool keepdim, bool mean, DType out_dtype);
 Tensor prod(const Tensor& x, const Shape& dims, bool keepdim);
 Tensor extreme(const char* op, const Tensor& x, const Shape& dims, bool keepdim, bool is_max);
@@ -58,10 +61,12 @@ std::pair<Tensor, Tensor> arg_extreme(const char* op, const Tensor& x, int64_t d
 Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim);
 Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim);
 
-// ---- linear algebra (tensor/src/cuda/linalg.cpp) -------------------------------------------------
+// ---- linear algebra (tensor/src/cuda/linalg.cpp)
+// -------------------------------------------------
 Tensor matmul(const Tensor& a, const Tensor& b);
 
-// ---- indexing (tensor/src/cuda/index.cpp) --------------------------------------------------------
+// ---- indexing (tensor/src/cuda/index.cpp)
+// --------------------------------------------------------
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 Tensor& scatter_add_(Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);
@@ -69,7 +74,8 @@ Tensor embedding(const Tensor& weight, const Tensor& indices);
 Tensor embedding_backward(const Tensor& grad_output, const Tensor& indices, int64_t num_weights);
 Tensor one_hot(const Tensor& indices, int64_t num_classes);
 
-// ---- random (tensor/src/cuda/random.cpp) ---------------------------------------------------------
+// ---- random (tensor/src/cuda/random.cpp)
+// ---------------------------------------------------------
 /// A float32/float64 uniform [0,1) or standard normal draw of `shape` made on `device`.
 Tensor random_draw(bool normal, const Shape& shape, DType draw, Generator& gen, Device device);
 /// int64 draw low + (64 bits % range), the CPU's randint stream.

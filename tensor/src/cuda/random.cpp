@@ -23,13 +23,15 @@ Tensor random_draw(bool normal, const Shape& shape, DType draw, Generator& gen, 
   const int per_counter = f64 ? 2 : 4;
   const uint64_t seed = gen.seed();
   const uint64_t offset = gen.advance(static_cast<uint64_t>((n + per_counter - 1) / per_counter));
-  const kc::RandomKind kind = normal ? (f64 ? kc::RandomKind::kNormalF64 : kc::RandomKind::kNormalF32)
-                                     : (f64 ? kc::RandomKind::kUniformF64 : kc::RandomKind::kUniformF32);
+  const kc::RandomKind kind =
+      normal ? (f64 ? kc::RandomKind::kNormalF64 : kc::RandomKind::kNormalF32)
+             : (f64 ? kc::RandomKind::kUniformF64 : kc::RandomKind::kUniformF32);
   kc::philox_fill(kind, seed, offset, n, t.data_ptr(), 0, 0, cuda::detail::stream_of(device.index));
   return t;
 }
 
-Tensor randint_draw(int64_t low, uint64_t range, const Shape& shape, Generator& gen, Device device) {
+Tensor randint_draw(int64_t low, uint64_t range, const Shape& shape, Generator& gen,
+                    Device device) {
   cuda::detail::DeviceGuard guard(device.index);
   Tensor t = empty(shape, {.dtype = kInt64, .device = device});
   const int64_t n = t.numel();

@@ -98,7 +98,8 @@ Tensor run_rows(kc::ReduceOp op, const Plan& p, Device dev, Tensor* index = null
   }
   const size_t ws_bytes = kc::reduce_rows_workspace(op, p.outer, p.inner);
   Tensor ws;
-  if (ws_bytes > 0) ws = empty({static_cast<int64_t>((ws_bytes + 7) / 8)}, {.dtype = kInt64, .device = dev});
+  if (ws_bytes > 0)
+    ws = empty({static_cast<int64_t>((ws_bytes + 7) / 8)}, {.dtype = kInt64, .device = dev});
   kc::reduce_rows(op, scalar_type(p.rows.dtype()), p.rows.data_ptr(), p.outer, p.inner,
                   acc.data_ptr(), ip, correction, ws_bytes > 0 ? ws.data_ptr() : nullptr,
                   stream_of(dev.index));
@@ -116,8 +117,8 @@ Tensor sum(const Tensor& x, const Shape& dims, bool keepdim, bool mean, DType ou
   const bool kernel_mean = mean && !int_mean;
   Tensor acc = empty({p.outer}, {.dtype = acc_dtype(x.dtype()), .device = dev});
   if (p.column) {
-    kc::reduce_columns(scalar_type(x.dtype()), p.rows.data_ptr(), p.inner, p.outer,
-                       acc.data_ptr(), kernel_mean, stream_of(dev.index));
+    kc::reduce_columns(scalar_type(x.dtype()), p.rows.data_ptr(), p.inner, p.outer, acc.data_ptr(),
+                       kernel_mean, stream_of(dev.index));
   } else {
     acc = run_rows(kernel_mean ? kc::ReduceOp::kMean : kc::ReduceOp::kSum, p, dev);
   }
@@ -129,7 +130,8 @@ Tensor prod(const Tensor& x, const Shape& dims, bool keepdim) {
   const Device dev = common_device("prod", {&x});
   DeviceGuard guard(dev.index);
   const Plan p = make_plan("prod", x, dims, keepdim, false);
-  return finish(run_rows(kc::ReduceOp::kProd, p, dev), p, is_floating(x.dtype()) ? x.dtype() : kInt64);
+  return finish(run_rows(kc::ReduceOp::kProd, p, dev), p,
+                is_floating(x.dtype()) ? x.dtype() : kInt64);
 }
 
 Tensor extreme(const char* op, const Tensor& x, const Shape& dims, bool keepdim, bool is_max) {
@@ -149,7 +151,8 @@ std::pair<Tensor, Tensor> arg_extreme(const char* op, const Tensor& x, int64_t d
   TESSERA_CHECK(p.inner > 0 || p.outer == 0, op, ": cannot reduce over an empty dimension of ",
                 describe(x));
   Tensor index;
-  const Tensor acc = run_rows(is_max ? kc::ReduceOp::kArgMax : kc::ReduceOp::kArgMin, p, dev, &index);
+  const Tensor acc =
+      run_rows(is_max ? kc::ReduceOp::kArgMax : kc::ReduceOp::kArgMin, p, dev, &index);
   return {finish(acc, p, x.dtype()), reshape(index, p.out_shape)};
 }
 

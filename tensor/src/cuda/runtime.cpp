@@ -130,8 +130,8 @@ Event& Event::operator=(Event&& o) noexcept {
   return *this;
 }
 void Event::record(const Stream& s) {
-  TESSERA_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(handle_),
-                                     static_cast<cudaStream_t>(s.handle())));
+  TESSERA_CUDA_CHECK(
+      cudaEventRecord(static_cast<cudaEvent_t>(handle_), static_cast<cudaStream_t>(s.handle())));
 }
 void Event::record() { record(current_stream()); }
 void Event::synchronize() const {
@@ -190,16 +190,15 @@ Device common_device(const char* op, std::initializer_list<const Tensor*> ts) {
       first = t;
       continue;
     }
-    TESSERA_CHECK(t->device() == first->device(), op,
-                  ": expected all tensors on one device, got ", first->device(), " and ",
-                  t->device(), " (", describe(*first), " and ", describe(*t),
-                  "); move one with to(device)");
+    TESSERA_CHECK(t->device() == first->device(), op, ": expected all tensors on one device, got ",
+                  first->device(), " and ", t->device(), " (", describe(*first), " and ",
+                  describe(*t), "); move one with to(device)");
   }
   TESSERA_ASSERT(first != nullptr);
   TESSERA_CHECK(first->device().is_cuda(), op, ": internal dispatch error, tensor on ",
                 first->device());
-  TESSERA_CHECK(first->dim() <= kernels::cuda::kMaxDims, op, ": at most ",
-                kernels::cuda::kMaxDims, " dims are supported on CUDA, got ", describe(*first));
+  TESSERA_CHECK(first->dim() <= kernels::cuda::kMaxDims, op, ": at most ", kernels::cuda::kMaxDims,
+                " dims are supported on CUDA, got ", describe(*first));
   return first->device();
 }
 

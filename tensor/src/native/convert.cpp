@@ -16,17 +16,19 @@ namespace {
 
 template <typename To, typename From>
 inline To convert(From v) {
-  if constexpr (std::is_same_v<To, From>) return v;
+  if constexpr (std::is_same_v<To, From>)
+    return v;
   else if constexpr (std::is_same_v<To, bool>) {
     if constexpr (std::is_same_v<From, BFloat16> || std::is_same_v<From, Float16>)
       return static_cast<float>(v) != 0.0f;
-    else return v != From(0);
-  }
-  else if constexpr (std::is_same_v<From, BFloat16> || std::is_same_v<From, Float16>)
+    else
+      return v != From(0);
+  } else if constexpr (std::is_same_v<From, BFloat16> || std::is_same_v<From, Float16>)
     return To(static_cast<float>(v));
   else if constexpr (std::is_same_v<To, BFloat16> || std::is_same_v<To, Float16>)
     return To(static_cast<float>(v));
-  else return static_cast<To>(v);
+  else
+    return static_cast<To>(v);
 }
 
 }  // namespace

@@ -79,11 +79,16 @@ Tensor prepare(const Tensor& x, DType dtype, const Shape& shape) {
 template <typename F>
 void visit_floating(const char* op, DType t, F&& f) {
   switch (t) {
-    case DType::BFloat16: return f.template operator()<BFloat16>();
-    case DType::Float16: return f.template operator()<Float16>();
-    case DType::Float32: return f.template operator()<float>();
-    case DType::Float64: return f.template operator()<double>();
-    default: TESSERA_FAIL(op, ": needs a floating dtype, got ", t);
+    case DType::BFloat16:
+      return f.template operator()<BFloat16>();
+    case DType::Float16:
+      return f.template operator()<Float16>();
+    case DType::Float32:
+      return f.template operator()<float>();
+    case DType::Float64:
+      return f.template operator()<double>();
+    default:
+      TESSERA_FAIL(op, ": needs a floating dtype, got ", t);
   }
 }
 
@@ -92,8 +97,10 @@ enum class Family { All, Floating };
 
 template <Family fam, typename F>
 void visit_family(const char* op, DType t, F&& f) {
-  if constexpr (fam == Family::Floating) visit_floating(op, t, std::forward<F>(f));
-  else visit_dtype(t, std::forward<F>(f));
+  if constexpr (fam == Family::Floating)
+    visit_floating(op, t, std::forward<F>(f));
+  else
+    visit_dtype(t, std::forward<F>(f));
 }
 
 /// Binary op with promotion: inputs computed in `compute`; the result has dtype `compute`, or
@@ -259,39 +266,46 @@ Tensor scalar_16bit(const char* op, const Tensor& a, const Scalar& s, bool rever
 }  // namespace
 
 Tensor add(const Tensor& a, Scalar b) {
-  if (is_16bit(a.dtype())) return scalar_16bit("add", a, b, false, [](auto x, auto y) { return x + y; });
+  if (is_16bit(a.dtype()))
+    return scalar_16bit("add", a, b, false, [](auto x, auto y) { return x + y; });
   return add(a, wrap(a, b));
 }
 Tensor sub(const Tensor& a, Scalar b) {
-  if (is_16bit(a.dtype())) return scalar_16bit("sub", a, b, false, [](auto x, auto y) { return x - y; });
+  if (is_16bit(a.dtype()))
+    return scalar_16bit("sub", a, b, false, [](auto x, auto y) { return x - y; });
   return sub(a, wrap(a, b));
 }
 Tensor rsub(const Tensor& a, Scalar b) {
-  if (is_16bit(a.dtype())) return scalar_16bit("rsub", a, b, true, [](auto x, auto y) { return x - y; });
+  if (is_16bit(a.dtype()))
+    return scalar_16bit("rsub", a, b, true, [](auto x, auto y) { return x - y; });
   return sub(wrap(a, b), a);
 }
 Tensor mul(const Tensor& a, Scalar b) {
-  if (is_16bit(a.dtype())) return scalar_16bit("mul", a, b, false, [](auto x, auto y) { return x * y; });
+  if (is_16bit(a.dtype()))
+    return scalar_16bit("mul", a, b, false, [](auto x, auto y) { return x * y; });
   return mul(a, wrap(a, b));
 }
 Tensor div(const Tensor& a, Scalar b) {
-  if (is_16bit(a.dtype())) return scalar_16bit("div", a, b, false, [](auto x, auto y) { return x / y; });
+  if (is_16bit(a.dtype()))
+    return scalar_16bit("div", a, b, false, [](auto x, auto y) { return x / y; });
   return div(a, wrap(a, b));
 }
 Tensor rdiv(const Tensor& a, Scalar b) {
-  if (is_16bit(a.dtype())) return scalar_16bit("rdiv", a, b, true, [](auto x, auto y) { return x / y; });
+  if (is_16bit(a.dtype()))
+    return scalar_16bit("rdiv", a, b, true, [](auto x, auto y) { return x / y; });
   return div(wrap(a, b), a);
 }
 Tensor pow(const Tensor& a, Scalar e) { return pow(a, wrap(a, e)); }
 
 // ---- comparisons and logic ----------------------------------------------------------------------
-#define TESSERA_COMPARISON(name, expr)                                                       \
-  Tensor name(const Tensor& a, const Tensor& b) {                                            \
-    TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::op_named(#name), #name, a, b,                            \
-                                            promote_types(a.dtype(), b.dtype())), a, b);        \
-    return binary<Family::All, true>(#name, a, b, promote_types(a.dtype(), b.dtype()),                   \
-                  [](auto x, auto y) { return expr; });                                      \
-  }                                                                                          \
+#define TESSERA_COMPARISON(name, expr)                                                 \
+  Tensor name(const Tensor& a, const Tensor& b) {                                      \
+    TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::op_named(#name), #name, a, b,   \
+                                            promote_types(a.dtype(), b.dtype())),      \
+                          a, b);                                                       \
+    return binary<Family::All, true>(#name, a, b, promote_types(a.dtype(), b.dtype()), \
+                                     [](auto x, auto y) { return expr; });             \
+  }                                                                                    \
   Tensor name(const Tensor& a, Scalar b) { return name(a, wrap(a, b)); }
 TESSERA_COMPARISON(eq, x == y)
 TESSERA_COMPARISON(ne, x != y)
@@ -302,32 +316,40 @@ TESSERA_COMPARISON(ge, x >= y)
 #undef TESSERA_COMPARISON
 
 Tensor logical_and(const Tensor& a, const Tensor& b) {
-  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kLogicalAnd, "logical_and", to(a, kBool), to(b, kBool), kBool), a, b);
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kLogicalAnd, "logical_and", to(a, kBool),
+                                          to(b, kBool), kBool),
+                        a, b);
   return binary("logical_and", to(a, kBool), to(b, kBool), kBool,
                 [](bool x, bool y) { return x && y; });
 }
 Tensor logical_or(const Tensor& a, const Tensor& b) {
-  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kLogicalOr, "logical_or", to(a, kBool), to(b, kBool), kBool), a, b);
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kLogicalOr, "logical_or", to(a, kBool),
+                                          to(b, kBool), kBool),
+                        a, b);
   return binary("logical_or", to(a, kBool), to(b, kBool), kBool,
                 [](bool x, bool y) { return x || y; });
 }
 Tensor logical_xor(const Tensor& a, const Tensor& b) {
-  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kLogicalXor, "logical_xor", to(a, kBool), to(b, kBool), kBool), a, b);
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(cuda_impl::EwOp::kLogicalXor, "logical_xor", to(a, kBool),
+                                          to(b, kBool), kBool),
+                        a, b);
   return binary("logical_xor", to(a, kBool), to(b, kBool), kBool,
                 [](bool x, bool y) { return x != y; });
 }
 Tensor logical_not(const Tensor& a) {
-  TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::EwOp::kLogicalNot, "logical_not", to(a, kBool), kBool), a);
+  TESSERA_CUDA_DISPATCH(
+      cuda_impl::unary(cuda_impl::EwOp::kLogicalNot, "logical_not", to(a, kBool), kBool), a);
   return unary("logical_not", to(a, kBool), kBool, [](bool x) { return !x; });
 }
 
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
   TESSERA_CUDA_DISPATCH(cuda_impl::allclose(a, b, rtol, atol), a, b);
-  const Tensor close = binary<Family::Floating, true>("allclose", a, b, kFloat64, [=](double x, double y) {
-    if (x == y) return true;  // equal infinities
-    if (std::isinf(x) || std::isinf(y)) return false;  // else inf <= rtol * inf would hold
-    return std::abs(x - y) <= atol + rtol * std::abs(y);
-  });
+  const Tensor close =
+      binary<Family::Floating, true>("allclose", a, b, kFloat64, [=](double x, double y) {
+        if (x == y) return true;                           // equal infinities
+        if (std::isinf(x) || std::isinf(y)) return false;  // else inf <= rtol * inf would hold
+        return std::abs(x - y) <= atol + rtol * std::abs(y);
+      });
   return close.numel() == 0 || amin(to(close, kInt32)).item<int64_t>() == 1;
 }
 
@@ -338,11 +360,11 @@ bool equal(const Tensor& a, const Tensor& b) {
 }
 
 // ---- unary math ---------------------------------------------------------------------------------
-#define TESSERA_FLOAT_UNARY(name, expr)                                                \
-  Tensor name(const Tensor& x) {                                                       \
-    const DType t = float_or(x.dtype());                                               \
-    TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::op_named(#name), #name, x, t), x);                  \
-    return unary<Family::Floating>(#name, x, t, []<typename A>(A v) -> A { return expr; });           \
+#define TESSERA_FLOAT_UNARY(name, expr)                                                     \
+  Tensor name(const Tensor& x) {                                                            \
+    const DType t = float_or(x.dtype());                                                    \
+    TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::op_named(#name), #name, x, t), x);    \
+    return unary<Family::Floating>(#name, x, t, []<typename A>(A v) -> A { return expr; }); \
   }
 TESSERA_FLOAT_UNARY(sqrt, std::sqrt(v))
 TESSERA_FLOAT_UNARY(rsqrt, A(1) / std::sqrt(v))
@@ -370,8 +392,10 @@ Tensor neg(const Tensor& x) {
 Tensor abs(const Tensor& x) {
   TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::EwOp::kAbs, "abs", x, x.dtype()), x);
   return unary("abs", x, x.dtype(), []<typename A>(A v) -> A {
-    if constexpr (std::is_same_v<A, bool>) return v;
-    else return v < A(0) ? A(-v) : (v == A(0) ? A(0) : v);
+    if constexpr (std::is_same_v<A, bool>)
+      return v;
+    else
+      return v < A(0) ? A(-v) : (v == A(0) ? A(0) : v);
   });
 }
 Tensor sign(const Tensor& x) {
@@ -399,9 +423,11 @@ constexpr double kInvSqrt2Pi = 0.3989422804014327;  // 1 / sqrt(2 pi)
 
 Tensor gelu(const Tensor& x, bool tanh_approx) {
   // Dense float32/float64: the vectorised kernel (a polynomial exp instead of libm's scalar calls).
-  if (x.device().is_cpu() && x.is_contiguous() && (x.dtype() == kFloat32 || x.dtype() == kFloat64)) {
+  if (x.device().is_cpu() && x.is_contiguous() &&
+      (x.dtype() == kFloat32 || x.dtype() == kFloat64)) {
     Tensor out = empty(x.shape(), {.dtype = x.dtype()});
-    const auto approx = tanh_approx ? kernels::cpu::GeluApproximation::kTanh : kernels::cpu::GeluApproximation::kNone;
+    const auto approx = tanh_approx ? kernels::cpu::GeluApproximation::kTanh
+                                    : kernels::cpu::GeluApproximation::kNone;
     if (x.dtype() == kFloat32)
       kernels::cpu::gelu_forward<float>(x.data<float>(), out.data<float>(), x.numel(), approx);
     else
@@ -409,7 +435,10 @@ Tensor gelu(const Tensor& x, bool tanh_approx) {
     return out;
   }
   const DType t = float_or(x.dtype());
-  TESSERA_CUDA_DISPATCH(cuda_impl::unary(tanh_approx ? cuda_impl::EwOp::kGeluTanh : cuda_impl::EwOp::kGelu, "gelu", x, t), x);
+  TESSERA_CUDA_DISPATCH(
+      cuda_impl::unary(tanh_approx ? cuda_impl::EwOp::kGeluTanh : cuda_impl::EwOp::kGelu, "gelu", x,
+                       t),
+      x);
   if (tanh_approx) {
     return unary<Family::Floating>("gelu", x, t, []<typename A>(A v) -> A {
       const A inner = A(kSqrt2OverPi) * (v + A(0.044715) * v * v * v);
@@ -426,15 +455,21 @@ Tensor gelu_backward(const Tensor& grad, const Tensor& x, bool tanh_approx) {
       x.shape() == grad.shape() && x.dtype() == grad.dtype() &&
       (x.dtype() == kFloat32 || x.dtype() == kFloat64)) {
     Tensor out = empty(x.shape(), {.dtype = x.dtype()});
-    const auto approx = tanh_approx ? kernels::cpu::GeluApproximation::kTanh : kernels::cpu::GeluApproximation::kNone;
+    const auto approx = tanh_approx ? kernels::cpu::GeluApproximation::kTanh
+                                    : kernels::cpu::GeluApproximation::kNone;
     if (x.dtype() == kFloat32)
-      kernels::cpu::gelu_backward<float>(grad.data<float>(), x.data<float>(), out.data<float>(), x.numel(), approx);
+      kernels::cpu::gelu_backward<float>(grad.data<float>(), x.data<float>(), out.data<float>(),
+                                         x.numel(), approx);
     else
-      kernels::cpu::gelu_backward<double>(grad.data<double>(), x.data<double>(), out.data<double>(), x.numel(), approx);
+      kernels::cpu::gelu_backward<double>(grad.data<double>(), x.data<double>(), out.data<double>(),
+                                          x.numel(), approx);
     return out;
   }
   const DType t = float_or(promote_types(grad.dtype(), x.dtype()));
-  TESSERA_CUDA_DISPATCH(cuda_impl::binary(tanh_approx ? cuda_impl::EwOp::kGeluTanhBackward : cuda_impl::EwOp::kGeluBackward, "gelu_backward", grad, x, t), grad, x);
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary(tanh_approx ? cuda_impl::EwOp::kGeluTanhBackward
+                                                      : cuda_impl::EwOp::kGeluBackward,
+                                          "gelu_backward", grad, x, t),
+                        grad, x);
   if (tanh_approx) {
     return binary<Family::Floating>("gelu_backward", grad, x, t, []<typename A>(A g, A v) -> A {
       const A inner = A(kSqrt2OverPi) * (v + A(0.044715) * v * v * v);
@@ -458,27 +493,28 @@ Tensor isnan(const Tensor& x) {
 Tensor isfinite(const Tensor& x) {
   if (!is_floating(x.dtype())) return ones(x.shape(), {.dtype = kBool, .device = x.device()});
   TESSERA_CUDA_DISPATCH(cuda_impl::unary(cuda_impl::EwOp::kIsFinite, "isfinite", x, x.dtype()), x);
-  return unary<Family::Floating, true>("isfinite", x, x.dtype(), [](auto v) { return std::isfinite(v); });
+  return unary<Family::Floating, true>("isfinite", x, x.dtype(),
+                                       [](auto v) { return std::isfinite(v); });
 }
 
 // ---- selection ----------------------------------------------------------------------------------
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  TESSERA_CUDA_DISPATCH(cuda_impl::where(cond, a, b, promote_types(a.dtype(), b.dtype())), cond, a, b);
+  TESSERA_CUDA_DISPATCH(cuda_impl::where(cond, a, b, promote_types(a.dtype(), b.dtype())), cond, a,
+                        b);
   check_cpu("where", {&cond, &a, &b});
   TESSERA_CHECK(cond.dtype() == kBool, "where: condition must be bool, got ", describe(cond));
   const DType t = promote_types(a.dtype(), b.dtype());
-  const Shape shape = broadcast_shapes(cond.shape(), broadcast_shapes(a.shape(), b.shape(), "where"),
-                                       "where");
+  const Shape shape =
+      broadcast_shapes(cond.shape(), broadcast_shapes(a.shape(), b.shape(), "where"), "where");
   Tensor out = empty(shape, {.dtype = t, .device = a.device()});
   const Tensor ec = expand(cond, shape), ea = prepare(a, t, shape), eb = prepare(b, t, shape);
   visit_dtype(t, [&]<typename T>() {
     auto loop = detail::make_loop<4>(shape, {&out, &ec, &ea, &eb});
     for_each<4>(std::move(loop), [](int64_t n, char** p, const int64_t* s) {
       for (int64_t i = 0; i < n; ++i)
-        *reinterpret_cast<T*>(p[0] + i * s[0]) =
-            *reinterpret_cast<const bool*>(p[1] + i * s[1])
-                ? *reinterpret_cast<const T*>(p[2] + i * s[2])
-                : *reinterpret_cast<const T*>(p[3] + i * s[3]);
+        *reinterpret_cast<T*>(p[0] + i * s[0]) = *reinterpret_cast<const bool*>(p[1] + i * s[1])
+                                                     ? *reinterpret_cast<const T*>(p[2] + i * s[2])
+                                                     : *reinterpret_cast<const T*>(p[3] + i * s[3]);
     });
   });
   return out;
@@ -513,24 +549,29 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> lo, std::optional<Scalar> hi
   });
 }
 
-// ---- in place -------------------------------------------------------------------------------------
+// ---- in place
+// -------------------------------------------------------------------------------------
 Tensor& add_(Tensor& self, const Tensor& other) {
-  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kAdd, "add_", self, other, 0), self, other);
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kAdd, "add_", self, other, 0),
+                        self, other);
   return binary_inplace("add_", self, other, [](auto x, auto y) { return x + y; });
 }
 Tensor& sub_(Tensor& self, const Tensor& other) {
   no_bool("sub_", self.dtype());
-  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kSub, "sub_", self, other, 0), self, other);
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kSub, "sub_", self, other, 0),
+                        self, other);
   return binary_inplace("sub_", self, other, [](auto x, auto y) { return x - y; });
 }
 Tensor& mul_(Tensor& self, const Tensor& other) {
-  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kMul, "mul_", self, other, 0), self, other);
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kMul, "mul_", self, other, 0),
+                        self, other);
   return binary_inplace("mul_", self, other, [](auto x, auto y) { return x * y; });
 }
 Tensor& div_(Tensor& self, const Tensor& other) {
   TESSERA_CHECK(is_floating(self.dtype()), "div_: true division needs a floating tensor, got ",
                 describe(self));
-  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kDiv, "div_", self, other, 0), self, other);
+  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kDiv, "div_", self, other, 0),
+                        self, other);
   return binary_inplace("div_", self, other, [](auto x, auto y) { return x / y; });
 }
 Tensor& add_(Tensor& self, Scalar other) {
@@ -546,7 +587,9 @@ Tensor& add_scaled_(Tensor& self, const Tensor& other, Scalar alpha) {
                 "add_scaled_: a floating alpha (", alpha, ") needs floating tensors, got ",
                 describe(self), " and ", describe(other));
   const double al = alpha.to_double();
-  TESSERA_CUDA_DISPATCH(cuda_impl::binary_inplace(cuda_impl::EwOp::kAddScaled, "add_scaled_", self, other, al), self, other);
+  TESSERA_CUDA_DISPATCH(
+      cuda_impl::binary_inplace(cuda_impl::EwOp::kAddScaled, "add_scaled_", self, other, al), self,
+      other);
   return binary_inplace("add_scaled_", self, other,
                         [al]<typename A>(A x, A y) -> A { return A(x + A(al) * y); });
 }

@@ -29,11 +29,16 @@ namespace {
 template <typename F>
 void visit_float(const char* op, DType t, F&& f) {
   switch (t) {
-    case DType::Float32: return f.template operator()<float>();
-    case DType::Float64: return f.template operator()<double>();
-    case DType::BFloat16: return f.template operator()<BFloat16>();
-    case DType::Float16: return f.template operator()<Float16>();
-    default: TESSERA_FAIL(op, ": needs a floating tensor, got dtype ", t);
+    case DType::Float32:
+      return f.template operator()<float>();
+    case DType::Float64:
+      return f.template operator()<double>();
+    case DType::BFloat16:
+      return f.template operator()<BFloat16>();
+    case DType::Float16:
+      return f.template operator()<Float16>();
+    default:
+      TESSERA_FAIL(op, ": needs a floating tensor, got dtype ", t);
   }
 }
 
@@ -54,13 +59,15 @@ void same_dtype(const char* op, const Tensor& ref, std::initializer_list<const T
 
 }  // namespace
 
-LayerNormResult layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, double eps) {
+LayerNormResult layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
+                           double eps) {
   detail::check_cpu("layer_norm", {&x_in, &weight, &bias});
   TESSERA_CHECK(x_in.dim() >= 1, "layer_norm: needs at least one dim, got ", describe(x_in));
   const int64_t cols = x_in.size(-1), rows = cols == 0 ? 0 : x_in.numel() / cols;
   for (const Tensor* p : {&weight, &bias}) {
-    TESSERA_CHECK(!p->defined() || (p->dim() == 1 && p->size(0) == cols), "layer_norm: weight/bias ",
-                  describe(*p), " must be (", cols, ") for input ", describe(x_in));
+    TESSERA_CHECK(!p->defined() || (p->dim() == 1 && p->size(0) == cols),
+                  "layer_norm: weight/bias ", describe(*p), " must be (", cols, ") for input ",
+                  describe(x_in));
   }
   same_dtype("layer_norm", x_in, {&weight, &bias});
   const Tensor x = contiguous(x_in), w = weight.defined() ? contiguous(weight) : weight,
@@ -93,9 +100,9 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x_in, con
   if (want_bias) r.grad_bias = zeros({cols}, {.dtype = x.dtype()});
   visit_float("layer_norm_backward", x.dtype(), [&]<typename T>() {
     using A = kernels::cpu::compute_t<T>;
-    kernels::cpu::layer_norm_backward<T>(ptr<T>(g), ptr<T>(x), ptr<T>(w), ptr<A>(mean), ptr<A>(rstd),
-                                         nullptr, ptr<T>(r.grad_x), ptr<T>(r.grad_weight),
-                                         ptr<T>(r.grad_bias), rows, cols);
+    kernels::cpu::layer_norm_backward<T>(ptr<T>(g), ptr<T>(x), ptr<T>(w), ptr<A>(mean),
+                                         ptr<A>(rstd), nullptr, ptr<T>(r.grad_x),
+                                         ptr<T>(r.grad_weight), ptr<T>(r.grad_bias), rows, cols);
   });
   return r;
 }
@@ -114,9 +121,8 @@ Tensor softmax_family_backward(const char* op, const Tensor& y, const Tensor& gr
   const Tensor gt = contiguous(transpose(to(grad_y, y.dtype()), d, last));
   const int64_t cols = y.dim() == 0 ? 1 : yt.size(-1), rows = cols == 0 ? 0 : yt.numel() / cols;
   Tensor gx = empty(yt.shape(), {.dtype = y.dtype()});
-  visit_float(op, y.dtype(), [&]<typename T>() {
-    kernel(ptr<T>(yt), ptr<T>(gt), ptr<T>(gx), rows, cols);
-  });
+  visit_float(op, y.dtype(),
+              [&]<typename T>() { kernel(ptr<T>(yt), ptr<T>(gt), ptr<T>(gx), rows, cols); });
   return transpose(gx, d, last);
 }
 }  // namespace
@@ -126,26 +132,29 @@ Tensor softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim) {
     const Tensor dot = sum(mul(grad_y, y), {dim}, true);
     return mul(y, sub(grad_y, dot));
   }
-  return softmax_family_backward("softmax_backward", y, grad_y, dim,
-                                 []<typename T>(const T* yy, const T* g, T* gx, int64_t r, int64_t c) {
-                                   kernels::cpu::softmax_backward<T>(yy, g, gx, r, c);
-                                 });
+  return softmax_family_backward(
+      "softmax_backward", y, grad_y, dim,
+      []<typename T>(const T* yy, const T* g, T* gx, int64_t r, int64_t c) {
+        kernels::cpu::softmax_backward<T>(yy, g, gx, r, c);
+      });
 }
 
 Tensor log_softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim) {
   if (!y.device().is_cpu()) return sub(grad_y, mul(exp(y), sum(grad_y, {dim}, true)));
-  return softmax_family_backward("log_softmax_backward", y, grad_y, dim,
-                                 []<typename T>(const T* yy, const T* g, T* gx, int64_t r, int64_t c) {
-                                   kernels::cpu::log_softmax_backward<T>(yy, g, gx, r, c);
-                                 });
+  return softmax_family_backward(
+      "log_softmax_backward", y, grad_y, dim,
+      []<typename T>(const T* yy, const T* g, T* gx, int64_t r, int64_t c) {
+        kernels::cpu::log_softmax_backward<T>(yy, g, gx, r, c);
+      });
 }
 
 CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_in,
                                  int64_t ignore_index, double label_smoothing) {
   detail::check_cpu("cross_entropy", {&logits_in, &targets_in});
-  TESSERA_CHECK(logits_in.dim() == 2 && targets_in.dim() == 1 && targets_in.size(0) == logits_in.size(0),
-                "cross_entropy: expected logits (N, V) and targets (N), got ", describe(logits_in),
-                " and ", describe(targets_in));
+  TESSERA_CHECK(
+      logits_in.dim() == 2 && targets_in.dim() == 1 && targets_in.size(0) == logits_in.size(0),
+      "cross_entropy: expected logits (N, V) and targets (N), got ", describe(logits_in), " and ",
+      describe(targets_in));
   TESSERA_CHECK(targets_in.dtype() == kInt64 || targets_in.dtype() == kInt32,
                 "cross_entropy: targets must be int64 or int32, got ", describe(targets_in));
   TESSERA_CHECK(label_smoothing >= 0 && label_smoothing <= 1,
@@ -161,8 +170,8 @@ CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_
   double loss = 0;
   visit_float("cross_entropy", logits.dtype(), [&]<typename T>() {
     using A = kernels::cpu::compute_t<T>;
-    loss = kernels::cpu::cross_entropy_forward<T, int64_t>(ptr<T>(logits), ptr<int64_t>(targets), rows,
-                                                           vocab, o, ptr<A>(row_loss), ptr<A>(r.lse));
+    loss = kernels::cpu::cross_entropy_forward<T, int64_t>(
+        ptr<T>(logits), ptr<int64_t>(targets), rows, vocab, o, ptr<A>(row_loss), ptr<A>(r.lse));
   });
   const int64_t* tp = ptr<int64_t>(targets);
   for (int64_t i = 0; i < rows; ++i) r.count += tp[i] != ignore_index;
@@ -172,8 +181,9 @@ CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_
   return r;
 }
 
-Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& logits_in, const Tensor& targets_in,
-                              const Tensor& lse, int64_t ignore_index, double label_smoothing) {
+Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& logits_in,
+                              const Tensor& targets_in, const Tensor& lse, int64_t ignore_index,
+                              double label_smoothing) {
   detail::check_cpu("cross_entropy_backward", {&grad_loss, &logits_in, &targets_in, &lse});
   TESSERA_CHECK(grad_loss.numel() == 1, "cross_entropy_backward: grad_loss must be a scalar, got ",
                 describe(grad_loss));
@@ -187,8 +197,8 @@ Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& logits_in, 
   const float g = grad_loss.item<float>();
   visit_float("cross_entropy_backward", logits.dtype(), [&]<typename T>() {
     using A = kernels::cpu::compute_t<T>;
-    kernels::cpu::cross_entropy_backward<T, int64_t>(ptr<T>(logits), ptr<int64_t>(targets), ptr<A>(l),
-                                                     rows, vocab, o, &g, ptr<T>(grad));
+    kernels::cpu::cross_entropy_backward<T, int64_t>(ptr<T>(logits), ptr<int64_t>(targets),
+                                                     ptr<A>(l), rows, vocab, o, &g, ptr<T>(grad));
   });
   return grad;
 }
@@ -238,7 +248,8 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
                                                      const Tensor& k_in, const Tensor& v_in,
                                                      const Tensor& out, const Tensor& lse,
                                                      const AttentionParams& p) {
-  detail::check_cpu("scaled_dot_product_attention_backward", {&grad_out, &q_in, &k_in, &v_in, &out, &lse});
+  detail::check_cpu("scaled_dot_product_attention_backward",
+                    {&grad_out, &q_in, &k_in, &v_in, &out, &lse});
   const auto shape = attention_shape("scaled_dot_product_attention_backward", q_in, k_in, v_in, p);
   const Tensor q = contiguous(q_in), k = contiguous(k_in), v = contiguous(v_in);
   const Tensor o = contiguous(out), g = contiguous(to(grad_out, q.dtype())), l = contiguous(lse);
@@ -248,9 +259,9 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
   r.grad_v = empty(v.shape(), {.dtype = q.dtype()});
   visit_float("scaled_dot_product_attention_backward", q.dtype(), [&]<typename T>() {
     using A = kernels::cpu::compute_t<T>;
-    kernels::cpu::attention_backward<T>(shape, attention_options(p), ptr<T>(q), ptr<T>(k), ptr<T>(v),
-                                        ptr<T>(o), ptr<T>(g), ptr<A>(l), ptr<T>(r.grad_q),
-                                        ptr<T>(r.grad_k), ptr<T>(r.grad_v));
+    kernels::cpu::attention_backward<T>(shape, attention_options(p), ptr<T>(q), ptr<T>(k),
+                                        ptr<T>(v), ptr<T>(o), ptr<T>(g), ptr<A>(l),
+                                        ptr<T>(r.grad_q), ptr<T>(r.grad_k), ptr<T>(r.grad_v));
   });
   return r;
 }
@@ -263,7 +274,8 @@ void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& g
                 "adamw_step_: expected as many grads and states as params (", n, ")");
   if (n == 0) return;
   const DType dt = params[0].dtype();
-  TESSERA_CHECK(dt == kFloat32 || dt == kFloat64, "adamw_step_: float32 or float64 parameters, got ", dt);
+  TESSERA_CHECK(dt == kFloat32 || dt == kFloat64,
+                "adamw_step_: float32 or float64 parameters, got ", dt);
   for (size_t i = 0; i < n; ++i) {
     for (const Tensor* t : {&params[i], &grads[i], &exp_avgs[i], &exp_avg_sqs[i]}) {
       detail::check_cpu("adamw_step_", {t});
@@ -286,8 +298,10 @@ void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& g
                  params[i].numel()};
     kernels::cpu::adamw_step<T>(list.data(), static_cast<int64_t>(n), h);
   };
-  if (dt == kFloat32) run.template operator()<float>();
-  else run.template operator()<double>();
+  if (dt == kFloat32)
+    run.template operator()<float>();
+  else
+    run.template operator()<double>();
   for (size_t i = 0; i < n; ++i) {
     params[i].bump_version();
     exp_avgs[i].bump_version();

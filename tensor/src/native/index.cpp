@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief Integer indexing on CPU: index_select, gather, scatter_add, embedding (+ backward), one_hot.
+/// @brief Integer indexing on CPU: index_select, gather, scatter_add, embedding (+ backward),
+/// one_hot.
 ///
 /// Indices are validated in full before any write, so a bad index leaves outputs untouched and
 /// raises tessera::Error naming the op, the index value and the bound. Scatter-style ops run
@@ -35,11 +36,20 @@ std::vector<int64_t> checked_indices(const char* op, const Tensor& index, int64_
 template <typename F>
 void visit_width(DType t, F&& f) {
   switch (element_size(t)) {
-    case 1: f.template operator()<uint8_t>(); break;
-    case 2: f.template operator()<uint16_t>(); break;
-    case 4: f.template operator()<uint32_t>(); break;
-    case 8: f.template operator()<uint64_t>(); break;
-    default: TESSERA_FAIL("unsupported element size");
+    case 1:
+      f.template operator()<uint8_t>();
+      break;
+    case 2:
+      f.template operator()<uint16_t>();
+      break;
+    case 4:
+      f.template operator()<uint32_t>();
+      break;
+    case 8:
+      f.template operator()<uint64_t>();
+      break;
+    default:
+      TESSERA_FAIL("unsupported element size");
   }
 }
 
@@ -105,9 +115,10 @@ Tensor& scatter_add_(Tensor& self, int64_t dim, const Tensor& index, const Tenso
                 " must have the same number of dims");
   const int64_t d = wrap_dim(dim, self.dim(), "scatter_add");
   for (int64_t k = 0; k < self.dim(); ++k) {
-    TESSERA_CHECK(index.shape()[k] <= src.shape()[k] && (k == d || index.shape()[k] <= self.shape()[k]),
-                  "scatter_add: index ", describe(index), " is larger than src ", describe(src),
-                  " or self ", describe(self), " in dim ", k);
+    TESSERA_CHECK(
+        index.shape()[k] <= src.shape()[k] && (k == d || index.shape()[k] <= self.shape()[k]),
+        "scatter_add: index ", describe(index), " is larger than src ", describe(src), " or self ",
+        describe(self), " in dim ", k);
   }
   const auto idx = checked_indices("scatter_add", index, self.dim() == 0 ? 1 : self.shape()[d]);
   const Tensor s = to(src, self.dtype());
@@ -122,8 +133,10 @@ Tensor& scatter_add_(Tensor& self, int64_t dim, const Tensor& index, const Tenso
         doff += (k == d ? idx[flat] : pos[k]) * self.strides()[k];
         soff += pos[k] * s.strides()[k];
       }
-      if constexpr (std::is_same_v<T, bool>) dst[doff] = dst[doff] || sp[soff];
-      else dst[doff] = T(acc_t<T>(dst[doff]) + acc_t<T>(sp[soff]));
+      if constexpr (std::is_same_v<T, bool>)
+        dst[doff] = dst[doff] || sp[soff];
+      else
+        dst[doff] = T(acc_t<T>(dst[doff]) + acc_t<T>(sp[soff]));
       for (int64_t k = nd - 1; k >= 0; --k) {
         if (++pos[k] < index.shape()[k]) break;
         pos[k] = 0;
@@ -161,7 +174,8 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
 }
 
 Tensor embedding_backward(const Tensor& grad_output, const Tensor& indices, int64_t num_weights) {
-  TESSERA_CUDA_DISPATCH(cuda_impl::embedding_backward(grad_output, indices, num_weights), grad_output, indices);
+  TESSERA_CUDA_DISPATCH(cuda_impl::embedding_backward(grad_output, indices, num_weights),
+                        grad_output, indices);
   detail::check_cpu("embedding_backward", {&grad_output, &indices});
   const auto idx = checked_indices("embedding_backward", indices, num_weights);
   // grad_output must be exactly indices.shape + (C): rows are read by flat index position.
@@ -188,8 +202,10 @@ Tensor embedding_backward(const Tensor& grad_output, const Tensor& indices, int6
         T* row = op + idx[i] * c;
         const T* grow = gp + static_cast<int64_t>(i) * c;
         for (int64_t j = cb; j < ce; ++j) {
-          if constexpr (std::is_same_v<T, bool>) row[j] = row[j] || grow[j];
-          else row[j] = T(acc_t<T>(row[j]) + acc_t<T>(grow[j]));
+          if constexpr (std::is_same_v<T, bool>)
+            row[j] = row[j] || grow[j];
+          else
+            row[j] = T(acc_t<T>(row[j]) + acc_t<T>(grow[j]));
         }
       }
     });

@@ -29,7 +29,8 @@ inline void check_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
 
 /// Strided loop over operands that all have the iteration shape `shape` (inputs already expanded).
 template <int N>
-kernels::cpu::StridedLoop<N> make_loop(const Shape& shape, const std::array<const Tensor*, N>& ops) {
+kernels::cpu::StridedLoop<N> make_loop(const Shape& shape,
+                                       const std::array<const Tensor*, N>& ops) {
   kernels::cpu::StridedLoop<N> loop;
   loop.sizes = shape;
   for (int k = 0; k < N; ++k) {

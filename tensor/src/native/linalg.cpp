@@ -56,7 +56,8 @@ Tensor to_3d(const Tensor& x, int64_t batch) {
   const int64_t r = x.shape()[x.dim() - 2], c = x.shape()[x.dim() - 1];
   // All batch dims stride 0 (a broadcast weight): keep one copy with batch stride 0.
   bool all_zero = true;
-  for (int64_t d = 0; d + 2 < x.dim(); ++d) all_zero = all_zero && (x.strides()[d] == 0 || x.shape()[d] == 1);
+  for (int64_t d = 0; d + 2 < x.dim(); ++d)
+    all_zero = all_zero && (x.strides()[d] == 0 || x.shape()[d] == 1);
   if (all_zero) {
     Shape st = {0, x.strides()[x.dim() - 2], x.strides()[x.dim() - 1]};
     return as_strided(x, {batch, r, c}, st, x.offset());
@@ -101,18 +102,19 @@ Tensor gemm_3d(const char* op, const Tensor& a3, const Tensor& b3) {
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   TESSERA_CUDA_DISPATCH(cuda_impl::matmul(a_in, b_in), a_in, b_in);
   detail::check_cpu("matmul", {&a_in, &b_in});
-  TESSERA_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both arguments need at least 1 dim, got ",
-                describe(a_in), " and ", describe(b_in));
-  TESSERA_CHECK(a_in.device() == b_in.device(), "matmul: operands on different devices: ",
-                describe(a_in), " and ", describe(b_in));
+  TESSERA_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1,
+                "matmul: both arguments need at least 1 dim, got ", describe(a_in), " and ",
+                describe(b_in));
+  TESSERA_CHECK(a_in.device() == b_in.device(),
+                "matmul: operands on different devices: ", describe(a_in), " and ", describe(b_in));
   const DType dtype = promote_types(a_in.dtype(), b_in.dtype());
   const Tensor a1 = to(a_in, dtype), b1 = to(b_in, dtype);
   const bool a_vec = a1.dim() == 1, b_vec = b1.dim() == 1;
   const Tensor a = a_vec ? unsqueeze(a1, 0) : a1;  // (k) -> (1, k)
   const Tensor b = b_vec ? unsqueeze(b1, 1) : b1;  // (k) -> (k, 1)
   const int64_t m = a.size(-2), k = a.size(-1), k2 = b.size(-2), n = b.size(-1);
-  TESSERA_CHECK(k == k2, "matmul: inner dimensions differ: ", describe(a_in), " @ ",
-                describe(b_in), " (", k, " vs ", k2, ")");
+  TESSERA_CHECK(k == k2, "matmul: inner dimensions differ: ", describe(a_in), " @ ", describe(b_in),
+                " (", k, " vs ", k2, ")");
   const Shape abatch(a.shape().begin(), a.shape().end() - 2);
   const Shape bbatch(b.shape().begin(), b.shape().end() - 2);
   const Shape batch_shape = broadcast_shapes(abatch, bbatch, "matmul (batch dims)");
@@ -121,7 +123,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   Shape ashape = batch_shape, bshape = batch_shape;
   ashape.insert(ashape.end(), {m, k});
   bshape.insert(bshape.end(), {k, n});
-  const Tensor out3 = gemm_3d("matmul", to_3d(expand(a, ashape), batch), to_3d(expand(b, bshape), batch));
+  const Tensor out3 =
+      gemm_3d("matmul", to_3d(expand(a, ashape), batch), to_3d(expand(b, bshape), batch));
   Shape out_shape = batch_shape;
   if (!a_vec) out_shape.push_back(m);
   if (!b_vec) out_shape.push_back(n);
@@ -129,14 +132,16 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor mm(const Tensor& a, const Tensor& b) {
-  TESSERA_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expects 2-d tensors, got ", describe(a),
-                " and ", describe(b));
+  TESSERA_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expects 2-d tensors, got ", describe(a), " and ",
+                describe(b));
   return matmul(a, b);
 }
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
-  TESSERA_CHECK(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0), "bmm: expects (b, n, m) "
-                "and (b, m, p) tensors with the same b, got ", describe(a), " and ", describe(b));
+  TESSERA_CHECK(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0),
+                "bmm: expects (b, n, m) "
+                "and (b, m, p) tensors with the same b, got ",
+                describe(a), " and ", describe(b));
   return matmul(a, b);
 }
 

@@ -31,7 +31,7 @@ using kernels::cpu::parallel_for;
 constexpr int64_t kBlock = 1 << 15;
 
 struct Plan {
-  Tensor rows;       ///< (outer, inner) contiguous, or (inner, outer) for the column path
+  Tensor rows;  ///< (outer, inner) contiguous, or (inner, outer) for the column path
   bool column = false;
   int64_t outer = 1, inner = 1;
   Shape out_shape;
@@ -143,7 +143,8 @@ Tensor store(const std::vector<R>& vals, const Shape& shape, DType dtype) {
     for (size_t i = 0; i < vals.size(); ++i) {
       if constexpr (std::is_same_v<O, BFloat16> || std::is_same_v<O, Float16>)
         o[i] = O(static_cast<float>(vals[i]));
-      else o[i] = static_cast<O>(vals[i]);
+      else
+        o[i] = static_cast<O>(vals[i]);
     }
   });
   return out;
@@ -151,7 +152,8 @@ Tensor store(const std::vector<R>& vals, const Shape& shape, DType dtype) {
 
 DType sum_dtype(DType t) { return is_floating(t) ? t : kInt64; }
 
-Tensor sum_impl(const Tensor& x, const Shape& dims, bool keepdim, double scale_div, DType out_dtype) {
+Tensor sum_impl(const Tensor& x, const Shape& dims, bool keepdim, double scale_div,
+                DType out_dtype) {
   TESSERA_CUDA_DISPATCH(cuda_impl::sum(x, dims, keepdim, scale_div != 1.0, out_dtype), x);
   Plan p = make_plan("sum", x, dims, keepdim, true);
   return visit_dtype(p.rows.dtype(), [&]<typename T>() -> Tensor {
@@ -192,8 +194,10 @@ using CmpAcc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
 
 template <typename R>
 bool is_nan(R v) {
-  if constexpr (std::is_floating_point_v<R>) return std::isnan(v);
-  else return false;
+  if constexpr (std::is_floating_point_v<R>)
+    return std::isnan(v);
+  else
+    return false;
 }
 
 /// Max (is_max) or min of a run; NaN wins, as in PyTorch.
@@ -386,11 +390,20 @@ Tensor softmax_family(const char* op, const Tensor& x, int64_t dim, Kernel kerne
   const int64_t cols = xt.size(-1), rows = cols == 0 ? 0 : xt.numel() / cols;
   Tensor y = empty(xt.shape(), {.dtype = xf.dtype()});
   switch (xf.dtype()) {
-    case DType::Float32: kernel(xt.data<float>(), y.data<float>(), rows, cols); break;
-    case DType::Float64: kernel(xt.data<double>(), y.data<double>(), rows, cols); break;
-    case DType::BFloat16: kernel(xt.data<BFloat16>(), y.data<BFloat16>(), rows, cols); break;
-    case DType::Float16: kernel(xt.data<Float16>(), y.data<Float16>(), rows, cols); break;
-    default: TESSERA_FAIL(op, ": unsupported dtype ", xf.dtype());
+    case DType::Float32:
+      kernel(xt.data<float>(), y.data<float>(), rows, cols);
+      break;
+    case DType::Float64:
+      kernel(xt.data<double>(), y.data<double>(), rows, cols);
+      break;
+    case DType::BFloat16:
+      kernel(xt.data<BFloat16>(), y.data<BFloat16>(), rows, cols);
+      break;
+    case DType::Float16:
+      kernel(xt.data<Float16>(), y.data<Float16>(), rows, cols);
+      break;
+    default:
+      TESSERA_FAIL(op, ": unsupported dtype ", xf.dtype());
   }
   return transpose(y, d, last);
 }

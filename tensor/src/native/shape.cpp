@@ -106,8 +106,8 @@ Tensor view(const Tensor& x, const Shape& shape) {
   const Shape s = infer_shape("view", x, shape);
   Shape strides;
   TESSERA_CHECK(compute_view_strides(x, s, strides), "view: shape ", shape_str(s),
-                " is not compatible with the strides ", shape_str(x.strides()), " of ",
-                describe(x), "; use reshape() (which copies)");
+                " is not compatible with the strides ", shape_str(x.strides()), " of ", describe(x),
+                "; use reshape() (which copies)");
   return make_view(x, s, strides, x.offset());
 }
 
@@ -165,8 +165,8 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   const int64_t d = wrap_dim(dim, x.dim(), "narrow");
   const int64_t size = x.shape()[d];
   if (start < 0) start += size;
-  TESSERA_CHECK(start >= 0 && length >= 0 && start + length <= size, "narrow: range [", start,
-                ", ", start + length, ") out of bounds for dim ", d, " of size ", size, " in ",
+  TESSERA_CHECK(start >= 0 && length >= 0 && start + length <= size, "narrow: range [", start, ", ",
+                start + length, ") out of bounds for dim ", d, " of size ", size, " in ",
                 describe(x));
   Shape shape = x.shape();
   shape[d] = length;
@@ -193,8 +193,8 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
   TESSERA_CHECK(x.dim() > 0, "select: cannot select from a 0-d tensor");
   const int64_t d = wrap_dim(dim, x.dim(), "select");
   const int64_t size = x.shape()[d];
-  TESSERA_CHECK(index >= -size && index < size, "select: index ", index,
-                " out of range for dim ", d, " of size ", size, " in ", describe(x));
+  TESSERA_CHECK(index >= -size && index < size, "select: index ", index, " out of range for dim ",
+                d, " of size ", size, " in ", describe(x));
   if (index < 0) index += size;
   Shape shape = x.shape(), strides = x.strides();
   shape.erase(shape.begin() + d);
@@ -217,8 +217,8 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     }
     const int64_t have = x.shape()[i - lead];
     const int64_t want = shape[i] == -1 ? have : shape[i];
-    TESSERA_CHECK(want >= 0, "expand: invalid size ", shape[i], " in ", shape_str(shape),
-                  " for ", describe(x));
+    TESSERA_CHECK(want >= 0, "expand: invalid size ", shape[i], " in ", shape_str(shape), " for ",
+                  describe(x));
     TESSERA_CHECK(want == have || have == 1, "expand: ", describe(x), " cannot be expanded to ",
                   shape_str(shape), " (dim ", i, ": ", have, " vs ", want, ")");
     out[i] = want;
@@ -264,11 +264,12 @@ Tensor as_strided(const Tensor& x, const Shape& shape, const Shape& strides, int
   for (size_t i = 0; i < shape.size(); ++i) {
     TESSERA_CHECK(shape[i] >= 0 && strides[i] >= 0, "as_strided: negative size or stride in ",
                   shape_str(shape), " / ", shape_str(strides));
-    if (shape[i] == 0) empty_view = true;
-    else last += (shape[i] - 1) * strides[i];
+    if (shape[i] == 0)
+      empty_view = true;
+    else
+      last += (shape[i] - 1) * strides[i];
   }
-  const int64_t capacity =
-      static_cast<int64_t>(x.storage()->nbytes() / x.element_size());
+  const int64_t capacity = static_cast<int64_t>(x.storage()->nbytes() / x.element_size());
   TESSERA_CHECK(offset >= 0 && (empty_view || last < capacity), "as_strided: view of shape ",
                 shape_str(shape), " strides ", shape_str(strides), " offset ", offset,
                 " reaches element ", last, " beyond the storage of ", capacity, " elements");
@@ -288,8 +289,8 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     TESSERA_CHECK(t.dim() == first.dim() && t.device() == first.device(), "cat: tensor ", i, " ",
                   describe(t), " does not match tensor 0 ", describe(first));
     for (int64_t k = 0; k < t.dim(); ++k) {
-      TESSERA_CHECK(k == d || t.shape()[k] == first.shape()[k], "cat: tensor ", i, " ",
-                    describe(t), " differs from tensor 0 ", describe(first), " in dim ", k);
+      TESSERA_CHECK(k == d || t.shape()[k] == first.shape()[k], "cat: tensor ", i, " ", describe(t),
+                    " differs from tensor 0 ", describe(first), " in dim ", k);
     }
     shape[d] += t.shape()[d];
     dtype = promote_types(dtype, t.dtype());
@@ -342,7 +343,8 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
   const int64_t d = wrap_dim(dim, x.dim(), "split");
   const int64_t size = x.shape()[d];
   Shape sizes;
-  for (int64_t pos = 0; pos < size; pos += split_size) sizes.push_back(std::min(split_size, size - pos));
+  for (int64_t pos = 0; pos < size; pos += split_size)
+    sizes.push_back(std::min(split_size, size - pos));
   if (sizes.empty()) sizes.push_back(0);
   return split_with_sizes(x, sizes, d);
 }

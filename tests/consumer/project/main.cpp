@@ -35,7 +35,8 @@ int main() {
   }
   const double w = layer->weight.item<double>(), b = layer->bias.item<double>();
   if (std::abs(w - 3) > 1e-3 || std::abs(b + 1) > 1e-3 || loss_value > 1e-6) {
-    std::fprintf(stderr, "consumer: regression did not converge: w=%f b=%f loss=%g\n", w, b, loss_value);
+    std::fprintf(stderr, "consumer: regression did not converge: w=%f b=%f loss=%g\n", w, b,
+                 loss_value);
     return 1;
   }
   std::cout << "consumer: tessera package works; learned w=" << w << " b=" << b << "\n";

@@ -8,7 +8,8 @@
 
 namespace tessera {
 
-/// LayerNorm over the last dim: (x - mean) * rstd * weight + bias; weight and bias (C) or undefined.
+/// LayerNorm over the last dim: (x - mean) * rstd * weight + bias; weight and bias (C) or
+/// undefined.
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 
 /// Mean cross-entropy of logits (N, V) against int targets (N), ignoring `ignore_index` rows,

@@ -14,14 +14,15 @@ namespace tessera::models {
 
 struct SamplingOptions {
   int64_t max_new_tokens = 100;
-  double temperature = 1.0;  ///< 0 = greedy (argmax)
-  int64_t top_k = 0;         ///< 0 = off
-  double top_p = 1.0;        ///< 1 = off
+  double temperature = 1.0;           ///< 0 = greedy (argmax)
+  int64_t top_k = 0;                  ///< 0 = off
+  double top_p = 1.0;                 ///< 1 = off
   std::optional<int32_t> stop_token;  ///< stop after emitting it
-  Generator* gen = nullptr;  ///< nullptr = the default generator
+  Generator* gen = nullptr;           ///< nullptr = the default generator
 };
 
-/// Picks the next token from one row of logits (V floats). Deterministic for a given generator state.
+/// Picks the next token from one row of logits (V floats). Deterministic for a given generator
+/// state.
 int32_t sample_token(const std::vector<float>& logits, const SamplingOptions& opts, Generator& gen);
 
 /// Continues `prompt` (non-empty). The model runs in eval mode without gradients; when the total

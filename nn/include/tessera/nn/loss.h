@@ -15,8 +15,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
 /// mean((input - target)^2).
 /// The same loss composed from differentiable primitives (log_softmax, gather, mean): the
 /// reference the fused version is tested against.
-Tensor cross_entropy_reference(const Tensor& logits, const Tensor& targets, int64_t ignore_index = -100,
-                               double label_smoothing = 0.0);
+Tensor cross_entropy_reference(const Tensor& logits, const Tensor& targets,
+                               int64_t ignore_index = -100, double label_smoothing = 0.0);
 Tensor mse_loss(const Tensor& input, const Tensor& target);
 
 }  // namespace tessera::nn::functional

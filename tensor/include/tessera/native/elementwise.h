@@ -3,8 +3,8 @@
 ///
 /// Binary ops broadcast both operands to a common shape and compute in promote_types(a, b)
 /// (docs/tensor.md). A Scalar operand is "weak": it does not widen a tensor's dtype within its
-/// category (float32 tensor + 2.5 stays float32), but an integer tensor with a floating scalar gives
-/// float32. 16-bit float inputs compute in float32 and round once on store.
+/// category (float32 tensor + 2.5 stays float32), but an integer tensor with a floating scalar
+/// gives float32. 16-bit float inputs compute in float32 and round once on store.
 #pragma once
 
 #include <optional>

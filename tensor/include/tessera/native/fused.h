@@ -37,8 +37,8 @@ Tensor softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim);
 Tensor log_softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim);
 
 struct CrossEntropyResult {
-  Tensor loss;   ///< 0-d, mean over rows whose target is not ignore_index (NaN when none)
-  Tensor lse;    ///< (rows) logsumexp of each logits row, for the backward
+  Tensor loss;        ///< 0-d, mean over rows whose target is not ignore_index (NaN when none)
+  Tensor lse;         ///< (rows) logsumexp of each logits row, for the backward
   int64_t count = 0;  ///< rows that count
 };
 /// logits (N, V), targets (N) int64/int32; PyTorch's label-smoothing formula.
@@ -49,9 +49,9 @@ Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& logits, con
                               const Tensor& lse, int64_t ignore_index, double label_smoothing);
 
 struct AttentionParams {
-  bool causal = false;       ///< top-left aligned (query i sees keys j <= i); needs Tq == Tk
-  double scale = 0;          ///< 0 = 1 / sqrt(D)
-  double dropout_p = 0;      ///< on the probabilities, Philox stream (seed, offset)
+  bool causal = false;   ///< top-left aligned (query i sees keys j <= i); needs Tq == Tk
+  double scale = 0;      ///< 0 = 1 / sqrt(D)
+  double dropout_p = 0;  ///< on the probabilities, Philox stream (seed, offset)
   uint64_t seed = 0, offset = 0;
 };
 struct AttentionResult {

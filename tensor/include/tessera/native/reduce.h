@@ -3,8 +3,8 @@
 /// fixed blocking that does not depend on the number of threads.
 ///
 /// `dims` empty means all dims. Floating sums accumulate in float64 for float64 and float32 inputs
-/// are accumulated in float32 pairwise blocks (error O(log n) ulp); 16-bit floats accumulate in float32.
-/// Integer and bool sums give int64.
+/// are accumulated in float32 pairwise blocks (error O(log n) ulp); 16-bit floats accumulate in
+/// float32. Integer and bool sums give int64.
 #pragma once
 
 #include <optional>

@@ -3,13 +3,14 @@
 ///
 /// Computes: for every index of an N-d iteration space (sizes, innermost last), call
 ///   inner(n, ptrs, inner_strides)
-/// on runs of `n` consecutive innermost elements, where ptrs[k] points at operand k's first element of
-/// the run and inner_strides[k] is its innermost byte stride. Operand 0 is by convention the output.
-/// Design: the caller coalesces dims first (coalesce_dims) so a contiguous op is a single 1-d run
-/// that the compiler vectorises; the flat index space is cut into fixed chunks of kGrain elements and
-/// the chunks are spread over OpenMP threads. Chunk boundaries do not depend on the thread count, and
-/// each output element is written by exactly one run, so results are identical on any thread count.
-/// Cost: bandwidth-bound; target >= 70% of memcpy bandwidth for large contiguous operands.
+/// on runs of `n` consecutive innermost elements, where ptrs[k] points at operand k's first element
+/// of the run and inner_strides[k] is its innermost byte stride. Operand 0 is by convention the
+/// output. Design: the caller coalesces dims first (coalesce_dims) so a contiguous op is a single
+/// 1-d run that the compiler vectorises; the flat index space is cut into fixed chunks of kGrain
+/// elements and the chunks are spread over OpenMP threads. Chunk boundaries do not depend on the
+/// thread count, and each output element is written by exactly one run, so results are identical on
+/// any thread count. Cost: bandwidth-bound; target >= 70% of memcpy bandwidth for large contiguous
+/// operands.
 #pragma once
 
 #include <omp.h>

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @brief One GEMM entry point for the CUDA backend: cuBLAS under nvcc, a CPU reference under cudasim.
+/// @brief One GEMM entry point for the CUDA backend: cuBLAS under nvcc, a CPU reference under
+/// cudasim.
 ///
 /// Row-major semantics (the tensor library's): for every batch b,
 ///   C_b = alpha * op(A_b) * op(B_b) + beta * C_b,   op(A_b) (m, k), op(B_b) (k, n), C_b (m, n)
 /// A_b at A + b * stride_a, row-major with leading dimension lda (its row stride, elements); with
-/// trans_a it is stored as (k, m) row-major and op() transposes it. Same for B. C is row-major (ldc).
-/// All of A, B, C have dtype `t` (kFloat32, kFloat64, kBFloat16, kFloat16). Accumulation is float32
-/// for 32/16-bit types (float64 for kFloat64); TF32 tensor cores only when `allow_tf32`.
+/// trans_a it is stored as (k, m) row-major and op() transposes it. Same for B. C is row-major
+/// (ldc). All of A, B, C have dtype `t` (kFloat32, kFloat64, kBFloat16, kFloat16). Accumulation is
+/// float32 for 32/16-bit types (float64 for kFloat64); TF32 tensor cores only when `allow_tf32`.
 /// Real CUDA: cublasGemmStridedBatchedEx on `stream` with a per-thread, per-device handle.
 /// cudasim (kernels/cuda/blas_reference.cpp): a plain loop on the host (device memory is host
 /// memory there), float32/float64 accumulation in k order, one rounding on store.

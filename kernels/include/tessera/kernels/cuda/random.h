@@ -16,7 +16,7 @@ enum class RandomKind : uint8_t {
 
 /// Fills n contiguous elements of `out` (float32, float64 or int64 per kind) from the stream
 /// (seed, offset); the layout is tensor/src/random.cpp's, so CPU and CUDA draws are identical.
-void philox_fill(RandomKind kind, uint64_t seed, uint64_t offset, int64_t n, void* out,
-                 int64_t low, uint64_t range, cudaStream_t stream);
+void philox_fill(RandomKind kind, uint64_t seed, uint64_t offset, int64_t n, void* out, int64_t low,
+                 uint64_t range, cudaStream_t stream);
 
 }  // namespace tessera::kernels::cuda

@@ -7,12 +7,12 @@
 namespace tessera::kernels::cuda {
 
 enum class ReduceOp : uint8_t {
-  kSum,        ///< sum (float64 for floating inputs, int64 for integers/bool)
-  kMean,       ///< sum / inner (float64)
-  kProd,       ///< product (float64 / int64)
-  kMax,        ///< max; NaN wins (float64 / int64)
-  kMin,        ///< min; NaN wins
-  kArgMax,     ///< max and the first index reaching it; NaN wins (first NaN)
+  kSum,     ///< sum (float64 for floating inputs, int64 for integers/bool)
+  kMean,    ///< sum / inner (float64)
+  kProd,    ///< product (float64 / int64)
+  kMax,     ///< max; NaN wins (float64 / int64)
+  kMin,     ///< min; NaN wins
+  kArgMax,  ///< max and the first index reaching it; NaN wins (first NaN)
   kArgMin,
   kVar,        ///< sum (x - mean)^2 / (inner - correction), two passes (float64)
   kLogSumExp,  ///< max + log(sum exp(x - max)) (float64)
@@ -23,9 +23,8 @@ enum class ReduceOp : uint8_t {
 /// the result dtype); for kArgMax/kArgMin `index` (int64, outer) receives the index.
 /// One block per row, a fixed reduction tree: bit-identical results on every run. `workspace`
 /// must hold reduce_rows_workspace(op, outer, inner) bytes (8-byte aligned; may be null when 0).
-void reduce_rows(ReduceOp op, ScalarType t, const void* x, int64_t outer, int64_t inner,
-                 void* out, int64_t* index, int64_t correction, void* workspace,
-                 cudaStream_t stream);
+void reduce_rows(ReduceOp op, ScalarType t, const void* x, int64_t outer, int64_t inner, void* out,
+                 int64_t* index, int64_t correction, void* workspace, cudaStream_t stream);
 
 /// Scratch bytes reduce_rows needs (non-zero only for sums of a few very long rows, which are
 /// split across blocks).

@@ -19,12 +19,16 @@ inline constexpr int kMaxDims = 16;
 /// Bytes of one element.
 constexpr int scalar_size(ScalarType t) {
   switch (t) {
-    case ScalarType::kBool: return 1;
+    case ScalarType::kBool:
+      return 1;
     case ScalarType::kBFloat16:
-    case ScalarType::kFloat16: return 2;
+    case ScalarType::kFloat16:
+      return 2;
     case ScalarType::kInt32:
-    case ScalarType::kFloat32: return 4;
-    default: return 8;
+    case ScalarType::kFloat32:
+      return 4;
+    default:
+      return 8;
   }
 }
 
