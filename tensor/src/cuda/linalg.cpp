@@ -13,6 +13,7 @@
 
 #include "cuda/common.h"
 #include "cuda/ops.h"
+#include "native/layout.h"
 
 namespace tessera::cuda {
 namespace {
@@ -30,49 +31,9 @@ namespace {
 
 namespace kc = kernels::cuda;
 
-struct MatrixLayout {
-  Tensor t;
-  bool trans = false;
-  int64_t ld = 0;
-  int64_t batch_stride = 0;
-};
-
-MatrixLayout prepare(Tensor t) {
-  const int64_t r = t.shape()[1], c = t.shape()[2];
-  auto row_major = [&](const Tensor& x) {
-    const auto& s = x.strides();
-    return (c == 1 || s[2] == 1) && (r == 1 || s[1] >= std::max<int64_t>(c, 1));
-  };
-  auto col_major = [&](const Tensor& x) {
-    const auto& s = x.strides();
-    return (r == 1 || s[1] == 1) && (c == 1 || s[2] >= std::max<int64_t>(r, 1));
-  };
-  if (!row_major(t) && !col_major(t)) t = contiguous(t);
-  MatrixLayout m;
-  const auto& s = t.strides();
-  m.batch_stride = t.shape()[0] == 1 ? 0 : s[0];
-  if (row_major(t)) {
-    m.trans = false;
-    m.ld = r == 1 ? std::max<int64_t>(c, 1) : s[1];
-  } else {
-    m.trans = true;
-    m.ld = c == 1 ? std::max<int64_t>(r, 1) : s[2];
-  }
-  m.t = t;
-  return m;
-}
-
-Tensor to_3d(const Tensor& x, int64_t batch) {
-  const int64_t r = x.shape()[x.dim() - 2], c = x.shape()[x.dim() - 1];
-  bool all_zero = true;
-  for (int64_t d = 0; d + 2 < x.dim(); ++d)
-    all_zero = all_zero && (x.strides()[d] == 0 || x.shape()[d] == 1);
-  if (all_zero) {
-    Shape st = {0, x.strides()[x.dim() - 2], x.strides()[x.dim() - 1]};
-    return as_strided(x, {batch, r, c}, st, x.offset());
-  }
-  return reshape(x, {batch, r, c});
-}
+using native::detail::MatrixLayout;
+using native::detail::prepare;
+using native::detail::to_3d;
 
 Tensor gemm_3d(const Tensor& a3, const Tensor& b3) {
   const int64_t batch = a3.shape()[0], m = a3.shape()[1], k = a3.shape()[2], n = b3.shape()[2];

@@ -23,6 +23,7 @@
 
 #include "cuda/dispatch.h"
 #include "iter.h"
+#include "layout.h"
 
 namespace tessera::native {
 namespace {
@@ -30,66 +31,14 @@ namespace {
 using kernels::cpu::parallel_for;
 constexpr int64_t kBlock = 1 << 15;
 
-struct Plan {
-  Tensor rows;  ///< (outer, inner) contiguous, or (inner, outer) for the column path
-  bool column = false;
-  int64_t outer = 1, inner = 1;
-  Shape out_shape;
-};
+using detail::normalize_dims;
+using detail::Plan;
 
-Shape normalize_dims(const char* op, const Tensor& x, const Shape& dims) {
-  Shape out;
-  if (dims.empty()) {
-    for (int64_t d = 0; d < x.dim(); ++d) out.push_back(d);
-    return out;
-  }
-  for (int64_t d : dims) {
-    const int64_t w = wrap_dim(d, x.dim(), op);
-    TESSERA_CHECK(std::find(out.begin(), out.end(), w) == out.end(), op, ": dim ", w,
-                  " appears more than once in ", shape_str(dims));
-    out.push_back(w);
-  }
-  if (x.dim() == 0) out.clear();  // reducing a scalar over dim 0/-1 is the identity
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-Plan make_plan(const char* op, const Tensor& x, const Shape& dims_in, bool keepdim,
+/// The row plan of a CPU reduction (CPU tensors only).
+Plan make_plan(const char* op, const Tensor& x, const Shape& dims, bool keepdim,
                bool allow_column) {
   detail::check_cpu(op, {&x});
-  const Shape dims = normalize_dims(op, x, dims_in);
-  std::vector<bool> reduced(x.dim(), false);
-  for (int64_t d : dims) reduced[d] = true;
-  Plan p;
-  Shape perm;
-  for (int64_t d = 0; d < x.dim(); ++d) {
-    if (!reduced[d]) {
-      perm.push_back(d);
-      p.outer *= x.shape()[d];
-      p.out_shape.push_back(x.shape()[d]);
-    } else if (keepdim) {
-      p.out_shape.push_back(1);
-    }
-  }
-  for (int64_t d : dims) {
-    perm.push_back(d);
-    p.inner *= x.shape()[d];
-  }
-  if (keepdim) {
-    p.out_shape.clear();
-    for (int64_t d = 0; d < x.dim(); ++d) p.out_shape.push_back(reduced[d] ? 1 : x.shape()[d]);
-  }
-  // Column path: dense input whose reduced dims are exactly the leading ones.
-  bool prefix = !dims.empty() && dims.size() < static_cast<size_t>(x.dim());
-  for (size_t i = 0; i < dims.size() && prefix; ++i) prefix = dims[i] == static_cast<int64_t>(i);
-  if (allow_column && prefix && x.is_contiguous() && p.outer > 1) {
-    p.column = true;
-    p.rows = reshape(x, {p.inner, p.outer});
-    return p;
-  }
-  p.rows = reshape(permute(x, perm), {p.outer, p.inner});
-  p.rows = contiguous(p.rows);
-  return p;
+  return detail::make_plan(op, x, dims, keepdim, allow_column);
 }
 
 /// Accumulator type: double for floating inputs, int64 for integers and bool.
