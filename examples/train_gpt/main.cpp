@@ -2,7 +2,7 @@
 /// @brief train_gpt: trains a GPT language model on a text file, with evals, checkpoints,
 /// bit-exact resume, Ctrl-C handling, JSONL metrics and a sample at the end.
 ///
-///   train_gpt --data input.txt --tokenizer char --layers 4 --heads 4 --width 128 --context 64 \
+///   train_gpt --data input.txt --tokenizer char --layers 4 --heads 4 --width 128 --context 64
 ///             --batch 12 --steps 2000 --lr 1e-3 --min-lr 1e-4 --out runs/shakespeare
 ///
 /// Output folder: config.json (model + training settings), tokenizer.json, metrics.jsonl,
@@ -44,7 +44,7 @@ using json = nlohmann::json;
 namespace {
 
 struct Settings {
-  std::string data, tokenizer, device, out, resume;
+  std::string data, tokenizer, device, out, resume, gelu;
   models::GPTConfig model;
   int64_t batch, steps, warmup, eval_every, eval_batches, sample_tokens, log_every, stop_after;
   double lr, min_lr, weight_decay, grad_clip, beta1, beta2;
@@ -71,6 +71,8 @@ Cli make_cli() {
   cli.add("beta1", "0.9", "AdamW beta1");
   cli.add("beta2", "0.99", "AdamW beta2");
   cli.add("dropout", "0", "dropout probability");
+  cli.add_switch("no-bias", "no biases in Linear and LayerNorm layers (nanoGPT's bias=False)");
+  cli.add("gelu", "tanh", "GELU form: tanh (GPT-2's approximation) or exact (erf)");
   cli.add("grad-clip", "1.0", "clip the global gradient norm (0 = off)");
   cli.add("eval-every", "250", "steps between validation evals");
   cli.add("eval-batches", "20", "batches per eval");
@@ -104,6 +106,9 @@ Settings read_settings(const Cli& cli) {  // validated by validate()
   s.model.n_embd = cli.int64("width");
   s.model.context = cli.int64("context");
   s.model.dropout = cli.real("dropout");
+  s.model.bias = !cli.on("no-bias");
+  s.gelu = cli.str("gelu");
+  s.model.gelu_tanh = s.gelu == "tanh";
   s.batch = cli.int64("batch");
   s.steps = cli.int64("steps");
   s.warmup = cli.int64("warmup");
@@ -144,6 +149,7 @@ void validate(const Settings& s) {
                                   ")");
   require(s.lr > 0 && s.min_lr >= 0 && s.min_lr <= s.lr, "need 0 <= --min-lr <= --lr and --lr > 0");
   require(s.model.dropout >= 0 && s.model.dropout < 1, "--dropout must be in [0, 1)");
+  require(s.gelu == "tanh" || s.gelu == "exact", "--gelu must be tanh or exact, got '" + s.gelu + "'");
   require(s.weight_decay >= 0 && s.grad_clip >= 0, "--weight-decay and --grad-clip must be >= 0");
   require(s.beta1 >= 0 && s.beta1 < 1 && s.beta2 >= 0 && s.beta2 < 1,
           "--beta1/--beta2 must be in [0, 1)");
@@ -183,6 +189,8 @@ void merge_resumed(Settings& s, const Cli& cli, const json& saved) {
   same("heads", m.n_head == s.model.n_head);
   same("width", m.n_embd == s.model.n_embd);
   same("context", m.context == s.model.context);
+  same("no-bias", m.bias == s.model.bias);
+  same("gelu", m.gelu_tanh == s.model.gelu_tanh);
   same("tokenizer", saved.at("tokenizer") == s.tokenizer);
   same("batch", saved.at("batch") == s.batch);
   same("seed", saved.at("seed") == s.seed);

@@ -28,7 +28,8 @@ void GPTConfig::validate() const {
 std::string GPTConfig::to_json() const {
   nlohmann::json j = {
       {"vocab_size", vocab_size}, {"context", context}, {"n_layer", n_layer}, {"n_head", n_head},
-      {"n_embd", n_embd},         {"dropout", dropout}, {"bias", bias}};
+      {"n_embd", n_embd},         {"dropout", dropout}, {"bias", bias},
+      {"activation", gelu_tanh ? "gelu_tanh" : "gelu"}};
   return j.dump();
 }
 
@@ -50,12 +51,19 @@ GPTConfig GPTConfig::from_json(const std::string& text) {
   c.dropout = j["dropout"].get<double>();
   TESSERA_CHECK(j.contains("bias") && j["bias"].is_boolean(), "GPT config: 'bias' missing");
   c.bias = j["bias"].get<bool>();
+  // Optional (configs written before it existed mean GPT-2's tanh GELU).
+  if (j.contains("activation")) {
+    const nlohmann::json& a = j["activation"];
+    TESSERA_CHECK(a.is_string() && (a == "gelu_tanh" || a == "gelu"),
+                  "GPT config: 'activation' must be \"gelu_tanh\" or \"gelu\", got ", a.dump());
+    c.gelu_tanh = a == "gelu_tanh";
+  }
   c.validate();
   return c;
 }
 
 GPTBlock::GPTBlock(const GPTConfig& cfg, Generator* gen) {
-  ln_1 = register_module("ln_1", std::make_shared<nn::LayerNorm>(cfg.n_embd));
+  ln_1 = register_module("ln_1", std::make_shared<nn::LayerNorm>(cfg.n_embd, 1e-5, true, cfg.bias));
   nn::MultiHeadAttentionOptions ao;
   ao.embed_dim = cfg.n_embd;
   ao.num_heads = cfg.n_head;
@@ -65,10 +73,10 @@ GPTBlock::GPTBlock(const GPTConfig& cfg, Generator* gen) {
   ao.causal = true;
   ao.gen = gen;
   attn = register_module("attn", std::make_shared<nn::MultiHeadAttention>(ao));
-  ln_2 = register_module("ln_2", std::make_shared<nn::LayerNorm>(cfg.n_embd));
-  mlp = register_module("mlp",
-                        std::make_shared<nn::FeedForward>(cfg.n_embd, 4 * cfg.n_embd, cfg.dropout,
-                                                          /*gelu_tanh=*/true, kFloat32, gen));
+  ln_2 = register_module("ln_2", std::make_shared<nn::LayerNorm>(cfg.n_embd, 1e-5, true, cfg.bias));
+  mlp = register_module("mlp", std::make_shared<nn::FeedForward>(cfg.n_embd, 4 * cfg.n_embd,
+                                                                 cfg.dropout, cfg.gelu_tanh,
+                                                                 kFloat32, gen, cfg.bias));
   drop = register_module("drop", std::make_shared<nn::Dropout>(cfg.dropout, gen));
 }
 
@@ -86,7 +94,7 @@ GPT::GPT(const GPTConfig& cfg, Generator* gen, Generator* dropout_gen) : cfg_(cf
   h = register_module("h", std::make_shared<nn::ModuleList<GPTBlock>>());
   for (int64_t i = 0; i < cfg.n_layer; ++i)
     h->push_back(std::make_shared<GPTBlock>(cfg, dropout_gen));
-  ln_f = register_module("ln_f", std::make_shared<nn::LayerNorm>(cfg.n_embd));
+  ln_f = register_module("ln_f", std::make_shared<nn::LayerNorm>(cfg.n_embd, 1e-5, true, cfg.bias));
 
   // GPT-2 initialisation, in parameter-name order so that a seed fixes every value.
   const double residual_std = 0.02 / std::sqrt(2.0 * static_cast<double>(cfg.n_layer));

@@ -7,12 +7,12 @@
 
 namespace tessera::nn {
 
-LayerNorm::LayerNorm(Shape shape, double eps_, bool affine, DType dtype)
+LayerNorm::LayerNorm(Shape shape, double eps_, bool affine, bool with_bias, DType dtype)
     : normalized_shape(std::move(shape)), eps(eps_) {
   TESSERA_CHECK(!normalized_shape.empty(), "LayerNorm: normalized_shape must not be empty");
   if (affine) {
     weight = register_parameter("weight", ones(normalized_shape, {.dtype = dtype}));
-    bias = register_parameter("bias", zeros(normalized_shape, {.dtype = dtype}));
+    if (with_bias) bias = register_parameter("bias", zeros(normalized_shape, {.dtype = dtype}));
   }
 }
 

@@ -20,22 +20,24 @@ Tensor merge_heads(const Tensor& x) {
 
 ParallelBlock::ParallelBlock(const models::GPTConfig& cfg, std::shared_ptr<Communicator> tp,
                              Generator* gen)
-    : local_heads_(cfg.n_head / tp->size()), attn_dropout_(cfg.dropout), gen_(gen) {
+    : local_heads_(cfg.n_head / tp->size()),
+      attn_dropout_(cfg.dropout),
+      gelu_tanh_(cfg.gelu_tanh),
+      gen_(gen) {
   const int64_t c = cfg.n_embd;
-  ln_1 = register_module("ln_1", std::make_shared<nn::LayerNorm>(c));
+  ln_1 = register_module("ln_1", std::make_shared<nn::LayerNorm>(c, 1e-5, true, cfg.bias));
   attn = register_module("attn", std::make_shared<Attention>());
   attn->c_attn = attn->register_module(
       "c_attn", std::make_shared<ColumnParallelLinear>(c, 3 * c, tp, cfg.bias, 3));
   attn->c_proj =
       attn->register_module("c_proj", std::make_shared<RowParallelLinear>(c, c, tp, cfg.bias));
-  ln_2 = register_module("ln_2", std::make_shared<nn::LayerNorm>(c));
+  ln_2 = register_module("ln_2", std::make_shared<nn::LayerNorm>(c, 1e-5, true, cfg.bias));
   mlp = register_module("mlp", std::make_shared<Mlp>());
-  // models::GPT's FeedForward always has biases.
   mlp->c_fc =
-      mlp->register_module("c_fc", std::make_shared<ColumnParallelLinear>(c, 4 * c, tp, true));
+      mlp->register_module("c_fc", std::make_shared<ColumnParallelLinear>(c, 4 * c, tp, cfg.bias));
   mlp->drop = mlp->register_module("drop", std::make_shared<nn::Dropout>(cfg.dropout, gen));
   mlp->c_proj =
-      mlp->register_module("c_proj", std::make_shared<RowParallelLinear>(4 * c, c, tp, true));
+      mlp->register_module("c_proj", std::make_shared<RowParallelLinear>(4 * c, c, tp, cfg.bias));
   drop = register_module("drop", std::make_shared<nn::Dropout>(cfg.dropout, gen));
 }
 
@@ -52,7 +54,7 @@ Tensor ParallelBlock::forward(const Tensor& x) {
                                                        split_heads(qkv[2], local_heads_), ao);
   const Tensor h = add(x, drop->forward(attn->c_proj->forward(merge_heads(y))));
   const Tensor m = mlp->c_proj->forward(
-      mlp->drop->forward(nn::F::gelu(mlp->c_fc->forward(ln_2->forward(h)), true)));
+      mlp->drop->forward(nn::F::gelu(mlp->c_fc->forward(ln_2->forward(h)), gelu_tanh_)));
   return add(h, m);
 }
 
@@ -71,7 +73,8 @@ ParallelGPT::ParallelGPT(const models::GPTConfig& cfg, std::shared_ptr<Communica
   h = register_module("h", std::make_shared<nn::ModuleList<ParallelBlock>>());
   for (int64_t i = 0; i < cfg_.n_layer; ++i)
     h->push_back(std::make_shared<ParallelBlock>(cfg_, tp_, gen));
-  ln_f = register_module("ln_f", std::make_shared<nn::LayerNorm>(cfg_.n_embd));
+  ln_f = register_module("ln_f",
+                         std::make_shared<nn::LayerNorm>(cfg_.n_embd, 1e-5, true, cfg_.bias));
 }
 
 Tensor ParallelGPT::forward(const Tensor& idx) {

@@ -168,3 +168,44 @@ TEST_CASE("GPT config validation and JSON round trip", "[models][gpt]") {
   CHECK_THROWS_WITH(model.forward(zeros({1, 17}, {.dtype = kInt64})),
                     Catch::Contains("exceeds the context"));
 }
+
+TEST_CASE("GPT without biases and with exact GELU (nanoGPT's blocks)", "[models][gpt]") {
+  GPTConfig c = tiny();
+  c.bias = false;
+  c.gelu_tanh = false;
+  Generator gen(7);
+  GPT model(c, &gen);
+  int64_t n = 0;
+  for (auto& [name, t] : model.named_parameters()) {
+    CHECK_FALSE(name.ends_with(".bias"));
+    n += t.numel();
+  }
+  // wte + wpe + per layer (2 LayerNorm weights, QKV, proj, fc, proj) + ln_f weight.
+  const int64_t C = 16, V = 11, T = 16;
+  CHECK(n == V * C + T * C + 2 * (2 * C + 3 * C * C + C * C + 4 * C * C + 4 * C * C) + C);
+  // The block's MLP is c_proj(gelu_exact(c_fc(x))): it differs from the tanh form and matches
+  // the exact formula computed here in float64.
+  model.eval();
+  autograd::NoGradGuard ng;
+  auto& mlp = *(*model.h)[0]->mlp;
+  Generator g2(8);
+  const Tensor x = randn({3, C}, {}, &g2);
+  const Tensor hidden = native::to(native::matmul(x, native::transpose(mlp.c_fc->weight, 0, 1)),
+                                   kFloat64);
+  const Tensor gelu = native::mul(
+      native::mul(hidden, Scalar(0.5)),
+      native::add(native::erf(native::mul(hidden, Scalar(1.0 / std::sqrt(2.0)))), Scalar(1.0)));
+  const Tensor want = native::matmul(
+      gelu, native::transpose(native::to(mlp.c_proj->weight, kFloat64), 0, 1));
+  CHECK(native::allclose(native::to(mlp.forward(x), kFloat64), want, 1e-5, 1e-6));
+  // JSON: round trip, configs written before "activation" existed mean tanh, bad values throw.
+  CHECK(GPTConfig::from_json(c.to_json()) == c);
+  CHECK(GPTConfig::from_json(tiny().to_json()).gelu_tanh);
+  CHECK(GPTConfig::from_json(R"({"vocab_size":11,"context":16,"n_layer":2,"n_head":2,)"
+                             R"("n_embd":16,"dropout":0.0,"bias":true})")
+            .gelu_tanh);
+  CHECK_THROWS_WITH(
+      GPTConfig::from_json(R"({"vocab_size":11,"context":16,"n_layer":2,"n_head":2,)"
+                           R"("n_embd":16,"dropout":0.0,"bias":true,"activation":"relu"})"),
+      Catch::Contains("activation"));
+}

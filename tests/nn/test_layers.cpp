@@ -176,6 +176,30 @@ TEST_CASE("LayerNorm forward matches a float64 loop reference", "[nn][layer_norm
                     Catch::Contains("does not end with normalized shape"));
 }
 
+TEST_CASE("LayerNorm with bias = false has only a weight, and its gradient", "[nn][layer_norm]") {
+  Generator g(32);
+  const int64_t c = 9;
+  LayerNorm ln(c, 1e-5, /*elementwise_affine=*/true, /*bias=*/false);
+  CHECK_FALSE(ln.bias.defined());
+  REQUIRE(ln.named_parameters().size() == 1);
+  {
+    NoGradGuard ng;
+    tessera::normal_(ln.weight, 1.0, 0.5, &g);
+  }
+  // Equals the affine LayerNorm whose bias is zero, forward and weight gradient.
+  LayerNorm with_bias(c, 1e-5);
+  {
+    NoGradGuard ng;
+    native::copy_(with_bias.weight, ln.weight);
+  }
+  const Tensor x = randn({4, c}, {}, &g);
+  const Tensor up = randn({4, c}, {}, &g);
+  tessera::backward(tessera::sum(tessera::mul(ln.forward(x), up)));
+  tessera::backward(tessera::sum(tessera::mul(with_bias.forward(x), up)));
+  CHECK(native::allclose(ln.forward(x), with_bias.forward(x), 0, 0));
+  CHECK(native::allclose(ln.weight.grad(), with_bias.weight.grad(), 1e-6, 1e-6));
+}
+
 TEST_CASE("cross_entropy matches a float64 reference with ignore_index and label smoothing",
           "[nn][loss]") {
   Generator g(41);

@@ -13,11 +13,12 @@
 
 namespace tessera::nn {
 
-/// c_fc (C -> hidden) -> GELU -> dropout -> c_proj (hidden -> C).
+/// c_fc (C -> hidden) -> GELU -> dropout -> c_proj (hidden -> C); `bias = false` drops both
+/// Linear biases.
 class FeedForward : public Module {
  public:
   FeedForward(int64_t dim, int64_t hidden, double dropout = 0.0, bool gelu_tanh = false,
-              DType dtype = kFloat32, Generator* gen = nullptr);
+              DType dtype = kFloat32, Generator* gen = nullptr, bool bias = true);
   std::string name() const override { return "FeedForward"; }
   Tensor forward(const Tensor& x) override;
   std::shared_ptr<Linear> c_fc, c_proj;

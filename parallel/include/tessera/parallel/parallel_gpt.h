@@ -46,6 +46,7 @@ class ParallelBlock : public nn::Module {
  private:
   int64_t local_heads_;
   double attn_dropout_;
+  bool gelu_tanh_;
   Generator* gen_;
 };
 
