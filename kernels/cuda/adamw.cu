@@ -92,7 +92,6 @@ __device__ __forceinline__ void run_chunk(const Chunk<T>& c, const Scalars<T>& s
     const Pack<T> g = *reinterpret_cast<const Pack<T>*>(c.grad + i);
     Pack<T> m = *reinterpret_cast<const Pack<T>*>(c.exp_avg + i);
     Pack<T> v = *reinterpret_cast<const Pack<T>*>(c.exp_avg_sq + i);
-#pragma unroll
     for (int k = 0; k < kVec; ++k) update(p.v[k], g.v[k], m.v[k], v.v[k], s);
     *reinterpret_cast<Pack<T>*>(c.param + i) = p;
     *reinterpret_cast<Pack<T>*>(c.exp_avg + i) = m;
