@@ -52,8 +52,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
       "cross_entropy: expected logits (N, C) or (B, T, C) and targets (N) or (B, T), got logits ",
       describe(logits), " and targets ", describe(targets));
   // One fused node: softmax, loss and the logits gradient without storing probabilities. The
-  // fused kernel is CPU-only for now; other devices use the composition.
-  if (!logits.device().is_cpu())
+  // fused kernels run on CPU and CUDA; other devices use the composition.
+  if (!logits.device().is_cpu() && !logits.device().is_cuda())
     return cross_entropy_reference(logits, targets, ignore_index, label_smoothing);
   const int64_t c = logits.size(-1);
   return tessera::cross_entropy(reshape(logits, {-1, c}), native::reshape(targets, {-1}),

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include <tessera/kernels/cuda/ew_op.h>
+#include <tessera/native/fused.h>
 #include <tessera/random.h>
 #include <tessera/scalar.h>
 #include <tessera/tensor.h>
@@ -80,5 +81,19 @@ Tensor one_hot(const Tensor& indices, int64_t num_classes);
 Tensor random_draw(bool normal, const Shape& shape, DType draw, Generator& gen, Device device);
 /// int64 draw low + (64 bits % range), the CPU's randint stream.
 Tensor randint_draw(int64_t low, uint64_t range, const Shape& shape, Generator& gen, Device device);
+
+// ---- fused cross-entropy and AdamW (tensor/src/cuda/fused_ce_adamw.cpp)
+// ---------------------------
+/// native::cross_entropy / cross_entropy_backward on CUDA (targets validated on the host).
+CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index,
+                                 double label_smoothing);
+Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& logits, const Tensor& targets,
+                              const Tensor& lse, int64_t ignore_index, double label_smoothing);
+/// The device of the first CUDA tensor in the lists, else CPU (adamw_step_ dispatches on it).
+Device first_cuda_device(std::initializer_list<const std::vector<Tensor>*> lists);
+/// native::adamw_step_ on CUDA: one multi-tensor kernel launch for the whole list.
+void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                 const std::vector<Tensor>& exp_avgs, const std::vector<Tensor>& exp_avg_sqs,
+                 const AdamWParams& p);
 
 }  // namespace tessera::native::cuda_impl

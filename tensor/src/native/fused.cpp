@@ -20,6 +20,7 @@
 #include <tessera/native/reduce.h>
 #include <tessera/native/shape.h>
 
+#include "cuda/dispatch.h"
 #include "iter.h"
 
 namespace tessera::native {
@@ -150,7 +151,6 @@ Tensor log_softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim) 
 
 CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_in,
                                  int64_t ignore_index, double label_smoothing) {
-  detail::check_cpu("cross_entropy", {&logits_in, &targets_in});
   TESSERA_CHECK(
       logits_in.dim() == 2 && targets_in.dim() == 1 && targets_in.size(0) == logits_in.size(0),
       "cross_entropy: expected logits (N, V) and targets (N), got ", describe(logits_in), " and ",
@@ -159,6 +159,10 @@ CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_
                 "cross_entropy: targets must be int64 or int32, got ", describe(targets_in));
   TESSERA_CHECK(label_smoothing >= 0 && label_smoothing <= 1,
                 "cross_entropy: label_smoothing must be in [0, 1], got ", label_smoothing);
+  TESSERA_CUDA_DISPATCH(
+      cuda_impl::cross_entropy(logits_in, targets_in, ignore_index, label_smoothing), logits_in,
+      targets_in);
+  detail::check_cpu("cross_entropy", {&logits_in, &targets_in});
   const Tensor logits = contiguous(logits_in), targets = contiguous(to(targets_in, kInt64));
   const int64_t rows = logits.size(0), vocab = logits.size(1);
   CrossEntropyResult r;
@@ -184,9 +188,12 @@ CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_
 Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& logits_in,
                               const Tensor& targets_in, const Tensor& lse, int64_t ignore_index,
                               double label_smoothing) {
-  detail::check_cpu("cross_entropy_backward", {&grad_loss, &logits_in, &targets_in, &lse});
   TESSERA_CHECK(grad_loss.numel() == 1, "cross_entropy_backward: grad_loss must be a scalar, got ",
                 describe(grad_loss));
+  TESSERA_CUDA_DISPATCH(cuda_impl::cross_entropy_backward(grad_loss, logits_in, targets_in, lse,
+                                                          ignore_index, label_smoothing),
+                        grad_loss, logits_in, targets_in, lse);
+  detail::check_cpu("cross_entropy_backward", {&grad_loss, &logits_in, &targets_in, &lse});
   const Tensor logits = contiguous(logits_in), targets = contiguous(to(targets_in, kInt64));
   const Tensor l = contiguous(lse);
   const int64_t rows = logits.size(0), vocab = logits.size(1);
@@ -276,6 +283,8 @@ void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& g
   const DType dt = params[0].dtype();
   TESSERA_CHECK(dt == kFloat32 || dt == kFloat64,
                 "adamw_step_: float32 or float64 parameters, got ", dt);
+  TESSERA_CUDA_DISPATCH(cuda_impl::adamw_step_(params, grads, exp_avgs, exp_avg_sqs, p),
+                        cuda_impl::first_cuda_device({&params, &grads, &exp_avgs, &exp_avg_sqs}));
   for (size_t i = 0; i < n; ++i) {
     for (const Tensor* t : {&params[i], &grads[i], &exp_avgs[i], &exp_avg_sqs[i]}) {
       detail::check_cpu("adamw_step_", {t});
