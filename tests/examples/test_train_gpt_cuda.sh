@@ -4,9 +4,11 @@
 # exits 0, writes metrics.jsonl and a sample, and its per-step training losses and eval losses
 # match the CPU run's within relative 1e-4 (float32; other summation orders, see docs/cuda.md).
 # Checkpoints hold CPU tensors: a run stopped on CUDA resumes on the CPU and vice versa, and
-# continues with the losses of the uninterrupted run.   Usage: test_train_gpt_cuda.sh TRAIN_GPT
+# continues with the losses of the uninterrupted run. generate --device cuda samples the CPU's text.
+# Usage: test_train_gpt_cuda.sh TRAIN_GPT GENERATE
 set -uo pipefail
 bin=$1
+gen=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -53,6 +55,16 @@ same_losses "$work/cpu/metrics.jsonl" "$work/c2/metrics.jsonl" "cuda checkpoint 
 "$bin" --resume "$work/p2" --device cuda > "$work/p2r.log" 2>&1 || fail "cpu checkpoint did not resume on cuda: $(cat "$work/p2r.log")"
 same_losses "$work/cpu/metrics.jsonl" "$work/p2/metrics.jsonl" "cpu checkpoint resumed on cuda" || exit 1
 echo "ok: a cuda checkpoint resumes on cpu and a cpu checkpoint on cuda, with the same losses"
+
+# generate: the same continuation on both devices (greedy, and sampled with one seed).
+for t in 0 0.8; do
+  a=$("$gen" --run "$work/cuda" --prompt "the" --tokens 12 --temperature $t --device cpu 2>&1) ||
+    fail "generate on cpu failed: $a"
+  b=$("$gen" --run "$work/cuda" --prompt "the" --tokens 12 --temperature $t --device cuda 2>&1) ||
+    fail "generate on cuda failed: $b"
+  [ "$a" = "$b" ] || fail "generate --temperature $t: cpu gave '$a', cuda gave '$b'"
+done
+echo "ok: generate --device cuda continues a prompt like the CPU"
 
 expect_error() {
   local want=$1; shift
