@@ -39,10 +39,10 @@ test-cpu: build
 	cd $(BUILD) && $(CTEST)
 
 # The CUDA backend (tensor ops on cuda tensors) built with g++ against cudasim; only the targets its
-# tests need (docs/cuda.md).
+# tests need (docs/cuda.md): cuda_tests includes train_gpt for the end-to-end --device cuda test.
 test-sim: deps
 	cmake -S . -B $(BUILD)-sim $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DTESSERA_CUDA=OFF \
-	      -DTESSERA_CUDA_SIM=ON -DTESSERA_BUILD_BENCHES=OFF -DTESSERA_BUILD_EXAMPLES=OFF
+	      -DTESSERA_CUDA_SIM=ON -DTESSERA_BUILD_BENCHES=OFF -DTESSERA_BUILD_EXAMPLES=ON
 	cmake --build $(BUILD)-sim -j $(JOBS) --target cuda_tests
 	cd $(BUILD)-sim && $(CTEST) -L cudasim
 

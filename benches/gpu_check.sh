@@ -26,16 +26,25 @@ launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 cmake -S "$root" -B "$build" -G Ninja "${launcher[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DTESSERA_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="$arch" \
-  -DTESSERA_BUILD_TESTS=ON -DTESSERA_BUILD_BENCHES=ON -DTESSERA_BUILD_EXAMPLES=OFF >"$log" 2>&1 \
+  -DTESSERA_BUILD_TESTS=ON -DTESSERA_BUILD_BENCHES=ON -DTESSERA_BUILD_EXAMPLES=ON >"$log" 2>&1 \
   || { cat "$log"; exit 1; }
 
-stamp "build test_cuda test_cuda_autograd bench_cuda_ops"
-cmake --build "$build" -j "$jobs" --target test_cuda test_cuda_autograd bench_cuda_ops
+stamp "build test_cuda test_cuda_autograd test_cuda_gpt test_cuda_translation bench_cuda_ops, examples"
+cmake --build "$build" -j "$jobs" --target test_cuda test_cuda_autograd test_cuda_gpt \
+  test_cuda_translation bench_cuda_ops train_gpt generate train_translation translate
 
 stamp "tests (tests/cuda on the GPU)"
 test_status=0
 "$build/tests/cuda/test_cuda" --reporter compact || test_status=$?
 "$build/tests/cuda/test_cuda_autograd" --reporter compact || test_status=$?
+stamp "end to end (GPT and TransformerMT against the CPU; the example programs with --device cuda)"
+"$build/tests/cuda/test_cuda_gpt" --reporter compact || test_status=$?
+"$build/tests/cuda/test_cuda_translation" --reporter compact || test_status=$?
+bash "$root/tests/examples/test_train_gpt_cuda.sh" "$build/examples/train_gpt/train_gpt" \
+  "$build/examples/generate/generate" || test_status=$?
+bash "$root/tests/examples/test_train_translation_cuda.sh" \
+  "$build/examples/train_translation/train_translation" "$build/examples/translate/translate" ||
+  test_status=$?
 
 stamp "bench"
 bench_status=0

@@ -2,6 +2,7 @@
 /// @brief generate: loads a train_gpt run and samples a continuation of a prompt.
 ///
 ///   generate --run runs/shakespeare --prompt "ROMEO:" --tokens 300 --temperature 0.8 --top-k 40
+///            [--device cuda]
 /// Uses the run's best/ checkpoint (lowest validation loss) unless --checkpoint latest is given.
 #include <cstdio>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <tessera/nn/checkpoint.h>
 
 #include "cli.h"
+#include "device.h"
 
 using namespace tessera;
 using tessera::examples::Cli;
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
   cli.add("top-k", "40", "keep the k most likely tokens (0 = all)");
   cli.add("top-p", "1.0", "nucleus sampling mass (1 = off)");
   cli.add("seed", "1", "sampling seed");
+  cli.add("device", "cpu", "cpu, cuda or cuda:N (where the model runs)");
   try {
     if (!cli.parse(argc, argv)) {
       std::cout << cli.usage();
@@ -39,6 +42,7 @@ int main(int argc, char** argv) {
     if (run.empty()) throw CliError("--run DIR is required");
     const std::string which = cli.str("checkpoint");
     if (which != "best" && which != "latest") throw CliError("--checkpoint must be best or latest");
+    const Device device = tessera::examples::parse_device_flag(cli.str("device"));
     std::ifstream in(run + "/config.json");
     if (!in.good()) throw CliError("no train_gpt run in " + run + " (missing config.json)");
     const nlohmann::json cfg = nlohmann::json::parse(in, nullptr, false);
@@ -50,6 +54,7 @@ int main(int argc, char** argv) {
     models::GPT model(mc);
     Generator dropout_state;  // saved by train_gpt; not needed for sampling
     nn::load_checkpoint(run + "/" + which, model, nullptr, {{"dropout", &dropout_state}});
+    model.to(device);  // checkpoints hold CPU tensors
     const std::vector<int32_t> prompt = tok->encode(cli.str("prompt"));
     if (prompt.empty()) throw CliError("the prompt encodes to no tokens");
     models::SamplingOptions so;

@@ -24,6 +24,7 @@
 #include <tessera/models/gpt.h>
 #include <tessera/models/sampling.h>
 #include <tessera/models/tokenizer.h>
+#include <tessera/native.h>
 #include <tessera/nn/checkpoint.h>
 #include <tessera/nn/optim.h>
 #include <tessera/nn/schedule.h>
@@ -32,6 +33,7 @@
 
 #include "cli.h"
 #include "data.h"
+#include "device.h"
 #include "interrupt.h"
 #include "progress.h"
 #include "train_parallel.h"
@@ -45,6 +47,7 @@ namespace {
 
 struct Settings {
   std::string data, tokenizer, device, out, resume, gelu;
+  Device dev;  // --device, checked by validate()
   models::GPTConfig model;
   int64_t batch, steps, warmup, eval_every, eval_batches, sample_tokens, log_every, stop_after;
   double lr, min_lr, weight_decay, grad_clip, beta1, beta2;
@@ -78,9 +81,12 @@ Cli make_cli() {
   cli.add("eval-batches", "20", "batches per eval");
   cli.add("log-every", "10", "steps between metrics lines");
   cli.add("seed", "1337", "random seed (init, batches, dropout)");
-  cli.add("device", "cpu", "cpu or cuda");
+  cli.add("device", "cpu",
+          "cpu, cuda or cuda:N (the model, batches and optimizer state live there)");
   cli.add("out", "runs/gpt", "output folder (checkpoints, metrics.jsonl)");
-  cli.add("resume", "", "continue the run saved in this folder (bit-exact on CPU)");
+  cli.add("resume", "",
+          "continue the run saved in this folder (bit-exact on the same device; checkpoints hold "
+          "CPU tensors, so a run may resume on another device)");
   cli.add("sample-tokens", "200", "tokens to sample at the end");
   cli.add("stop-after", "0", "stop as if interrupted (save, exit 130) after this step (0 = off)");
   cli.add("dp", "",
@@ -130,12 +136,10 @@ Settings read_settings(const Cli& cli) {  // validated by validate()
   return s;
 }
 
-void validate(const Settings& s) {
+void validate(Settings& s) {
   require(!s.data.empty(), "--data FILE is required");
   require(s.tokenizer == "char" || s.tokenizer == "byte",
           "--tokenizer must be char or byte, got " + s.tokenizer);
-  require(s.device == "cpu" || s.device == "cuda", "--device must be cpu or cuda, got " + s.device);
-  require(s.device == "cpu", "--device cuda: this build of tessera has no CUDA backend yet");
   require(s.model.n_layer > 0 && s.model.n_head > 0 && s.model.n_embd > 0 && s.model.context > 0,
           "--layers, --heads, --width and --context must be positive");
   require(s.model.n_embd % s.model.n_head == 0, "--heads (" + std::to_string(s.model.n_head) +
@@ -155,6 +159,7 @@ void validate(const Settings& s) {
           "--beta1/--beta2 must be in [0, 1)");
   require(s.dp >= 0 && s.tp >= 1 && (s.zero == 0 || s.zero == 1),
           "--dp and --tp must be >= 1, --zero 0 or 1");
+  s.dev = parse_device_flag(s.device);  // last: the other flags' errors come first
 }
 
 json settings_json(const Settings& s) {
@@ -223,7 +228,7 @@ double evaluate(models::GPT& model, const std::vector<int32_t>& tokens, const Se
   for (int64_t i = 0; i < s.eval_batches; ++i) {
     const Batch b =
         sample_batch(tokens, s.batch, s.model.context, s.seed, stream, static_cast<uint64_t>(i));
-    total += model.loss(b.inputs, b.targets).item<double>();
+    total += model.loss(native::to(b.inputs, s.dev), native::to(b.targets, s.dev)).item<double>();
   }
   model.train();
   return total / static_cast<double>(s.eval_batches);
@@ -265,12 +270,17 @@ int train(const Cli& cli, Settings s, parallel::Environment* env) {
                 "--context ", s.model.context, " is too large for the data: ", split.train.size(),
                 " training and ", split.val.size(),
                 " validation tokens (each needs more than the context)");
-  if (env != nullptr) return train_parallel(*env, parallel_settings(s), *tok, split);
+  if (env != nullptr) {
+    require(s.dev.is_cpu(), "--device " + s.device +
+                                ": the parallel trainer (--dp/--tp, mpirun) runs on the CPU only");
+    return train_parallel(*env, parallel_settings(s), *tok, split);
+  }
 
   fs::create_directories(s.out);
   manual_seed(s.seed);
   Generator init_gen(s.seed), dropout_gen(s.seed ^ 0x9E3779B97F4A7C15ull);
-  models::GPT model(s.model, &init_gen, &dropout_gen);
+  models::GPT model(s.model, &init_gen, &dropout_gen);  // initialised on the CPU (same values)
+  model.to(s.dev);  // before the optimizer: its state is made next to each parameter
   nn::AdamOptions ao;
   ao.lr = s.lr;
   ao.beta1 = s.beta1;
@@ -300,9 +310,9 @@ int train(const Cli& cli, Settings s, parallel::Environment* env) {
                   fs::copy_options::overwrite_existing);
   }
 
-  std::printf("train_gpt: %lld parameters | vocab %lld | %zu train / %zu val tokens | %s\n",
+  std::printf("train_gpt: %lld parameters | vocab %lld | %zu train / %zu val tokens | %s | %s\n",
               (long long)model.num_parameters(), (long long)s.model.vocab_size, split.train.size(),
-              split.val.size(),
+              split.val.size(), describe_device(s.dev).c_str(),
               resuming ? ("resuming at step " + std::to_string(start)).c_str() : "new run");
   MetricsWriter metrics(s.out + "/metrics.jsonl", resuming ? start : -1);
   auto save = [&](const std::string& sub, int64_t step) {
@@ -321,7 +331,7 @@ int train(const Cli& cli, Settings s, parallel::Environment* env) {
     const double lr = opt.param_groups()[0].lr;
     const Batch b =
         sample_batch(split.train, s.batch, s.model.context, s.seed, 0, static_cast<uint64_t>(step));
-    const Tensor loss = model.loss(b.inputs, b.targets);
+    const Tensor loss = model.loss(native::to(b.inputs, s.dev), native::to(b.targets, s.dev));
     backward(loss);
     if (s.grad_clip > 0) nn::clip_grad_norm_(model.parameters(), s.grad_clip);
     opt.step();

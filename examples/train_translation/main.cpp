@@ -36,12 +36,14 @@
 #include <tessera/models/transformer_mt.h>
 #include <tessera/models/translation_data.h>
 #include <tessera/models/utf8.h>
+#include <tessera/native.h>
 #include <tessera/nn/checkpoint.h>
 #include <tessera/nn/optim.h>
 #include <tessera/nn/schedule.h>
 #include <tessera/ops.h>
 
 #include "cli.h"
+#include "device.h"
 #include "interrupt.h"
 #include "progress.h"
 
@@ -55,6 +57,7 @@ namespace {
 struct Settings {
   std::string train_src, train_tgt, valid_src, valid_tgt, test_src, test_tgt, synthetic;
   std::string config, optimizer, device, out, resume;
+  Device dev;  // --device, checked by validate()
   models::TransformerMTConfig model;
   int64_t vocab, max_len, batch_tokens, warmup, epochs, patience, max_steps, stop_after, threads;
   int64_t synth_train, synth_valid, synth_test, valid_bleu_sentences, test_beam, log_every;
@@ -112,7 +115,8 @@ Cli make_cli() {
   cli.add("log-every", "50", "steps between metrics lines");
   cli.add("threads", "0", "OpenMP threads (0 = OMP_NUM_THREADS / all cores)");
   cli.add("seed", "1", "random seed (init, batches, dropout, synthetic corpus)");
-  cli.add("device", "cpu", "cpu or cuda");
+  cli.add("device", "cpu",
+          "cpu, cuda or cuda:N (the model, batches and optimizer state live there)");
   cli.add("out", "runs/translation", "output folder");
   cli.add("resume", "", "continue the run saved in this folder (bit-exact on CPU)");
   cli.add("stop-after", "0", "stop as if interrupted (save, exit 130) after this step (0 = off)");
@@ -178,9 +182,7 @@ Settings read_settings(const Cli& cli) {
   return s;
 }
 
-void validate(const Settings& s) {
-  require(s.device == "cpu" || s.device == "cuda", "--device must be cpu or cuda, got " + s.device);
-  require(s.device == "cpu", "--device cuda: no CUDA backend in this build");
+void validate(Settings& s) {
   const bool any_file = !s.train_src.empty() || !s.train_tgt.empty();
   require(!any_file || (!s.train_src.empty() && !s.train_tgt.empty()),
           "--train-src and --train-tgt must be given together");
@@ -217,6 +219,16 @@ void validate(const Settings& s) {
           "--beta1/--beta2 must be in [0, 1)");
   require(s.test_beam >= 1, "--test-beam must be >= 1");
   require(s.max_len_a >= 0 && s.max_len_b >= 0, "--max-len-a and --max-len-b must be >= 0");
+  s.dev = parse_device_flag(s.device);  // last: the other flags' errors come first
+}
+
+/// A batch collated on the host, moved to the model's device.
+models::TranslationBatch on_device(models::TranslationBatch b, Device device) {
+  if (device.is_cpu()) return b;
+  b.src = native::to(b.src, device);
+  b.tgt_in = native::to(b.tgt_in, device);
+  b.tgt_out = native::to(b.tgt_out, device);
+  return b;
 }
 
 json settings_json(const Settings& s) {
@@ -312,13 +324,13 @@ void resolve_corpus(Settings& s) {
 
 /// Mean token NLL (no smoothing) on the validation pairs, teacher-forced.
 double validation_loss(models::TransformerMT& model, const std::vector<models::Example>& ex,
-                       int64_t batch_tokens) {
+                       int64_t batch_tokens, Device device) {
   NoGradGuard no_grad;
   model.eval();
   double total = 0;
   int64_t tokens = 0;
   for (const auto& b : models::make_batches(ex, batch_tokens, 0, 0)) {
-    const models::TranslationBatch tb = models::collate(ex, b);
+    const models::TranslationBatch tb = on_device(models::collate(ex, b), device);
     total += model.loss(tb.src, tb.tgt_in, tb.tgt_out, 0.0).item<double>() *
              static_cast<double>(tb.target_tokens);
     tokens += tb.target_tokens;
@@ -405,7 +417,8 @@ int train(Settings s) {
 
   manual_seed(s.seed);
   Generator init_gen(s.seed), dropout_gen(s.seed ^ 0x9E3779B97F4A7C15ull);
-  models::TransformerMT model(s.model, &init_gen, &dropout_gen);
+  models::TransformerMT model(s.model, &init_gen, &dropout_gen);  // initialised on the CPU
+  model.to(s.dev);  // before the optimizer: its state is made next to each parameter
   nn::AdamOptions ao;
   ao.lr = s.lr;
   ao.beta1 = s.beta1;
@@ -458,9 +471,10 @@ int train(Settings s) {
 
   std::printf(
       "train_translation: %lld parameters | vocab %lld | %lld/%lld train pairs (max-len %lld) | "
-      "%zu valid | %zu test | %s\n",
+      "%zu valid | %zu test | %s | %s\n",
       (long long)model.num_parameters(), (long long)s.model.vocab_size, (long long)train_ex.size(),
       (long long)all_train, (long long)s.max_len, valid_text.src.size(), test_text.src.size(),
+      describe_device(s.dev).c_str(),
       resuming ? ("resuming at step " + std::to_string(step)).c_str() : "new run");
   std::fflush(stdout);
 
@@ -483,7 +497,8 @@ int train(Settings s) {
     for (; batch_in_epoch < static_cast<int64_t>(batches.size()); ++batch_in_epoch) {
       schedule.apply(opt, step);
       const double lr = opt.param_groups()[0].lr;
-      const models::TranslationBatch b = models::collate(train_ex, batches[batch_in_epoch]);
+      const models::TranslationBatch b =
+          on_device(models::collate(train_ex, batches[batch_in_epoch]), s.dev);
       const Tensor loss = model.loss(b.src, b.tgt_in, b.tgt_out, s.label_smoothing);
       backward(loss);
       double grad_norm = 0;
@@ -522,7 +537,7 @@ int train(Settings s) {
     // Validation after every full epoch, and after a partial one that ends the run.
     const double epoch_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-    const double vloss = validation_loss(model, valid_ex, s.batch_tokens);
+    const double vloss = validation_loss(model, valid_ex, s.batch_tokens, s.dev);
     const BleuEval ve = bleu_eval(model, *tok, bleu_src, bleu_ref, greedy);
     const bool better = ve.bleu.score > best_bleu;
     char line[256];

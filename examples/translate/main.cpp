@@ -2,7 +2,7 @@
 /// @brief translate: translates sentences with a checkpoint written by train_translation.
 ///
 ///   translate --model runs/m30k [--checkpoint best] [--beam 4] [--length-penalty 1.0]
-///             [--input FILE] [--output FILE] [--max-len-a 1.2 --max-len-b 10]
+///             [--input FILE] [--output FILE] [--max-len-a 1.2 --max-len-b 10] [--device cuda]
 ///
 /// Reads one sentence per line (stdin or --input; strict UTF-8) and writes one translation per
 /// line, in input order (stdout or --output, written atomically). Exit codes: 0 done, 2 bad input.
@@ -24,6 +24,7 @@
 #include <tessera/nn/checkpoint.h>
 
 #include "cli.h"
+#include "device.h"
 
 using namespace tessera;
 using namespace tessera::examples;
@@ -44,6 +45,7 @@ Cli make_cli() {
   cli.add("max-len-a", "1.2", "max output length = a * source length + b (tokens)");
   cli.add("max-len-b", "10", "see --max-len-a");
   cli.add("batch-tokens", "4096", "source tokens per decoding batch");
+  cli.add("device", "cpu", "cpu, cuda or cuda:N (where the model decodes)");
   return cli;
 }
 
@@ -74,6 +76,7 @@ int run(int argc, char** argv) {
     if (opts.max_len_a < 0 || opts.max_len_b < 0)
       throw CliError("--max-len-a and --max-len-b must be >= 0");
     if (opts.max_batch_tokens < 1) throw CliError("--batch-tokens must be positive");
+    const Device device = parse_device_flag(cli.str("device"));
 
     const json cfg = json::parse(slurp(dir + "/config.json"), nullptr, false);
     TESSERA_CHECK(!cfg.is_discarded() && cfg.is_object() && cfg.contains("model"), dir,
@@ -93,6 +96,7 @@ int run(int argc, char** argv) {
     } else {
       nn::load_checkpoint(ckpt, model, nullptr, {});
     }
+    model.to(device);
 
     std::vector<std::string> lines;
     if (cli.str("input").empty()) {

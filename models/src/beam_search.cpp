@@ -44,12 +44,18 @@ std::vector<double> log_probs(const Tensor& logits, int64_t vocab) {
   return out;
 }
 
-Tensor index_tensor(const std::vector<int64_t>& rows) {
-  return from_vector(rows, {static_cast<int64_t>(rows.size())});
+/// The model's device: token ids and row indices are built on the host and moved there; only the
+/// logits of each step come back (log_probs).
+Device model_device(const TransformerMT& model) { return model.embed->weight.device(); }
+
+Tensor on(const Tensor& t, Device device) { return device.is_cpu() ? t : native::to(t, device); }
+
+Tensor index_tensor(const std::vector<int64_t>& rows, Device device) {
+  return on(from_vector(rows, {static_cast<int64_t>(rows.size())}), device);
 }
 
-Tensor token_column(const std::vector<int64_t>& tokens) {
-  return from_vector(tokens, {static_cast<int64_t>(tokens.size()), 1});
+Tensor token_column(const std::vector<int64_t>& tokens, Device device) {
+  return on(from_vector(tokens, {static_cast<int64_t>(tokens.size()), 1}), device);
 }
 
 double length_penalty(int64_t len, const DecodeOptions& o) {
@@ -108,7 +114,8 @@ std::vector<std::vector<int32_t>> greedy_decode(TransformerMT& model,
   if (n == 0) return out;
   autograd::NoGradGuard no_grad;
   const int64_t vocab = model.config().vocab_size;
-  const Tensor src = pad_sequences(sources);
+  const Device device = model_device(model);
+  const Tensor src = on(pad_sequences(sources), device);
   DecoderState state = model.begin_decoding(model.encode(src), TransformerMT::padding_mask(src));
   std::vector<int64_t> max_len(sources.size());
   for (int64_t i = 0; i < n; ++i)
@@ -128,11 +135,13 @@ std::vector<std::vector<int32_t>> greedy_decode(TransformerMT& model,
       keep_input.push_back(input[r]);
     }
     if (keep_live.empty()) break;
-    if (keep_live.size() != live.size()) TransformerMT::select_rows(state, index_tensor(keep_rows));
+    if (keep_live.size() != live.size())
+      TransformerMT::select_rows(state, index_tensor(keep_rows, device));
     live = std::move(keep_live);
     input = std::move(keep_input);
 
-    const std::vector<double> lp = log_probs(model.decode_step(token_column(input), state), vocab);
+    const std::vector<double> lp =
+        log_probs(model.decode_step(token_column(input, device), state), vocab);
     std::vector<int64_t> rows, next_live, next_input;
     for (size_t r = 0; r < live.size(); ++r) {
       const double* row = lp.data() + r * static_cast<size_t>(vocab);
@@ -145,7 +154,8 @@ std::vector<std::vector<int32_t>> greedy_decode(TransformerMT& model,
       next_input.push_back(best);
     }
     if (next_live.empty()) break;
-    if (next_live.size() != live.size()) TransformerMT::select_rows(state, index_tensor(rows));
+    if (next_live.size() != live.size())
+      TransformerMT::select_rows(state, index_tensor(rows, device));
     live = std::move(next_live);
     input = std::move(next_input);
   }
@@ -163,13 +173,14 @@ std::vector<Hypothesis> beam_search(TransformerMT& model,
   if (n == 0) return result;
   autograd::NoGradGuard no_grad;
   const int64_t vocab = model.config().vocab_size;
-  const Tensor src = pad_sequences(sources);
+  const Device device = model_device(model);
+  const Tensor src = on(pad_sequences(sources), device);
   const Tensor src_pad = TransformerMT::padding_mask(src);
   const Tensor memory = model.encode(src);
   std::vector<int64_t> expand;  // each sentence's row repeated K times
   for (int64_t i = 0; i < n; ++i)
     for (int64_t b = 0; b < k; ++b) expand.push_back(i);
-  const Tensor idx = index_tensor(expand);
+  const Tensor idx = index_tensor(expand, device);
   DecoderState state = model.begin_decoding(native::index_select(memory, 0, idx),
                                             native::index_select(src_pad, 0, idx));
 
@@ -205,7 +216,8 @@ std::vector<Hypothesis> beam_search(TransformerMT& model,
   };
   std::vector<Candidate> cands;
   for (int64_t step = 0; !live.empty(); ++step) {
-    const std::vector<double> lp = log_probs(model.decode_step(token_column(input), state), vocab);
+    const std::vector<double> lp =
+        log_probs(model.decode_step(token_column(input, device), state), vocab);
     std::vector<int64_t> rows, next_live, next_input;
     for (size_t a = 0; a < live.size(); ++a) {
       const int64_t sent = live[a];
@@ -259,7 +271,7 @@ std::vector<Hypothesis> beam_search(TransformerMT& model,
       next_input.insert(next_input.end(), next_tokens.begin(), next_tokens.end());
     }
     if (next_live.empty()) break;
-    TransformerMT::select_rows(state, index_tensor(rows));
+    TransformerMT::select_rows(state, index_tensor(rows, device));
     live = std::move(next_live);
     input = std::move(next_input);
   }

@@ -68,10 +68,13 @@ std::vector<int32_t> generate(GPT& model, const std::vector<int32_t>& prompt,
   std::vector<int32_t> history = prompt;
   std::vector<int32_t> out;
   std::vector<nn::KVCache> caches(static_cast<size_t>(n_layer));
+  // Token ids go to the model's device; only the last position's logits (V floats) come back.
+  const Device device = model.wte->weight.device();
   // Feeds `tokens` through the cached model and returns the last position's logits.
   auto feed = [&](const std::vector<int32_t>& tokens) {
     std::vector<int64_t> ids(tokens.begin(), tokens.end());
-    const Tensor idx = from_vector(ids, {1, static_cast<int64_t>(ids.size())});
+    Tensor idx = from_vector(ids, {1, static_cast<int64_t>(ids.size())});
+    if (!device.is_cpu()) idx = native::to(idx, device);
     const Tensor logits = model.forward(idx, caches);  // (1, T, V)
     return to_vector<float>(native::select(native::select(logits, 0, 0), 0, -1));
   };

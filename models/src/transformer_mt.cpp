@@ -204,6 +204,9 @@ Tensor TransformerMT::embed_tokens(const std::shared_ptr<nn::Embedding>& table, 
                               {.dtype = kInt64, .device = ids.device()});
     x = add(x, pos_embed->forward(pos));
   } else {
+    // The table is not a buffer (checkpoints do not hold it), so Module::to does not move it: it
+    // follows the model's device here, once.
+    if (sinusoid_.device() != ids.device()) sinusoid_ = native::to(sinusoid_, ids.device());
     x = add(x, narrow(sinusoid_, 0, start, len));  // (B, T, d) + (T, d)
   }
   return drop->forward(x);
@@ -332,9 +335,10 @@ Tensor TransformerMT::decode_step(const Tensor& tokens, DecoderState& state) {
   return project(x);
 }
 
-void TransformerMT::select_rows(DecoderState& s, const Tensor& index) {
-  TESSERA_CHECK(index.dim() == 1 && index.dtype() == kInt64,
-                "TransformerMT select_rows: expected an int64 (B') index, got ", describe(index));
+void TransformerMT::select_rows(DecoderState& s, const Tensor& given) {
+  TESSERA_CHECK(given.dim() == 1 && given.dtype() == kInt64,
+                "TransformerMT select_rows: expected an int64 (B') index, got ", describe(given));
+  const Tensor index = native::to(given, s.attn_mask.device());  // the state's device
   for (auto& c : s.self) {
     if (c.length() == 0) continue;
     c.k = native::index_select(c.k, 0, index);

@@ -97,7 +97,9 @@ Optimizer::Loaded Optimizer::parse_state_dict(const TensorDict& dict) const {
                   i);
     for (const std::string& b : buffer_names()) {
       if (!dict.count(k + b)) continue;  // a parameter that never stepped has no buffers
-      loaded[i].buffers[b] = native::clone(need(k + b, params[i]->dtype(), params[i]->shape()));
+      // A copy on the parameter's device (a CPU checkpoint resumes on CUDA and vice versa).
+      loaded[i].buffers[b] = native::to(need(k + b, params[i]->dtype(), params[i]->shape()),
+                                        params[i]->device(), true);
     }
   }
   for (const auto& [key, t] : dict)
@@ -249,13 +251,16 @@ void Adam::step() {
 // -------------------------------------------------------------------------------------
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
   autograd::NoGradGuard guard;
-  double sq = 0.0;
+  // The sum of squares stays a float64 scalar on the gradients' device: one synchronisation in
+  // all, not one per tensor (same additions in the same order as a host loop, so the same bits).
+  Tensor sq;
   for (const Tensor& p : params) {
     const Tensor g = p.grad();
     if (!g.defined()) continue;
-    sq += native::sum(native::square(native::to(g, kFloat64))).item<double>();
+    const Tensor s = native::sum(native::square(native::to(g, kFloat64)));
+    sq = sq.defined() ? native::add(sq, native::to(s, sq.device())) : s;
   }
-  const double norm = std::sqrt(sq);
+  const double norm = sq.defined() ? std::sqrt(sq.item<double>()) : 0.0;
   const double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0) {
     for (const Tensor& p : params) {

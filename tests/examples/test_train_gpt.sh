@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # End-to-end checks of train_gpt: a resumed run equals the uninterrupted one bit for bit, and each
-# bad input gives a one-line error with exit code 2.   Usage: test_train_gpt.sh TRAIN_GPT_BINARY
+# bad input gives a one-line error with exit code 2.
+# Usage: test_train_gpt.sh TRAIN_GPT_BINARY [CUDA_BACKEND: none (default), sim or cuda]
 set -uo pipefail
 bin=$1
+backend=${2:-none}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -51,4 +53,9 @@ expect_error "must divide --width" --data "$work/data.txt" --heads 3 --width 32 
 expect_error "unknown flag --bogus" --data "$work/data.txt" --bogus 1
 expect_error "differs from the checkpoint" --resume "$work/part" --width 64
 expect_error "no run found" --resume "$work/nothing"
+expect_error "--device must be cpu, cuda or cuda:N" --data "$work/data.txt" --device tpu --out "$work/x"
+if [ "$backend" = none ]; then
+  expect_error "cuda: not available in this build (TESSERA_CUDA=OFF)" --data "$work/data.txt" --device cuda --out "$work/x"
+  expect_error "cuda: not available in this build (TESSERA_CUDA=OFF)" --data "$work/data.txt" --device cuda:1 --out "$work/x"
+fi
 echo "all train_gpt checks passed"

@@ -3,10 +3,11 @@
 # End-to-end checks of train_translation and translate: a tiny run on the synthetic corpus, a resumed
 # run equals the uninterrupted one bit for bit, translate reproduces the trainer's test output, and
 # each bad input gives a one-line error with exit code 2.
-# Usage: test_train_translation.sh TRAIN_TRANSLATION_BINARY TRANSLATE_BINARY
+# Usage: test_train_translation.sh TRAIN_TRANSLATION_BINARY TRANSLATE_BINARY [CUDA_BACKEND]
 set -uo pipefail
 bin=$1
 tr=$2
+backend=${3:-none}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -65,7 +66,11 @@ expect_error "is empty" "$bin" --train-src "$work/two.en" --train-tgt "$work/emp
 expect_error "line 2 is not valid UTF-8" "$bin" --train-src "$work/two.en" --train-tgt "$work/bad.de" "${files[@]}"
 expect_error "cannot open" "$bin" --train-src "$work/nope.en" --train-tgt "$work/two.de" "${files[@]}"
 expect_error "--valid-src and --valid-tgt are required" "$bin" --train-src "$work/two.en" --train-tgt "$work/two.de"
-expect_error "no CUDA backend in this build" "$bin" --device cuda
+if [ "$backend" = none ]; then
+  expect_error "cuda: not available in this build (TESSERA_CUDA=OFF)" "$bin" --device cuda
+  expect_error "cuda: not available in this build (TESSERA_CUDA=OFF)" "$tr" --model "$work/full" --device cuda
+fi
+expect_error "--device must be cpu, cuda or cuda:N" "$bin" --device tpu
 expect_error "must divide --width" "$bin" --heads 3 --width 32
 expect_error "--config must be small or base" "$bin" --config large
 expect_error "unknown flag --bogus" "$bin" --bogus 1
