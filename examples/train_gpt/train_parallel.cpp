@@ -63,7 +63,9 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s,
   manual_seed(s.seed);
   Generator init_gen(s.seed), dropout_gen(s.seed ^ 0x9E3779B97F4A7C15ull);
   models::GPT full(s.model, &init_gen, &dropout_gen);  // the initial values; the sampler at the end
-  ParallelGPT model(s.model, mesh.tp_ptr(), &dropout_gen);
+  // Dropout masks differ per data-parallel replica and per tp shard (parallel/dropout_rng.h);
+  // dropout_gen keeps the counter that checkpoints save.
+  ParallelGPT model(s.model, mesh.tp_ptr(), &dropout_gen, mesh.dp_rank(), layout.dp);
   model.load_full_state_dict(full.state_dict());
   nn::AdamOptions ao;
   ao.lr = s.lr;
