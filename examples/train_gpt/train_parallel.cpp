@@ -94,6 +94,10 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s,
     // TESSERA_DP_OVERLAP=0 defers every bucket to after backward (to measure the overlap's gain).
     const char* overlap = std::getenv("TESSERA_DP_OVERLAP");
     dpo.overlap = overlap == nullptr || std::strcmp(overlap, "0") != 0;
+    // TESSERA_DP_PROGRESS_THREAD=1 (read by parallel::Environment too, which then starts MPI at
+    // MPI_THREAD_MULTIPLE) adds DataParallel's progress thread.
+    const char* progress = std::getenv("TESSERA_DP_PROGRESS_THREAD");
+    dpo.progress_thread = progress != nullptr && std::strcmp(progress, "1") == 0;
     dp = std::make_unique<DataParallel>(model.parameters(), mesh.dp_ptr(), dpo);
   }
   const nn::WarmupCosine schedule{s.warmup, s.steps, s.min_lr / s.lr};
