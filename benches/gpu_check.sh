@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # gpu_check.sh [BUILD_DIR]: on a machine with an NVIDIA GPU (H100/H200: sm_90), builds the real CUDA
 # backend, runs every CUDA test (tests/cuda, the same sources the cudasim build runs, linked against
-# libcudart and cuBLAS) and the CUDA bench, and prints a short table. Budget: under 8 minutes.
+# libcudart and cuBLAS), the NCCL communicator's test (tests/parallel/test_nccl.cpp: one rank, and
+# two ranks under mpirun when there are two GPUs; "skipped: ..." without NCCL, MPI or a second GPU)
+# and the CUDA bench, and prints a short table. Budget: under 8 minutes.
 #   BUILD_DIR defaults to build-gpu. Env: CUDA_ARCH (default 90), JOBS (default nproc).
 #   Needs the build dependencies of `make build` (scripts/install_deps.sh) and nvcc.
 set -euo pipefail
@@ -46,9 +48,50 @@ bash "$root/tests/examples/test_train_translation_cuda.sh" \
   "$build/examples/train_translation/train_translation" "$build/examples/translate/translate" ||
   test_status=$?
 
+stamp "NCCL communicator (tests/parallel/test_nccl.cpp)"
+nccl_status=0
+nccl_note=""
+run_nccl() {  # run_nccl LABEL CMD...: 0 passed, 77 skipped (the program says why), else failed
+  local what="$1" rc=0
+  shift
+  timeout 300 "$@" --reporter compact || rc=$?
+  if [[ $rc -eq 0 ]]; then
+    nccl_note+=" $what passed;"
+  elif [[ $rc -eq 77 ]]; then
+    nccl_note+=" $what skipped;"
+  else
+    nccl_note+=" $what FAILED (exit $rc);"
+    nccl_status=1
+  fi
+}
+if grep -q "parallel backends: .*NCCL ON" "$log"; then
+  if cmake --build "$build" -j "$jobs" --target test_parallel_nccl; then
+    nccl_bin="$build/tests/parallel/test_parallel_nccl"
+    run_nccl "1 rank" "$nccl_bin"
+    gpus=$(nvidia-smi -L | grep -c '^GPU' || true)
+    if [[ $gpus -lt 2 ]]; then
+      echo "nccl 2 ranks: skipped: $gpus GPU(s) on this machine (needs 2)"
+      nccl_note+=" 2 ranks skipped ($gpus GPU);"
+    elif ! grep -q "MPI backend ON" "$log" || ! command -v mpirun >/dev/null 2>&1; then
+      echo "nccl 2 ranks: skipped: no MPI (mpirun or the MPI build of tessera::parallel missing)"
+      nccl_note+=" 2 ranks skipped (no MPI);"
+    else
+      root_flags=()
+      [[ $EUID -eq 0 ]] && root_flags=(--allow-run-as-root)
+      run_nccl "2 ranks" mpirun -np 2 "${root_flags[@]}" -x OMP_NUM_THREADS=4 "$nccl_bin"
+    fi
+  else
+    nccl_status=1
+    nccl_note=" build FAILED"
+  fi
+else
+  echo "nccl: skipped: this build has no NCCL backend (nccl.h / libnccl not found by the configure)"
+  nccl_note=" skipped (no NCCL)"
+fi
+
 stamp "bench"
 bench_status=0
 "$build/benches/cuda/bench_cuda_ops" --json "$build/bench_cuda_ops.json" || bench_status=$?
 
-stamp "done: tests $([[ $test_status -eq 0 ]] && echo PASSED || echo FAILED), bench $([[ $bench_status -eq 0 ]] && echo OK || echo FAILED); JSON in $build/bench_cuda_ops.json"
-[[ $test_status -eq 0 && $bench_status -eq 0 ]]
+stamp "done: tests $([[ $test_status -eq 0 ]] && echo PASSED || echo FAILED), nccl:${nccl_note}, bench $([[ $bench_status -eq 0 ]] && echo OK || echo FAILED); JSON in $build/bench_cuda_ops.json"
+[[ $test_status -eq 0 && $nccl_status -eq 0 && $bench_status -eq 0 ]]

@@ -63,7 +63,9 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s,
   manual_seed(s.seed);
   Generator init_gen(s.seed), dropout_gen(s.seed ^ 0x9E3779B97F4A7C15ull);
   models::GPT full(s.model, &init_gen, &dropout_gen);  // the initial values; the sampler at the end
-  ParallelGPT model(s.model, mesh.tp_ptr(), &dropout_gen);
+  // Dropout masks differ per data-parallel replica and per tp shard (parallel/dropout_rng.h);
+  // dropout_gen keeps the counter that checkpoints save.
+  ParallelGPT model(s.model, mesh.tp_ptr(), &dropout_gen, mesh.dp_rank(), layout.dp);
   model.load_full_state_dict(full.state_dict());
   nn::AdamOptions ao;
   ao.lr = s.lr;
@@ -92,6 +94,10 @@ int train_parallel(parallel::Environment& env, const ParallelTrainSettings& s,
     // TESSERA_DP_OVERLAP=0 defers every bucket to after backward (to measure the overlap's gain).
     const char* overlap = std::getenv("TESSERA_DP_OVERLAP");
     dpo.overlap = overlap == nullptr || std::strcmp(overlap, "0") != 0;
+    // TESSERA_DP_PROGRESS_THREAD=1 (read by parallel::Environment too, which then starts MPI at
+    // MPI_THREAD_MULTIPLE) adds DataParallel's progress thread.
+    const char* progress = std::getenv("TESSERA_DP_PROGRESS_THREAD");
+    dpo.progress_thread = progress != nullptr && std::strcmp(progress, "1") == 0;
     dp = std::make_unique<DataParallel>(model.parameters(), mesh.dp_ptr(), dpo);
   }
   const nn::WarmupCosine schedule{s.warmup, s.steps, s.min_lr / s.lr};

@@ -3,6 +3,7 @@
 #include <tessera/parallel/data_parallel.h>
 
 #include <chrono>
+#include <thread>
 #include <unordered_map>
 
 #include <tessera/autograd/engine.h>
@@ -10,6 +11,7 @@
 #include <tessera/autograd/hooks.h>
 #include <tessera/creation.h>
 #include <tessera/native.h>
+#include <tessera/parallel/environment.h>
 
 namespace tessera::parallel {
 
@@ -41,6 +43,12 @@ DataParallel::DataParallel(std::vector<Tensor> params, std::shared_ptr<Communica
   }
   ready_.assign(params_.size(), false);
   for (size_t k = 0; k < params_.size(); ++k) index_[params_[k].unsafe_impl()] = k;
+  // Only MPI needs driving from the host (local: nothing in flight; NCCL: the GPU progresses).
+  use_thread_ = opts_.progress_thread && opts_.overlap && comm_->backend() == "mpi";
+  TESSERA_CHECK(!use_thread_ || Environment::thread_multiple(),
+                "DataParallel: progress_thread needs MPI at MPI_THREAD_MULTIPLE; set "
+                "TESSERA_DP_PROGRESS_THREAD=1 before parallel::Environment starts MPI");
+  TESSERA_CHECK(opts_.progress_interval_us >= 0, "DataParallel: progress_interval_us must be >= 0");
   reset_step();
 }
 
@@ -77,8 +85,23 @@ void DataParallel::launch(Bucket& b) {
   stats_.payload_bytes += b.buffer.nbytes();
 }
 
+void DataParallel::progress_loop() {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (Bucket& b : buckets_)
+        if (b.work) b.work->progress();
+      stats_.progress_polls += 1;
+      if (stop_) return;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(opts_.progress_interval_us));
+  }
+}
+
 void DataParallel::on_grad_ready(const Tensor& leaf) {
   if (!opts_.overlap) return;
+  std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+  if (use_thread_) lock.lock();
   // Leaves not managed here (e.g. inputs that require grad) are ignored.
   const auto it = index_.find(leaf.unsafe_impl());
   if (it == index_.end() || ready_[it->second]) return;
@@ -98,6 +121,23 @@ void DataParallel::on_grad_ready(const Tensor& leaf) {
 void DataParallel::backward(const Tensor& loss) {
   if (!in_step_) reset_step();
   {
+    std::thread progress;
+    if (use_thread_) {
+      stop_ = false;
+      progress = std::thread([this] { progress_loop(); });
+    }
+    struct Join {  // also when backward throws
+      DataParallel* self;
+      std::thread& t;
+      ~Join() {
+        if (!t.joinable()) return;
+        {
+          std::lock_guard<std::mutex> lock(self->mu_);
+          self->stop_ = true;
+        }
+        t.join();
+      }
+    } join{this, progress};
     autograd::GradReadyGuard hook([this](const Tensor& leaf) { on_grad_ready(leaf); });
     tessera::backward(loss);
   }

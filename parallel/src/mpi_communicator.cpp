@@ -97,6 +97,7 @@ class MpiWork final : public Work {
   ~MpiWork() override;
   void wait() override;
   bool test() override;
+  void progress() override;
 
  private:
   MpiCommunicator* comm_;
@@ -391,6 +392,14 @@ void MpiWork::wait() {
   done_ = true;
   comm_->wait(req_, "all_reduce", seq_, {t_, buf_});
   finish_reduce(t_, buf_, op_, comm_->size());
+}
+
+void MpiWork::progress() {
+  // A completed request becomes MPI_REQUEST_NULL, which MPI_Test reports as complete again: the
+  // owner's wait() / test() then finishes the reduction. Errors surface there too.
+  if (done_ || req_ == MPI_REQUEST_NULL) return;
+  int flag = 0;
+  MPI_Test(&req_, &flag, MPI_STATUS_IGNORE);
 }
 
 bool MpiWork::test() {

@@ -6,6 +6,13 @@
 /// NCCL call, then polls cudaStreamQuery + ncclCommGetAsyncError under the timeout, so a peer that
 /// died or hangs turns into an Error instead of a blocked GPU. NCCL reduces bf16/fp16 natively;
 /// bool travels as uint8 with max (= logical or). Avg uses ncclAvg (NCCL >= 2.10).
+/// Stream order: tessera enqueues ops on the current stream of the device (docs/cuda.md), and the
+/// communicator's stream is non-blocking (no implicit order with the legacy default stream), so
+/// every op first makes its stream wait for an event recorded on the current stream: the NCCL call
+/// reads the input only after the kernels that produced it (and the packing copy) have run. The
+/// result is ready for any stream on return (the host waited for the NCCL stream); an async
+/// all-reduce's tensor must not be touched before Work::wait / test says it is done.
+/// Empty tensors make no NCCL call (every rank skips it: shapes must match across ranks).
 #include <tessera/parallel/nccl.h>
 
 #include <chrono>
@@ -16,6 +23,7 @@
 #include <nccl.h>
 
 #include <tessera/creation.h>
+#include <tessera/cuda.h>
 #include <tessera/kernels/cuda/check.h>
 #include <tessera/native.h>
 
@@ -100,6 +108,7 @@ class NcclCommunicator final : public Communicator {
     bootstrap.broadcast(bytes, 0);  // the id travels over the bootstrap (MPI) communicator
     std::memcpy(&id, bytes.data_ptr(), sizeof id);
     TESSERA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    TESSERA_CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
     TESSERA_NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_), "make_nccl_communicator");
   }
   ~NcclCommunicator() override {
@@ -110,6 +119,14 @@ class NcclCommunicator final : public Communicator {
         ncclCommDestroy(comm_);
     }
     if (stream_ != nullptr) TESSERA_CUDA_CHECK_PRINT(cudaStreamDestroy(stream_));
+    if (ready_ != nullptr) TESSERA_CUDA_CHECK_PRINT(cudaEventDestroy(ready_));
+  }
+
+  /// The NCCL stream waits for what the current stream of the device has enqueued so far.
+  void after_current_stream() {
+    const cuda::Stream current = cuda::current_stream(device_);
+    TESSERA_CUDA_CHECK(cudaEventRecord(ready_, static_cast<cudaStream_t>(current.handle())));
+    TESSERA_CUDA_CHECK(cudaStreamWaitEvent(stream_, ready_, 0));
   }
 
   int rank() const override { return rank_; }
@@ -129,10 +146,12 @@ class NcclCommunicator final : public Communicator {
     check_reduce("all_reduce", t, op);
     check_device("all_reduce", t);
     Tensor buf = dense(t);
-    TESSERA_NCCL_CHECK(
-        ncclAllReduce(buf.data_ptr(), buf.data_ptr(), static_cast<size_t>(buf.numel()),
-                      nccl_type(buf.dtype()), nccl_op(op, buf.dtype()), comm_, stream_),
-        "all_reduce");
+    after_current_stream();
+    if (buf.numel() > 0)
+      TESSERA_NCCL_CHECK(
+          ncclAllReduce(buf.data_ptr(), buf.data_ptr(), static_cast<size_t>(buf.numel()),
+                        nccl_type(buf.dtype()), nccl_op(op, buf.dtype()), comm_, stream_),
+          "all_reduce");
     payload_bytes_ += buf.nbytes();
     return std::make_unique<NcclWork>(this, std::move(t), std::move(buf));
   }
@@ -141,10 +160,12 @@ class NcclCommunicator final : public Communicator {
     check_device("broadcast", t);
     TESSERA_CHECK(root >= 0 && root < size_, "broadcast: root ", root, " out of range");
     Tensor buf = dense(t);
-    TESSERA_NCCL_CHECK(
-        ncclBroadcast(buf.data_ptr(), buf.data_ptr(), static_cast<size_t>(buf.nbytes()), ncclUint8,
-                      root, comm_, stream_),
-        "broadcast");
+    after_current_stream();
+    if (buf.numel() > 0)
+      TESSERA_NCCL_CHECK(
+          ncclBroadcast(buf.data_ptr(), buf.data_ptr(), static_cast<size_t>(buf.nbytes()),
+                        ncclUint8, root, comm_, stream_),
+          "broadcast");
     if (rank_ == root) payload_bytes_ += buf.nbytes();
     synchronize("broadcast");
     if (!buf.is_same(t)) native::copy_(t, buf);
@@ -156,9 +177,12 @@ class NcclCommunicator final : public Communicator {
     Shape shape = x.shape();
     shape.insert(shape.begin(), size_);
     Tensor out = empty(shape, {.dtype = x.dtype(), .device = x.device()});
-    TESSERA_NCCL_CHECK(ncclAllGather(buf.data_ptr(), out.data_ptr(),
-                                     static_cast<size_t>(buf.nbytes()), ncclUint8, comm_, stream_),
-                       "all_gather");
+    after_current_stream();
+    if (buf.numel() > 0)
+      TESSERA_NCCL_CHECK(
+          ncclAllGather(buf.data_ptr(), out.data_ptr(), static_cast<size_t>(buf.nbytes()),
+                        ncclUint8, comm_, stream_),
+          "all_gather");
     payload_bytes_ += buf.nbytes();
     synchronize("all_gather");
     return out;
@@ -174,10 +198,12 @@ class NcclCommunicator final : public Communicator {
     Tensor buf = dense(x);
     Shape shape(x.shape().begin() + 1, x.shape().end());
     Tensor out = empty(shape, {.dtype = x.dtype(), .device = x.device()});
-    TESSERA_NCCL_CHECK(
-        ncclReduceScatter(buf.data_ptr(), out.data_ptr(), static_cast<size_t>(out.numel()),
-                          nccl_type(x.dtype()), nccl_op(op, x.dtype()), comm_, stream_),
-        "reduce_scatter");
+    after_current_stream();
+    if (out.numel() > 0)
+      TESSERA_NCCL_CHECK(
+          ncclReduceScatter(buf.data_ptr(), out.data_ptr(), static_cast<size_t>(out.numel()),
+                            nccl_type(x.dtype()), nccl_op(op, x.dtype()), comm_, stream_),
+          "reduce_scatter");
     payload_bytes_ += buf.nbytes();
     synchronize("reduce_scatter");
     return out;
@@ -187,9 +213,11 @@ class NcclCommunicator final : public Communicator {
     check_device("send", t);
     check_peer("send", *this, dst);
     Tensor buf = dense(t);
-    TESSERA_NCCL_CHECK(
-        ncclSend(buf.data_ptr(), static_cast<size_t>(buf.nbytes()), ncclUint8, dst, comm_, stream_),
-        "send");
+    after_current_stream();
+    if (buf.numel() > 0)
+      TESSERA_NCCL_CHECK(ncclSend(buf.data_ptr(), static_cast<size_t>(buf.nbytes()), ncclUint8, dst,
+                                  comm_, stream_),
+                         "send");
     payload_bytes_ += buf.nbytes();
     synchronize("send");
   }
@@ -198,9 +226,11 @@ class NcclCommunicator final : public Communicator {
     check_device("recv", t);
     check_peer("recv", *this, src);
     Tensor buf = dense(t);
-    TESSERA_NCCL_CHECK(
-        ncclRecv(buf.data_ptr(), static_cast<size_t>(buf.nbytes()), ncclUint8, src, comm_, stream_),
-        "recv");
+    after_current_stream();
+    if (buf.numel() > 0)
+      TESSERA_NCCL_CHECK(ncclRecv(buf.data_ptr(), static_cast<size_t>(buf.nbytes()), ncclUint8, src,
+                                  comm_, stream_),
+                         "recv");
     synchronize("recv");
     if (!buf.is_same(t)) native::copy_(t, buf);
   }
@@ -255,6 +285,7 @@ class NcclCommunicator final : public Communicator {
   std::vector<int> world_ranks_;
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
+  cudaEvent_t ready_ = nullptr;
   bool aborted_ = false;
 };
 

@@ -19,11 +19,11 @@ Tensor merge_heads(const Tensor& x) {
 }  // namespace
 
 ParallelBlock::ParallelBlock(const models::GPTConfig& cfg, std::shared_ptr<Communicator> tp,
-                             Generator* gen)
+                             DropoutStreams* streams)
     : local_heads_(cfg.n_head / tp->size()),
       attn_dropout_(cfg.dropout),
       gelu_tanh_(cfg.gelu_tanh),
-      gen_(gen) {
+      streams_(streams) {
   const int64_t c = cfg.n_embd;
   ln_1 = register_module("ln_1", std::make_shared<nn::LayerNorm>(c, 1e-5, true, cfg.bias));
   attn = register_module("attn", std::make_shared<Attention>());
@@ -35,44 +35,65 @@ ParallelBlock::ParallelBlock(const models::GPTConfig& cfg, std::shared_ptr<Commu
   mlp = register_module("mlp", std::make_shared<Mlp>());
   mlp->c_fc =
       mlp->register_module("c_fc", std::make_shared<ColumnParallelLinear>(c, 4 * c, tp, cfg.bias));
-  mlp->drop = mlp->register_module("drop", std::make_shared<nn::Dropout>(cfg.dropout, gen));
+  // The hidden units are sharded over tp: one mask per tp rank.
+  mlp->drop = mlp->register_module(
+      "drop",
+      std::make_shared<nn::Dropout>(cfg.dropout, streams->generator(DropoutRegion::Sharded)));
   mlp->c_proj =
       mlp->register_module("c_proj", std::make_shared<RowParallelLinear>(4 * c, c, tp, cfg.bias));
-  drop = register_module("drop", std::make_shared<nn::Dropout>(cfg.dropout, gen));
+  // After c_proj's all-reduce the residual branch is replicated: one mask per replica.
+  drop = register_module("drop", std::make_shared<nn::Dropout>(
+                                     cfg.dropout, streams->generator(DropoutRegion::Replicated)));
 }
 
 Tensor ParallelBlock::forward(const Tensor& x) {
+  using Draw = DropoutStreams::Draw;
   const Tensor a = ln_1->forward(x);
   const int64_t cl = attn->c_attn->weight.size(0) / 3;
   auto qkv = split(attn->c_attn->forward(a), cl, 2);
   nn::F::AttentionOptions ao;
   ao.causal = true;
   ao.dropout_p = is_training() ? attn_dropout_ : 0.0;
-  ao.gen = gen_;
-  const Tensor y = nn::F::scaled_dot_product_attention(split_heads(qkv[0], local_heads_),
-                                                       split_heads(qkv[1], local_heads_),
-                                                       split_heads(qkv[2], local_heads_), ao);
-  const Tensor h = add(x, drop->forward(attn->c_proj->forward(merge_heads(y))));
-  const Tensor m = mlp->c_proj->forward(
-      mlp->drop->forward(nn::F::gelu(mlp->c_fc->forward(ln_2->forward(h)), gelu_tanh_)));
-  return add(h, m);
+  ao.gen = streams_->generator(DropoutRegion::Sharded);  // probabilities of the local heads
+  Tensor y;
+  {
+    Draw draw(*streams_, DropoutRegion::Sharded);
+    y = nn::F::scaled_dot_product_attention(split_heads(qkv[0], local_heads_),
+                                            split_heads(qkv[1], local_heads_),
+                                            split_heads(qkv[2], local_heads_), ao);
+  }
+  const Tensor branch = attn->c_proj->forward(merge_heads(y));
+  Tensor h;
+  {
+    Draw draw(*streams_, DropoutRegion::Replicated);
+    h = add(x, drop->forward(branch));
+  }
+  Tensor hidden = nn::F::gelu(mlp->c_fc->forward(ln_2->forward(h)), gelu_tanh_);
+  {
+    Draw draw(*streams_, DropoutRegion::Sharded);
+    hidden = mlp->drop->forward(hidden);
+  }
+  return add(h, mlp->c_proj->forward(hidden));
 }
 
 ParallelGPT::ParallelGPT(const models::GPTConfig& cfg, std::shared_ptr<Communicator> tp,
-                         Generator* gen)
+                         Generator* gen, int dp_rank, int dp_size)
     : cfg_(cfg), tp_(std::move(tp)) {
   cfg_.validate();
   TESSERA_CHECK(tp_ != nullptr, "ParallelGPT: null tensor-parallel communicator");
   TESSERA_CHECK(cfg_.n_head % tp_->size() == 0 && cfg_.vocab_size % tp_->size() == 0,
                 "ParallelGPT: tp ", tp_->size(), " must divide the heads (", cfg_.n_head,
                 ") and the vocabulary (", cfg_.vocab_size, ")");
+  streams_ =
+      std::make_unique<DropoutStreams>(gen, Layout{dp_size, tp_->size()}, dp_rank, tp_->rank());
   wte = register_module(
       "wte", std::make_shared<VocabParallelEmbedding>(cfg_.vocab_size, cfg_.n_embd, tp_));
   wpe = register_module("wpe", std::make_shared<nn::Embedding>(cfg_.context, cfg_.n_embd));
-  drop = register_module("drop", std::make_shared<nn::Dropout>(cfg_.dropout, gen));
+  drop = register_module("drop", std::make_shared<nn::Dropout>(
+                                     cfg_.dropout, streams_->generator(DropoutRegion::Replicated)));
   h = register_module("h", std::make_shared<nn::ModuleList<ParallelBlock>>());
   for (int64_t i = 0; i < cfg_.n_layer; ++i)
-    h->push_back(std::make_shared<ParallelBlock>(cfg_, tp_, gen));
+    h->push_back(std::make_shared<ParallelBlock>(cfg_, tp_, streams_.get()));
   ln_f = register_module("ln_f",
                          std::make_shared<nn::LayerNorm>(cfg_.n_embd, 1e-5, true, cfg_.bias));
 }
@@ -84,7 +105,11 @@ Tensor ParallelGPT::forward(const Tensor& idx) {
   TESSERA_CHECK(len <= cfg_.context, "ParallelGPT: sequence of ", len,
                 " positions exceeds the context ", cfg_.context);
   const Tensor pos = arange(Scalar(int64_t{0}), Scalar(len), Scalar(int64_t{1}), {.dtype = kInt64});
-  Tensor x = drop->forward(add(wte->forward(idx), wpe->forward(pos)));
+  Tensor x = add(wte->forward(idx), wpe->forward(pos));  // replicated (wte ends with g)
+  {
+    DropoutStreams::Draw draw(*streams_, DropoutRegion::Replicated);
+    x = drop->forward(x);
+  }
   for (int64_t i = 0; i < cfg_.n_layer; ++i) x = (*h)[i]->forward(x);
   x = ln_f->forward(x);
   return matmul(copy_to_tp(x, *tp_), tessera::t(wte->weight));  // (B, T, V / tp)

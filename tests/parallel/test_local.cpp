@@ -15,6 +15,7 @@
 #include <tessera/ops.h>
 #include <tessera/parallel/checkpoint.h>
 #include <tessera/parallel/data_parallel.h>
+#include <tessera/parallel/dropout_rng.h>
 #include <tessera/parallel/mesh.h>
 #include <tessera/parallel/parallel_gpt.h>
 #include <tessera/parallel/sampler.h>
@@ -269,4 +270,69 @@ TEST_CASE("GradReadyGuard: once per leaf, after its last contribution, before ba
     autograd::grad({sum(mul(w1, w2))}, {w1});
   }
   CHECK(seen.empty());
+}
+
+TEST_CASE("dropout keys: one per replica for replicated, one per (replica, tp rank) for sharded",
+          "[parallel][local][dropout]") {
+  using R = DropoutRegion;
+  const uint64_t s = 1234;
+  // One replica keeps the generator's own stream where nothing distinguishes the ranks.
+  CHECK(dropout_key(s, {1, 1}, 0, 0, R::Replicated) == s);
+  CHECK(dropout_key(s, {1, 1}, 0, 0, R::Sharded) == s);
+  CHECK(dropout_key(s, {1, 4}, 0, 2, R::Replicated) == s);
+  // Every (layout, rank, region) stream is distinct, except replicated == sharded at tp 1.
+  std::set<uint64_t> keys;
+  int streams = 0;
+  for (const Layout l : {Layout{1, 1}, Layout{2, 1}, Layout{1, 2}, Layout{2, 2}, Layout{4, 1},
+                         Layout{1, 4}, Layout{4, 2}})
+    for (int d = 0; d < l.dp; ++d) {
+      for (int t = 0; t < l.tp; ++t) keys.insert(dropout_key(s, l, d, t, R::Sharded));
+      keys.insert(dropout_key(s, l, d, 0, R::Replicated));
+      streams += l.tp > 1 ? l.tp + 1 : 1;
+      for (int t = 1; t < l.tp; ++t)  // the tp ranks of a replica share its replicated key
+        CHECK(dropout_key(s, l, d, t, R::Replicated) == dropout_key(s, l, d, 0, R::Replicated));
+    }
+  // {1, 1} and {1, 2}, {1, 4} share the seed for the replicated stream.
+  CHECK(keys.size() == static_cast<size_t>(streams - 2));
+  CHECK(dropout_key(s + 1, {2, 1}, 1, 0, R::Replicated) !=
+        dropout_key(s, {2, 1}, 1, 0, R::Replicated));
+  CHECK_THROWS_WITH(dropout_key(s, {2, 2}, 2, 0, R::Replicated),
+                    Catch::Contains("outside the layout dp 2 x tp 2"));
+}
+
+TEST_CASE("ParallelGPT with dropout at dp = tp = 1 draws models::GPT's masks",
+          "[parallel][local][dropout]") {
+  models::GPTConfig cfg = tiny_config();
+  cfg.dropout = 0.3;
+  Generator init(5), ref_drop(77), par_drop(77);
+  models::GPT ref(cfg, &init, &ref_drop);
+  ref.to(kFloat64);
+  ParallelGPT par(cfg, std::make_shared<LocalCommunicator>(), &par_drop);
+  par.to(kFloat64);
+  par.load_full_state_dict(ref.state_dict());
+  // models::GPT's blocks also hand their generator to the Linear initialisers (then overwritten):
+  // start from where its construction left the stream.
+  par_drop.set_state(ref_drop.seed(), ref_drop.offset());
+  Generator data(9);
+  const Tensor idx = randint(0, cfg.vocab_size, {3, 7}, {.dtype = kInt64}, &data);
+  const Tensor tgt = randint(0, cfg.vocab_size, {3, 7}, {.dtype = kInt64}, &data);
+  for (int step = 0; step < 2; ++step) {
+    const Tensor l1 = ref.loss(idx, tgt), l2 = par.loss(idx, tgt);
+    CHECK(std::abs(l1.item<double>() - l2.item<double>()) < 1e-12);
+    CHECK(ref_drop.offset() == par_drop.offset());  // the run's generator holds the counter
+    CHECK(par_drop.seed() == 77);
+    backward(l1);
+    backward(l2);
+    const auto pr = ref.named_parameters(), pp = par.named_parameters();
+    for (size_t i = 0; i < pr.size(); ++i) {
+      INFO(pr[i].first);
+      CHECK(max_abs_diff(pr[i].second.grad(), pp[i].second.grad()) < 1e-12);
+    }
+  }
+  // The masks really are random: another seed gives another loss.
+  Generator other(78);
+  ParallelGPT par2(cfg, std::make_shared<LocalCommunicator>(), &other);
+  par2.to(kFloat64);
+  par2.load_full_state_dict(ref.state_dict());
+  CHECK(std::abs(par2.loss(idx, tgt).item<double>() - ref.loss(idx, tgt).item<double>()) > 1e-6);
 }

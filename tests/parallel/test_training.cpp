@@ -19,6 +19,7 @@
 #include <tessera/ops.h>
 #include <tessera/parallel/checkpoint.h>
 #include <tessera/parallel/data_parallel.h>
+#include <tessera/parallel/environment.h>
 #include <tessera/parallel/mesh.h>
 #include <tessera/parallel/parallel_gpt.h>
 #include <tessera/parallel/zero.h>
@@ -325,4 +326,44 @@ TEST_CASE("DataParallel: broadcast_parameters, unused parameters, one replica's 
   const auto& st = dp.last_stats();
   CHECK(st.payload_bytes == 15 * 8 + 7 * 4);
   CHECK(st.buckets == dp.num_buckets());
+}
+
+TEST_CASE(
+    "DataParallel's progress thread: the same gradients (MPI_THREAD_MULTIPLE) or a clear error",
+    "[parallel][training][progress]") {
+  if (!Environment::thread_multiple()) {  // the default: MPI_THREAD_FUNNELED
+    Tensor w = zeros({3}).requires_grad_(true);
+    CHECK_THROWS_WITH(
+        DataParallel({w}, test::world(), {.progress_thread = true}),
+        Catch::Contains("MPI_THREAD_MULTIPLE") && Catch::Contains("TESSERA_DP_PROGRESS_THREAD=1"));
+    return;
+  }
+  // ctest's parallel_progress_np*: TESSERA_DP_PROGRESS_THREAD=1. With tp > 1 the backward thread
+  // calls MPI (tp all-reduces) while the progress thread tests the dp buckets.
+  for (const Layout& layout : layouts()) {
+    INFO(name_of(layout, false) << " on world rank " << test::world()->rank());
+    Reference ref;
+    const nn::StateDict init = ref.model.state_dict();
+    std::vector<Tensor> grads[2];
+    for (int threaded = 0; threaded < 2; ++threaded) {
+      Mesh mesh(test::world(), layout, nullptr);
+      ParallelGPT model(config(), mesh.tp_ptr());
+      model.to(kFloat64);
+      model.load_full_state_dict(init);
+      DataParallel dp(
+          model.parameters(), mesh.dp_ptr(),
+          {.bucket_bytes = 4096, .progress_thread = threaded == 1, .progress_interval_us = 20});
+      for (int s = 0; s < 2; ++s) {
+        const Batch b = global_batch(s);
+        const int64_t rows = kBatch / layout.dp;
+        for (const Tensor& p : model.parameters()) p.set_grad(Tensor());
+        dp.backward(model.loss(native::narrow(b.idx, 0, rows * mesh.dp_rank(), rows),
+                               native::narrow(b.tgt, 0, rows * mesh.dp_rank(), rows)));
+        CHECK(dp.last_stats().launched_in_backward == dp.num_buckets());
+        CHECK((dp.last_stats().progress_polls > 0) == (threaded == 1));
+      }
+      for (const Tensor& p : model.parameters()) grads[threaded].push_back(native::clone(p.grad()));
+    }
+    for (size_t i = 0; i < grads[0].size(); ++i) CHECK(max_abs_diff(grads[0][i], grads[1][i]) == 0);
+  }
 }

@@ -45,6 +45,11 @@ class Work {
   virtual void wait() = 0;
   /// Non-blocking check; lets the backend progress the transfer. True once complete.
   virtual bool test() = 0;
+  /// Lets the backend progress the transfer without completing the Work (wait() or test() still
+  /// must be called, on the thread that owns it). MPI: one MPI_Test; callable from another thread
+  /// when MPI runs at MPI_THREAD_MULTIPLE and no other thread uses this Work at the same time
+  /// (DataParallel's progress thread). Default: nothing.
+  virtual void progress() {}
 };
 
 class Communicator {

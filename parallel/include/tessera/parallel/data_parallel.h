@@ -11,12 +11,21 @@
 /// got no gradient contribute zeros, and get a zero gradient, so every rank sends the same
 /// bucket layout), waits for all buckets and copies the averages back into .grad().
 ///
+/// Progress: MPI moves non-blocking collectives only inside MPI calls. By default the buckets in
+/// flight are tested at every ready gradient (from the engine's hook, on the backward thread).
+/// With `progress_thread` (MPI communicators; needs MPI_THREAD_MULTIPLE, which the Environment
+/// requests when TESSERA_DP_PROGRESS_THREAD=1), a thread also calls MPI_Test on them every
+/// `progress_interval_us` while backward runs, so transfers also advance during long stretches of
+/// backward without a ready gradient. Work objects are touched under one mutex; the thread is
+/// joined before finish().
+///
 /// Stats (per step, for docs/parallel.md): payload bytes all-reduced, buckets launched inside
 /// backward, seconds spent waiting in finish() (communication not hidden by backward).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -28,13 +37,17 @@ struct DataParallelOptions {
   int64_t bucket_bytes = int64_t{1} << 20;
   /// Launch buckets during backward (needs the engine's gradient-ready hook).
   bool overlap = true;
+  /// A thread that progresses the buckets in flight during backward (see above).
+  bool progress_thread = false;
+  int progress_interval_us = 100;
 };
 
 struct DataParallelStats {
   int64_t payload_bytes = 0;  ///< gradient bytes handed to all-reduce this step
   int buckets = 0;
   int launched_in_backward = 0;
-  double wait_seconds = 0;  ///< time finish() spent blocked on communication
+  double wait_seconds = 0;     ///< time finish() spent blocked on communication
+  int64_t progress_polls = 0;  ///< rounds of the progress thread (0 without it)
 };
 
 class DataParallel {
@@ -68,6 +81,7 @@ class DataParallel {
   };
   void launch(Bucket& b);
   void reset_step();
+  void progress_loop();
 
   std::vector<Tensor> params_;
   std::shared_ptr<Communicator> comm_;
@@ -78,6 +92,9 @@ class DataParallel {
   std::unordered_map<const TensorImpl*, size_t> index_;
   DataParallelStats stats_;
   bool in_step_ = false;
+  bool use_thread_ = false;
+  std::mutex mu_;  // Work objects and stats_ while the progress thread runs
+  bool stop_ = false;
 };
 
 }  // namespace tessera::parallel

@@ -25,6 +25,10 @@ class Environment {
   static bool has_mpi();
   /// Whether this build has the NCCL backend (CUDA + NCCL found at configure time).
   static bool has_nccl();
+  /// Whether MPI runs at MPI_THREAD_MULTIPLE (any thread may call it). The Environment asks for it
+  /// when TESSERA_DP_PROGRESS_THREAD=1 is set (DataParallel's progress thread needs it), else for
+  /// MPI_THREAD_FUNNELED. False without MPI.
+  static bool thread_multiple();
   /// Ends every rank of the job with `code` (MPI_Abort; std::abort without MPI). For programs that
   /// caught a fatal error on one rank (e.g. a collective timeout): the other ranks may be blocked
   /// in a collective and cannot be reached any other way.

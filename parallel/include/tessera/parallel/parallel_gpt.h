@@ -9,6 +9,11 @@
 /// vocabulary-parallel cross-entropy (full logits never exist). wpe, LayerNorms and the
 /// row-parallel biases are replicated (their gradients are equal on every tp rank by construction).
 /// With tp = 1 this is models::GPT computed by the same modules.
+///
+/// Dropout follows Megatron-LM's rule (dropout_rng.h): the embedding and residual-branch dropouts
+/// act on replicated activations and draw one mask per data-parallel replica (the same on its tp
+/// ranks); the attention-probability and MLP-hidden dropouts act on tp-sharded activations and
+/// draw one mask per (replica, tp rank). The run's dropout generator keeps the counter.
 #pragma once
 
 #include <memory>
@@ -18,14 +23,16 @@
 #include <tessera/nn/dropout.h>
 #include <tessera/nn/embedding.h>
 #include <tessera/nn/layer_norm.h>
+#include <tessera/parallel/dropout_rng.h>
 #include <tessera/parallel/tensor_parallel.h>
 
 namespace tessera::parallel {
 
 class ParallelBlock : public nn::Module {
  public:
+  /// `streams` (not owned) outlives the block.
   ParallelBlock(const models::GPTConfig& cfg, std::shared_ptr<Communicator> tp,
-                Generator* dropout_gen);
+                DropoutStreams* streams);
   std::string name() const override { return "ParallelBlock"; }
   Tensor forward(const Tensor& x) override;
 
@@ -47,14 +54,17 @@ class ParallelBlock : public nn::Module {
   int64_t local_heads_;
   double attn_dropout_;
   bool gelu_tanh_;
-  Generator* gen_;
+  DropoutStreams* streams_;
 };
 
 class ParallelGPT : public nn::Module {
  public:
   /// Parameters are zero until loaded (load_full_state_dict / parallel::load_checkpoint).
+  /// dropout_gen: the run's dropout generator (not owned; nullptr = the default generator);
+  /// dp_rank / dp_size: this rank's data-parallel replica (Mesh::dp_rank(), Layout::dp), which
+  /// selects its dropout masks (dropout_rng.h).
   ParallelGPT(const models::GPTConfig& cfg, std::shared_ptr<Communicator> tp,
-              Generator* dropout_gen = nullptr);
+              Generator* dropout_gen = nullptr, int dp_rank = 0, int dp_size = 1);
   std::string name() const override { return "ParallelGPT"; }
 
   /// idx (B, T) -> this rank's logit columns (B, T, V / tp).
@@ -73,6 +83,7 @@ class ParallelGPT : public nn::Module {
 
   const models::GPTConfig& config() const { return cfg_; }
   Communicator& tp() const { return *tp_; }
+  DropoutStreams& dropout_streams() const { return *streams_; }
 
   std::shared_ptr<VocabParallelEmbedding> wte;
   std::shared_ptr<nn::Embedding> wpe;
@@ -83,6 +94,7 @@ class ParallelGPT : public nn::Module {
  private:
   models::GPTConfig cfg_;
   std::shared_ptr<Communicator> tp_;
+  std::unique_ptr<DropoutStreams> streams_;  // stable address: the dropout modules point into it
 };
 
 }  // namespace tessera::parallel
