@@ -11,6 +11,7 @@
 #include <utility>
 
 #include <tessera/kernels/cuda/ew_op.h>
+#include <tessera/native/fused.h>
 #include <tessera/random.h>
 #include <tessera/scalar.h>
 #include <tessera/tensor.h>
@@ -80,5 +81,15 @@ Tensor one_hot(const Tensor& indices, int64_t num_classes);
 Tensor random_draw(bool normal, const Shape& shape, DType draw, Generator& gen, Device device);
 /// int64 draw low + (64 bits % range), the CPU's randint stream.
 Tensor randint_draw(int64_t low, uint64_t range, const Shape& shape, Generator& gen, Device device);
+
+// ---- fused LayerNorm and softmax family (tensor/src/cuda/fused_norm.cpp)
+// -----------------------------------------
+LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd, bool want_x,
+                                   bool want_weight, bool want_bias);
+/// softmax (log = false) or log_softmax over `dim` with the fused single-pass kernel.
+Tensor softmax(const Tensor& x, int64_t dim, bool log);
+Tensor softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim, bool log);
 
 }  // namespace tessera::native::cuda_impl
