@@ -238,10 +238,10 @@ __global__ void __launch_bounds__(kBlockThreads<kWarps>)
 // NOTE [deterministic parameter gradients]: grad_weight[j] = sum_r g[r,j] x_hat[r,j] and
 // grad_bias[j] = sum_r g[r,j] are column sums over all rows. Float atomics would make the bits
 // depend on scheduling. Instead the rows are cut into chunks of a size that depends only on N
-// (kParamRowsMin..., at most kMaxChunks chunks); block (column tile, chunk) sums its chunk with
-// 32 x 8 threads (thread (tx, ty) takes rows ty, ty + 8, ... of column tile * 32 + tx: coalesced)
-// and combines the 8 partials in ty order into partial[chunk][j]. A second kernel sums the
-// partials of each column in chunk order. Same shape, same bits, every run.
+// (at least kMinChunkRows rows each, at most kMaxChunks chunks); block (column tile, chunk) sums
+// its chunk with 32 x 8 threads (thread (tx, ty) takes rows ty, ty + 8, ... of column tile * 32 +
+// tx: coalesced) and combines the 8 partials in ty order into partial[chunk][j]. A second kernel
+// sums the partials of each column in chunk order. Same shape, same bits, every run.
 constexpr int kParamCols = 32, kParamRowThreads = 8;
 constexpr int64_t kMaxChunks = 128, kMinChunkRows = 32;
 
