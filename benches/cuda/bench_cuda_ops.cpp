@@ -123,6 +123,26 @@ int main(int argc, char** argv) {
   bw("amax", "bf16 rows", "(" + std::to_string(n / 1024) + ",1024)", 1.0 * n * 2, [&] {
     (void)native::amax(native::reshape(xb, {n / 1024, 1024}), {1});
   });
+  {  // fused LayerNorm / softmax (kernels/cuda/layer_norm.cu, softmax.cu) on bf16 rows of 1024
+    const Tensor s = randn({67, 1024}, {.dtype = kBFloat16}),
+                 ws = randn({1024}, {.dtype = kBFloat16});
+    const Tensor ds = native::to(s, kCuda), dws = native::to(ws, kCuda);
+    validate("layer_norm", native::layer_norm(ds, dws, dws, 1e-5).y,
+             native::layer_norm(s, ws, ws, 1e-5).y, 3e-2);
+    validate("softmax", native::softmax(ds, 1), native::softmax(s, 1), 1e-2);
+    const Tensor v = native::reshape(xb, {n / 1024, 1024});
+    const Tensor wv = native::slice(yb, 0, 0, 1024), bv = native::slice(yb, 0, 1024, 2048);
+    const std::string vshape = "(" + std::to_string(n / 1024) + ",1024)";
+    bw("layer_norm", "bf16 fwd", vshape, 2.0 * n * 2,
+       [&] { (void)native::layer_norm(v, wv, bv, 1e-5); });
+    const native::LayerNormResult f = native::layer_norm(v, wv, bv, 1e-5);
+    bw("layer_norm", "bf16 bwd (x,w,b)", vshape, 5.0 * n * 2,
+       [&] { (void)native::layer_norm_backward(v, v, wv, f.mean, f.rstd, true, true, true); });
+    bw("softmax", "bf16 fwd", vshape, 2.0 * n * 2, [&] { (void)native::softmax(v, 1); });
+    const Tensor p = native::softmax(v, 1);
+    bw("softmax", "bf16 bwd", vshape, 3.0 * n * 2,
+       [&] { (void)native::softmax_backward(p, v, 1); });
+  }
   x = Tensor();
   y = Tensor();
   z = Tensor();

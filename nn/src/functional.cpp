@@ -27,7 +27,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 Tensor layer_norm(const Tensor& x, int64_t nd, const Tensor& weight, const Tensor& bias,
                   double eps) {
   // The common case (normalise the last dim) is one fused node; the rest composes primitives.
-  if (nd == 1 && x.dim() >= 1 && x.device().is_cpu() &&
+  if (nd == 1 && x.dim() >= 1 && (x.device().is_cpu() || x.device().is_cuda()) &&
       (!weight.defined() || weight.shape() == Shape{x.size(-1)}) &&
       (!bias.defined() || bias.shape() == Shape{x.size(-1)}))
     return tessera::layer_norm(x, weight, bias, eps);

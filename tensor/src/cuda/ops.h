@@ -95,5 +95,14 @@ Device first_cuda_device(std::initializer_list<const std::vector<Tensor>*> lists
 void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                  const std::vector<Tensor>& exp_avgs, const std::vector<Tensor>& exp_avg_sqs,
                  const AdamWParams& p);
+// ---- fused LayerNorm and softmax family (tensor/src/cuda/fused_norm.cpp)
+// -----------------------------------------
+LayerNormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd, bool want_x,
+                                   bool want_weight, bool want_bias);
+/// softmax (log = false) or log_softmax over `dim` with the fused single-pass kernel.
+Tensor softmax(const Tensor& x, int64_t dim, bool log);
+Tensor softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim, bool log);
 
 }  // namespace tessera::native::cuda_impl

@@ -62,7 +62,6 @@ void same_dtype(const char* op, const Tensor& ref, std::initializer_list<const T
 
 LayerNormResult layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
                            double eps) {
-  detail::check_cpu("layer_norm", {&x_in, &weight, &bias});
   TESSERA_CHECK(x_in.dim() >= 1, "layer_norm: needs at least one dim, got ", describe(x_in));
   const int64_t cols = x_in.size(-1), rows = cols == 0 ? 0 : x_in.numel() / cols;
   for (const Tensor* p : {&weight, &bias}) {
@@ -71,6 +70,8 @@ LayerNormResult layer_norm(const Tensor& x_in, const Tensor& weight, const Tenso
                   describe(x_in));
   }
   same_dtype("layer_norm", x_in, {&weight, &bias});
+  TESSERA_CUDA_DISPATCH(cuda_impl::layer_norm(x_in, weight, bias, eps), x_in, weight, bias);
+  detail::check_cpu("layer_norm", {&x_in, &weight, &bias});
   const Tensor x = contiguous(x_in), w = weight.defined() ? contiguous(weight) : weight,
                b = bias.defined() ? contiguous(bias) : bias;
   LayerNormResult r;
@@ -89,9 +90,12 @@ LayerNormResult layer_norm(const Tensor& x_in, const Tensor& weight, const Tenso
 LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x_in, const Tensor& weight,
                                    const Tensor& mean, const Tensor& rstd, bool want_x,
                                    bool want_weight, bool want_bias) {
-  detail::check_cpu("layer_norm_backward", {&grad_y, &x_in, &weight, &mean, &rstd});
   TESSERA_CHECK(grad_y.shape() == x_in.shape(), "layer_norm_backward: grad ", describe(grad_y),
                 " does not match input ", describe(x_in));
+  TESSERA_CUDA_DISPATCH(cuda_impl::layer_norm_backward(grad_y, x_in, weight, mean, rstd, want_x,
+                                                       want_weight, want_bias),
+                        grad_y, x_in, weight, mean, rstd);
+  detail::check_cpu("layer_norm_backward", {&grad_y, &x_in, &weight, &mean, &rstd});
   const int64_t cols = x_in.size(-1), rows = cols == 0 ? 0 : x_in.numel() / cols;
   const Tensor x = contiguous(x_in), g = contiguous(to(grad_y, x_in.dtype()));
   const Tensor w = weight.defined() ? contiguous(weight) : weight;
@@ -129,6 +133,7 @@ Tensor softmax_family_backward(const char* op, const Tensor& y, const Tensor& gr
 }  // namespace
 
 Tensor softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::softmax_backward(y, grad_y, dim, false), y, grad_y);
   if (!y.device().is_cpu()) {  // other devices: composed from their dispatched ops
     const Tensor dot = sum(mul(grad_y, y), {dim}, true);
     return mul(y, sub(grad_y, dot));
@@ -141,6 +146,7 @@ Tensor softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim) {
 }
 
 Tensor log_softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::softmax_backward(y, grad_y, dim, true), y, grad_y);
   if (!y.device().is_cpu()) return sub(grad_y, mul(exp(y), sum(grad_y, {dim}, true)));
   return softmax_family_backward(
       "log_softmax_backward", y, grad_y, dim,

@@ -379,6 +379,7 @@ struct LogSoftmaxKernel {
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t dim) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::softmax(x, dim, false), x);
   if (!x.device().is_cpu()) {  // other devices: composed from their dispatched ops, in float32
     const Tensor xf = to(x, softmax_compute(x.dtype()));
     const Tensor e = exp(sub(xf, amax(xf, {dim}, true)));
@@ -388,6 +389,7 @@ Tensor softmax(const Tensor& x, int64_t dim) {
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
+  TESSERA_CUDA_DISPATCH(cuda_impl::softmax(x, dim, true), x);
   if (!x.device().is_cpu()) {
     const Tensor xf = to(x, softmax_compute(x.dtype()));
     return to(sub(xf, logsumexp(xf, {dim}, true)), softmax_out(x.dtype()));

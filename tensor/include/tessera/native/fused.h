@@ -3,9 +3,9 @@
 /// layer_norm, softmax/log_softmax backward, cross-entropy, scaled-dot-product attention, AdamW.
 ///
 /// Each forward returns what its backward needs (mean/rstd, logsumexp), as the autograd functions
-/// in tessera::autograd save them (CPU kernels; on other devices the forward ops throw and
-/// softmax_backward / log_softmax_backward compose dispatched ops). Inputs of any layout are made
-/// contiguous first; float32,
+/// in tessera::autograd save them. The CPU kernels are kernels/cpu/*.cpp; on CUDA tensors the ops
+/// dispatch to kernels/cuda/{layer_norm,softmax,cross_entropy,adamw,attention}.cu (docs/kernels.md
+/// says which variants each device has). Inputs of any layout are made contiguous first; float32,
 /// float64, bfloat16 and float16 are supported (16-bit types compute in float32). The unfused
 /// compositions in tessera::nn::functional stay available as references (docs/kernels.md).
 #pragma once
