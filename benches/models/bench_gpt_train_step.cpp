@@ -6,7 +6,10 @@
 /// summed: no implementation built on such GEMMs can be faster), achieved/bound, and the peak
 /// tensor memory of a step. FLOPs per token for GFLOP/s: 6N + 12 L T C with
 /// N = V C + L (12 C^2 + 13 C) + 2 C (docs/perf.md; the same accounting as ../shared/notes).
-/// Usage: bench_gpt_train_step [--steps N] [--shape V,T,L,H,C,B]   (JSON line per shape on stdout)
+/// cpu_ms and cpu_over_bound_cpu repeat step time and ratio in process CPU time (all threads),
+/// which a loaded machine disturbs much less than wall time (at 1 thread; at 2, spin-waiting
+/// counts). Usage: bench_gpt_train_step [--steps N] [--shape V,T,L,H,C,B]   (JSON line per shape on
+/// stdout)
 #include <cblas.h>
 
 #include <algorithm>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include <sys/resource.h>
+#include <time.h>
 
 #include <tessera/allocator.h>
 #include <tessera/tessera.h>
@@ -63,18 +67,28 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-/// Sum over the step's GEMMs of the median of 5 timings of cblas_sgemm at that shape.
-double matmul_bound_seconds(const ShapeV& s) {
+/// CPU time of the whole process (all threads): on a loaded machine it excludes the time the
+/// step waited for a core, so before/after comparisons at 1 thread stay meaningful.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+/// Sum over the step's GEMMs of the median of 5 timings of cblas_sgemm at that shape (wall clock,
+/// or process CPU time when `cpu_clock`).
+double matmul_bound_seconds(const ShapeV& s, bool cpu_clock = false) {
   double total = 0;
   for (const Gemm& g : step_gemms(s)) {
     std::vector<float> a(g.m * g.k, 0.5f), b(g.k * g.n, 0.25f), c(g.m * g.n);
     std::vector<double> times;
     for (int rep = 0; rep < 5; ++rep) {
       const auto t0 = Clock::now();
+      const double c0 = process_cpu_seconds();
       for (int64_t i = 0; i < g.batch; ++i)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.m, g.n, g.k, 1.f, a.data(), g.k,
                     b.data(), g.n, 0.f, c.data(), g.n);
-      times.push_back(seconds_since(t0));
+      times.push_back(cpu_clock ? process_cpu_seconds() - c0 : seconds_since(t0));
     }
     std::sort(times.begin(), times.end());
     total += times[2];
@@ -109,27 +123,32 @@ void run(const ShapeV& s, int steps) {
   };
   step();  // warm-up (allocations, OpenBLAS threads)
   reset_peak_memory();
-  std::vector<double> times;
+  std::vector<double> times, cpu_times;
   for (int i = 0; i < steps; ++i) {
     const auto t0 = Clock::now();
+    const double c0 = process_cpu_seconds();
     step();
+    cpu_times.push_back(process_cpu_seconds() - c0);
     times.push_back(seconds_since(t0));
   }
   std::sort(times.begin(), times.end());
-  const double t_step = times[times.size() / 2];
-  const double bound = matmul_bound_seconds(s);
+  std::sort(cpu_times.begin(), cpu_times.end());
+  const double t_step = times[times.size() / 2], cpu_step = cpu_times[cpu_times.size() / 2];
+  const double bound = matmul_bound_seconds(s), bound_cpu = matmul_bound_seconds(s, true);
   const double tokens = double(s.b) * s.t;
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   std::printf(
-      "{\"shape\": [%lld, %lld, %lld, %lld, %lld, %lld], \"step_ms\": %.1f, \"tokens_per_s\": "
+      "{\"shape\": [%lld, %lld, %lld, %lld, %lld, %lld], \"step_ms\": %.1f, \"cpu_ms\": %.1f, "
+      "\"tokens_per_s\": "
       "%.0f, "
       "\"gflops\": %.1f, \"matmul_bound_tokens_per_s\": %.0f, \"achieved_over_bound\": %.3f, "
+      "\"cpu_over_bound_cpu\": %.3f, "
       "\"peak_tensor_mb\": %.1f, \"max_rss_mb\": %.1f}\n",
       (long long)s.v, (long long)s.t, (long long)s.l, (long long)s.h, (long long)s.c,
-      (long long)s.b, t_step * 1e3, tokens / t_step, tokens * flops_per_token(s) / t_step / 1e9,
-      tokens / bound, bound / t_step, memory_stats().peak_allocated / 1048576.0,
-      ru.ru_maxrss / 1024.0);
+      (long long)s.b, t_step * 1e3, cpu_step * 1e3, tokens / t_step,
+      tokens * flops_per_token(s) / t_step / 1e9, tokens / bound, bound / t_step,
+      bound_cpu / cpu_step, memory_stats().peak_allocated / 1048576.0, ru.ru_maxrss / 1024.0);
   std::fflush(stdout);
 }
 
