@@ -31,9 +31,18 @@ Grads matmul_backward(AutogradContext& ctx, const Grads& g) {
   if (ctx.needs_input_grad(0))
     ga = native::reshape(sum_to(native::matmul(G, native::transpose(B, -1, -2)), A.shape()),
                          a.shape());
-  if (ctx.needs_input_grad(1))
-    gb = native::reshape(sum_to(native::matmul(native::transpose(A, -1, -2), G), B.shape()),
-                         b.shape());
+  if (ctx.needs_input_grad(1)) {
+    if (A.dim() == 2 && b.dim() == 2 && b.size(0) > 1 && b.size(1) > 1 && b.stride(0) == 1 &&
+        b.stride(1) == b.size(0)) {
+      // b is the transpose of a dense matrix (Linear's t(weight)): compute the gradient in that
+      // matrix's layout, (G^T A)^T, so the weight's gradient arrives dense instead of as a
+      // transposed view that AccumulateGrad must copy with a strided transpose.
+      gb = native::transpose(native::matmul(native::transpose(G, 0, 1), A), 0, 1);
+    } else {
+      gb = native::reshape(sum_to(native::matmul(native::transpose(A, -1, -2), G), B.shape()),
+                           b.shape());
+    }
+  }
   return {ga, gb};
 }
 
