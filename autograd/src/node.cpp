@@ -45,8 +45,17 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grad_outputs) {
                 " does not match the leaf ", describe(leaf_));
   Tensor current = leaf_.grad();
   if (!current.defined()) {
-    // A fresh, contiguous buffer in the leaf's dtype: never alias a gradient another node may
-    // still hand out (e.g. the same tensor flowing to two leaves).
+    // Nothing else can see g (this call holds the only reference to it and to its storage), and it
+    // is dense, spans its whole storage and needs no cast: adopt it instead of copying (the copies
+    // were ~0.6% of a small GPT's training step). create_graph gradients are never adopted.
+    if (g.use_count() == 1 && g.storage().use_count() == 1 && !g.requires_grad() &&
+        g.is_contiguous() && g.offset() == 0 && g.dtype() == leaf_.dtype() &&
+        g.device() == leaf_.device() && g.storage()->nbytes() == static_cast<size_t>(g.nbytes())) {
+      leaf_.set_grad(g);
+      return {};
+    }
+    // Otherwise a fresh, contiguous buffer in the leaf's dtype: never alias a gradient another node
+    // may still hand out (e.g. the same tensor flowing to two leaves).
     Tensor fresh = native::to(g, leaf_.dtype(), /*copy=*/true);
     if (!fresh.is_contiguous()) fresh = native::contiguous(fresh);
     leaf_.set_grad(fresh);
