@@ -11,6 +11,7 @@
 #include <utility>
 
 #include <tessera/kernels/cuda/ew_op.h>
+#include <tessera/native/fused.h>
 #include <tessera/random.h>
 #include <tessera/scalar.h>
 #include <tessera/tensor.h>
@@ -80,5 +81,16 @@ Tensor one_hot(const Tensor& indices, int64_t num_classes);
 Tensor random_draw(bool normal, const Shape& shape, DType draw, Generator& gen, Device device);
 /// int64 draw low + (64 bits % range), the CPU's randint stream.
 Tensor randint_draw(int64_t low, uint64_t range, const Shape& shape, Generator& gen, Device device);
+
+// ---- fused attention (tensor/src/cuda/fused_attention.cpp)
+// ---------------------------------------
+/// Whether the CUDA kernel covers dtype `t` and `head_dim` (else callers compose the op).
+bool attention_supported(DType t, int64_t head_dim);
+AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                             const AttentionParams& p);
+AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, const Tensor& q,
+                                                     const Tensor& k, const Tensor& v,
+                                                     const Tensor& out, const Tensor& lse,
+                                                     const AttentionParams& p);
 
 }  // namespace tessera::native::cuda_impl
