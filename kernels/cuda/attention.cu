@@ -98,13 +98,13 @@ __device__ __forceinline__ A neg_inf() {
 // Fixed xor butterflies: every lane ends with the same bits (each step adds the same two values).
 template <typename A>
 __device__ __forceinline__ A warp_max(A x) {
-TESSERA_ATTN_UNROLL
+  TESSERA_ATTN_UNROLL
   for (int o = 16; o > 0; o >>= 1) x = max_acc(x, __shfl_xor_sync(0xffffffffu, x, o));
   return x;
 }
 template <typename A>
 __device__ __forceinline__ A warp_sum(A x) {
-TESSERA_ATTN_UNROLL
+  TESSERA_ATTN_UNROLL
   for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
   return x;
 }
@@ -142,7 +142,7 @@ __device__ __forceinline__ void load_rows(A* dst, const T* src, int n_valid, int
 template <int D, typename A>
 __device__ __forceinline__ A dot_rows(const A* a, const A* b) {
   A s = 0;
-TESSERA_ATTN_UNROLL
+  TESSERA_ATTN_UNROLL
   for (int d = 0; d < D; ++d) s = fma_acc(a[d], b[d], s);
   return s;
 }
@@ -159,10 +159,10 @@ __global__ void __launch_bounds__(kSimtThreads)
   using A = acc_t<T>;
   constexpr int kLd = D + 1;
   TESSERA_DYNAMIC_SMEM(A, smem);
-  A* qs = smem;                  // (Br, D + 1)
-  A* ks = qs + kSimtBr * kLd;    // (Bc, D + 1)
-  A* vs = ks + kSimtBc * kLd;    // (Bc, D + 1)
-  A* ss = vs + kSimtBc * kLd;    // (Br, Bc + 1): scaled S, then P
+  A* qs = smem;                // (Br, D + 1)
+  A* ks = qs + kSimtBr * kLd;  // (Bc, D + 1)
+  A* vs = ks + kSimtBc * kLd;  // (Bc, D + 1)
+  A* ss = vs + kSimtBc * kLd;  // (Br, Bc + 1): scaled S, then P
   const int64_t bh = blockIdx.x;
   const int q0 = static_cast<int>(blockIdx.y) * kSimtBr;
   const int bq = min(kSimtBr, tq - q0);
@@ -173,10 +173,10 @@ __global__ void __launch_bounds__(kSimtThreads)
   load_rows<D>(qs, q + (bh * tq + q0) * D, bq, kSimtBr);
 
   A acc[D / 4];
-TESSERA_ATTN_UNROLL
+  TESSERA_ATTN_UNROLL
   for (int u = 0; u < D / 4; ++u) acc[u] = 0;
   A m_run[8], l_run[8];
-TESSERA_ATTN_UNROLL
+  TESSERA_ATTN_UNROLL
   for (int i = 0; i < 8; ++i) m_run[i] = neg_inf<A>(), l_run[i] = 0;
   A my_l = 0;
   const bool dropout = drop.p > 0.f;
@@ -189,14 +189,14 @@ TESSERA_ATTN_UNROLL
     load_rows<D>(ks, kg + static_cast<int64_t>(k0) * D, bk, kSimtBc);
     load_rows<D>(vs, vg + static_cast<int64_t>(k0) * D, bk, kSimtBc);
     __syncthreads();
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int u = 0; u < 8; ++u) {
       const int r = warp + 4 * u;
       ss[r * kSimtLdS + lane] = dot_rows<D>(qs + r * kLd, ks + lane * kLd) * scale;
     }
     __syncthreads();
     A my_alpha = 1;
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int i = 0; i < 8; ++i) {
       const int r = 8 * warp + i, qi = q0 + r, j = k0 + lane;
       const bool visible = lane < bk && (!causal || j <= qi);
@@ -212,22 +212,22 @@ TESSERA_ATTN_UNROLL
       if (lane / 4 == i) my_alpha = alpha, my_l = l_run[i];
     }
     __syncwarp();  // ss rows of this warp are read by this warp only
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int u = 0; u < D / 4; ++u) acc[u] *= my_alpha;
     for (int j = 0; j < kSimtBc; ++j) {
       const A p = ss[orow * kSimtLdS + j];
-TESSERA_ATTN_UNROLL
+      TESSERA_ATTN_UNROLL
       for (int u = 0; u < D / 4; ++u) acc[u] = fma_acc(p, vs[j * kLd + ocol + 4 * u], acc[u]);
     }
   }
   if (orow < bq) {
     const int64_t row = bh * tq + q0 + orow;
     const A inv = my_l > 0 ? A(1) / my_l : A(0);
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int u = 0; u < D / 4; ++u) o[row * D + ocol + 4 * u] = from_acc<T>(acc[u] * inv);
     if (ocol == 0) {
       A m = 0;
-TESSERA_ATTN_UNROLL
+      TESSERA_ATTN_UNROLL
       for (int i = 0; i < 8; ++i)
         if (lane / 4 == i) m = m_run[i];
       lse[row] = my_l > 0 ? m + log_acc(my_l) : neg_inf<A>();
@@ -262,14 +262,14 @@ template <typename A, int D>
 struct BwdTiles {
   A *qs, *dos, *ks, *vs, *ps, *dss, *lses, *dvs;
   __device__ explicit BwdTiles(A* smem) {
-    qs = smem;                         // (Br, D + 1)
-    dos = qs + kSimtBr * (D + 1);      // (Br, D + 1)
-    ks = dos + kSimtBr * (D + 1);      // (Bc, D + 1)
-    vs = ks + kSimtBc * (D + 1);       // (Bc, D + 1)
-    ps = vs + kSimtBc * (D + 1);       // (Br, Bc + 1): dropped P, for dV
-    dss = ps + kSimtBr * kSimtLdS;     // (Br, Bc + 1): dS (scale included)
-    lses = dss + kSimtBr * kSimtLdS;   // (Br)
-    dvs = lses + kSimtBr;              // (Br)
+    qs = smem;                        // (Br, D + 1)
+    dos = qs + kSimtBr * (D + 1);     // (Br, D + 1)
+    ks = dos + kSimtBr * (D + 1);     // (Bc, D + 1)
+    vs = ks + kSimtBc * (D + 1);      // (Bc, D + 1)
+    ps = vs + kSimtBc * (D + 1);      // (Br, Bc + 1): dropped P, for dV
+    dss = ps + kSimtBr * kSimtLdS;    // (Br, Bc + 1): dS (scale included)
+    lses = dss + kSimtBr * kSimtLdS;  // (Br)
+    dvs = lses + kSimtBr;             // (Br)
   }
 };
 
@@ -281,7 +281,7 @@ __device__ __forceinline__ void bwd_tile_ds(const BwdTiles<A, D>& t, int64_t bh,
                                             const Dropout& drop) {
   const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
   const A inv_keep = A(1) / (A(1) - static_cast<A>(drop.p));
-TESSERA_ATTN_UNROLL
+  TESSERA_ATTN_UNROLL
   for (int u = 0; u < 8; ++u) {
     const int r = warp + 4 * u, qi = q0 + r, j = k0 + lane;
     const A l = t.lses[r];
@@ -336,7 +336,7 @@ __global__ void __launch_bounds__(kSimtThreads)
   load_rows<D>(t.ks, k + (bh * tk + k0) * D, bk, kSimtBc);
   load_rows<D>(t.vs, v + (bh * tk + k0) * D, bk, kSimtBc);
   A dk[D / 4], dv[D / 4];
-TESSERA_ATTN_UNROLL
+  TESSERA_ATTN_UNROLL
   for (int u = 0; u < D / 4; ++u) dk[u] = 0, dv[u] = 0;
   // Causal: query rows < k0 see none of these keys.
   const int q_first = causal ? (min(k0, tq) / kSimtBr) * kSimtBr : 0;
@@ -349,7 +349,7 @@ TESSERA_ATTN_UNROLL
     __syncthreads();
     for (int r = 0; r < kSimtBr; ++r) {
       const A p = t.ps[r * kSimtLdS + krow], ds = t.dss[r * kSimtLdS + krow];
-TESSERA_ATTN_UNROLL
+      TESSERA_ATTN_UNROLL
       for (int u = 0; u < D / 4; ++u) {
         dv[u] = fma_acc(p, t.dos[r * (D + 1) + kcol + 4 * u], dv[u]);
         dk[u] = fma_acc(ds, t.qs[r * (D + 1) + kcol + 4 * u], dk[u]);
@@ -358,7 +358,7 @@ TESSERA_ATTN_UNROLL
   }
   if (krow < bk) {
     const int64_t row = bh * tk + k0 + krow;
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int u = 0; u < D / 4; ++u) {
       grad_k[row * D + kcol + 4 * u] = from_acc<T>(dk[u]);
       grad_v[row * D + kcol + 4 * u] = from_acc<T>(dv[u]);
@@ -383,7 +383,7 @@ __global__ void __launch_bounds__(kSimtThreads)
   const int qrow = static_cast<int>(threadIdx.x) / 4, qcol = static_cast<int>(threadIdx.x) % 4;
   bwd_load_query_tile<T, A, D>(t, q, grad_o, lse, dvec, bh, tq, q0, bq);
   A dq[D / 4];
-TESSERA_ATTN_UNROLL
+  TESSERA_ATTN_UNROLL
   for (int u = 0; u < D / 4; ++u) dq[u] = 0;
   const int k_end = causal ? min(tk, q0 + bq) : tk;
   for (int k0 = 0; k0 < k_end; k0 += kSimtBc) {
@@ -396,13 +396,13 @@ TESSERA_ATTN_UNROLL
     __syncthreads();
     for (int j = 0; j < kSimtBc; ++j) {
       const A ds = t.dss[qrow * kSimtLdS + j];
-TESSERA_ATTN_UNROLL
+      TESSERA_ATTN_UNROLL
       for (int u = 0; u < D / 4; ++u) dq[u] = fma_acc(ds, t.ks[j * (D + 1) + qcol + 4 * u], dq[u]);
     }
   }
   if (qrow < bq) {
     const int64_t row = bh * tq + q0 + qrow;
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int u = 0; u < D / 4; ++u) grad_q[row * D + qcol + 4 * u] = from_acc<T>(dq[u]);
   }
 }
@@ -414,7 +414,7 @@ constexpr int kTcBr = 64;
 constexpr int kTcBc = 64;
 
 template <int D>
-constexpr int tc_ld() {
+__host__ __device__ constexpr int tc_ld() {
   return D + 8;  // 16-byte pad per row: the 8 row addresses of an ldmatrix hit distinct banks
 }
 template <int D>
@@ -481,12 +481,12 @@ __global__ void __launch_bounds__(kTcThreads)
   load_rows_16b<D>(qs, q + (bh * tq + q0) * D, bq, kTcBr);
   __syncthreads();
   uint32_t qf[kKSteps][4];  // Q (16 x D) as A fragments
-TESSERA_ATTN_UNROLL
+  TESSERA_ATTN_UNROLL
   for (int kk = 0; kk < kKSteps; ++kk)
     ldmatrix_x4(qf[kk], qs + (wrow + lane % 16) * kLd + kk * 16 + (lane / 16) * 8);
 
   float oacc[D / 8][4];
-TESSERA_ATTN_UNROLL
+  TESSERA_ATTN_UNROLL
   for (int n = 0; n < D / 8; ++n) oacc[n][0] = oacc[n][1] = oacc[n][2] = oacc[n][3] = 0.f;
   float m_run[2] = {-INFINITY, -INFINITY}, l_part[2] = {0.f, 0.f};
   const int qi[2] = {q0 + wrow + g, q0 + wrow + g + 8};
@@ -503,15 +503,15 @@ TESSERA_ATTN_UNROLL
 
     // S (16 x 64) = Q K^T: K rows are B^T[n][k]; x4 gives n-tiles 2np and 2np + 1.
     float s[kTcBc / 8][4];
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int n = 0; n < kTcBc / 8; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int kk = 0; kk < kKSteps; ++kk) {
-TESSERA_ATTN_UNROLL
+      TESSERA_ATTN_UNROLL
       for (int np = 0; np < kTcBc / 16; ++np) {
         uint32_t b[4];
-        ldmatrix_x4(b, ks + (np * 16 + lane % 8 + (lane / 16) * 8) * kLd + kk * 16 +
-                           ((lane / 8) % 2) * 8);
+        ldmatrix_x4(
+            b, ks + (np * 16 + lane % 8 + (lane / 16) * 8) * kLd + kk * 16 + ((lane / 8) % 2) * 8);
         const uint32_t b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
         mma16816<T>(s[2 * np], qf[kk], b0);
         mma16816<T>(s[2 * np + 1], qf[kk], b1);
@@ -520,12 +520,12 @@ TESSERA_ATTN_UNROLL
 
     // Online softmax on rows g (h = 0) and g + 8 (h = 1).
     float m_use[2], alpha[2];
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int h = 0; h < 2; ++h) {
       float mx = -INFINITY;
-TESSERA_ATTN_UNROLL
+      TESSERA_ATTN_UNROLL
       for (int n = 0; n < kTcBc / 8; ++n) {
-TESSERA_ATTN_UNROLL
+        TESSERA_ATTN_UNROLL
         for (int e = 0; e < 2; ++e) {
           const int col = n * 8 + 2 * t4 + e, j = k0 + col;
           const bool visible = col < bk && (!causal || j <= qi[h]);
@@ -542,25 +542,25 @@ TESSERA_ATTN_UNROLL
       m_run[h] = m_new;
     }
     float rsum[2] = {0.f, 0.f};
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int n = 0; n < kTcBc / 8; ++n) {
-TESSERA_ATTN_UNROLL
+      TESSERA_ATTN_UNROLL
       for (int e = 0; e < 4; ++e) {
         const int h = e / 2;
         float p = __expf(s[n][e] - m_use[h]);
         rsum[h] += p;
         if (dropout) {
           const int j = k0 + n * 8 + 2 * t4 + (e & 1);
-          const bool keep = p > 0.f && qi[h] < tq &&
-                            drop.keep(static_cast<uint64_t>(bh * tq + qi[h]), j);
+          const bool keep =
+              p > 0.f && qi[h] < tq && drop.keep(static_cast<uint64_t>(bh * tq + qi[h]), j);
           p = keep ? p * inv_keep : 0.f;
         }
         s[n][e] = p;
       }
     }
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int h = 0; h < 2; ++h) l_part[h] = l_part[h] * alpha[h] + rsum[h];
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int n = 0; n < D / 8; ++n) {
       oacc[n][0] *= alpha[0];
       oacc[n][1] *= alpha[0];
@@ -569,17 +569,17 @@ TESSERA_ATTN_UNROLL
     }
 
     // O (16 x D) += P (16 x 64) V (64 x D): V rows are B[k][n]; x4.trans gives d-tiles 2dp, +1.
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int kk = 0; kk < kTcBc / 16; ++kk) {
       const uint32_t a[4] = {pack2<T>(s[2 * kk][0], s[2 * kk][1]),
                              pack2<T>(s[2 * kk][2], s[2 * kk][3]),
                              pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                              pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-TESSERA_ATTN_UNROLL
+      TESSERA_ATTN_UNROLL
       for (int dp = 0; dp < D / 16; ++dp) {
         uint32_t b[4];
-        ldmatrix_x4_trans(b, vs + (kk * 16 + lane % 8 + ((lane / 8) % 2) * 8) * kLd + dp * 16 +
-                                 (lane / 16) * 8);
+        ldmatrix_x4_trans(
+            b, vs + (kk * 16 + lane % 8 + ((lane / 8) % 2) * 8) * kLd + dp * 16 + (lane / 16) * 8);
         const uint32_t b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
         mma16816<T>(oacc[2 * dp], a, b0);
         mma16816<T>(oacc[2 * dp + 1], a, b1);
@@ -587,7 +587,7 @@ TESSERA_ATTN_UNROLL
     }
   }
 
-TESSERA_ATTN_UNROLL
+  TESSERA_ATTN_UNROLL
   for (int h = 0; h < 2; ++h) {
     float l = l_part[h];
     l += __shfl_xor_sync(0xffffffffu, l, 1);
@@ -595,7 +595,7 @@ TESSERA_ATTN_UNROLL
     if (qi[h] >= tq) continue;
     const int64_t row = bh * tq + qi[h];
     const float inv = l > 0.f ? 1.f / l : 0.f;
-TESSERA_ATTN_UNROLL
+    TESSERA_ATTN_UNROLL
     for (int n = 0; n < D / 8; ++n) {
       T* dst = o + row * D + n * 8 + 2 * t4;
       dst[0] = from_acc<T>(oacc[n][2 * h] * inv);
@@ -624,8 +624,8 @@ void check_shape(const char* op, const AttentionShape& s, const AttentionConfig&
                 ": head_dim must be 32, 64 or 128 on CUDA, got ", s.head_dim);
   TESSERA_CHECK(s.q_len < (int64_t{1} << 30) && s.kv_len < (int64_t{1} << 30) &&
                     s.batch * s.heads < (int64_t{1} << 31),
-                op, ": sizes too large (Tq=", s.q_len, ", Tk=", s.kv_len, ", B*H=",
-                s.batch * s.heads, ")");
+                op, ": sizes too large (Tq=", s.q_len, ", Tk=", s.kv_len,
+                ", B*H=", s.batch * s.heads, ")");
   TESSERA_CHECK(!c.causal || s.q_len == s.kv_len, op,
                 ": causal attention is top-left aligned and needs Tq == Tk, got Tq=", s.q_len,
                 " Tk=", s.kv_len);
@@ -649,8 +649,8 @@ dim3 grid_of(const AttentionShape& s, int64_t len, int tile) {
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 template <typename T, int D>
-void forward_typed(const AttentionShape& s, const AttentionConfig& c, const void* q,
-                   const void* k, const void* v, void* out, void* lse, cudaStream_t stream) {
+void forward_typed(const AttentionShape& s, const AttentionConfig& c, const void* q, const void* k,
+                   const void* v, void* out, void* lse, cudaStream_t stream) {
   using A = acc_t<T>;
   const int tq = static_cast<int>(s.q_len), tk = static_cast<int>(s.kv_len);
   const Dropout drop{c.seed, c.offset, c.dropout_p, static_cast<uint64_t>(s.kv_len)};
@@ -661,10 +661,10 @@ void forward_typed(const AttentionShape& s, const AttentionConfig& c, const void
       constexpr size_t bytes = tc_smem_bytes<D>();
       allow_smem(attention_fwd_tc<T, D>, bytes);
       TESSERA_LAUNCH((attention_fwd_tc<T, D>), grid_of(s, s.q_len, kTcBr), kTcThreads, bytes,
-                     stream)(static_cast<const T*>(q), static_cast<const T*>(k),
-                             static_cast<const T*>(v), static_cast<T*>(out),
-                             static_cast<float*>(lse), tq, tk, static_cast<float>(scale),
-                             c.causal, drop);
+                     stream)
+      (static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
+       static_cast<T*>(out), static_cast<float*>(lse), tq, tk, static_cast<float>(scale), c.causal,
+       drop);
       return;
     }
   }
@@ -672,15 +672,15 @@ void forward_typed(const AttentionShape& s, const AttentionConfig& c, const void
       sizeof(A) * (static_cast<size_t>(kSimtBr + 2 * kSimtBc) * (D + 1) + kSimtBr * kSimtLdS);
   allow_smem(attention_fwd_simt<T, D>, bytes);
   TESSERA_LAUNCH((attention_fwd_simt<T, D>), grid_of(s, s.q_len, kSimtBr), kSimtThreads, bytes,
-                 stream)(static_cast<const T*>(q), static_cast<const T*>(k),
-                         static_cast<const T*>(v), static_cast<T*>(out), static_cast<A*>(lse), tq,
-                         tk, scale, c.causal, drop);
+                 stream)
+  (static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
+   static_cast<T*>(out), static_cast<A*>(lse), tq, tk, scale, c.causal, drop);
 }
 
 template <typename T, int D>
-void backward_typed(const AttentionShape& s, const AttentionConfig& c, const void* q,
-                    const void* k, const void* v, const void* out, const void* grad_out,
-                    const void* lse, void* grad_q, void* grad_k, void* grad_v, void* workspace,
+void backward_typed(const AttentionShape& s, const AttentionConfig& c, const void* q, const void* k,
+                    const void* v, const void* out, const void* grad_out, const void* lse,
+                    void* grad_q, void* grad_k, void* grad_v, void* workspace,
                     cudaStream_t stream) {
   using A = acc_t<T>;
   const int tq = static_cast<int>(s.q_len), tk = static_cast<int>(s.kv_len);
@@ -695,20 +695,22 @@ void backward_typed(const AttentionShape& s, const AttentionConfig& c, const voi
   const A* lp = static_cast<const A*>(lse);
   if (rows > 0) {
     TESSERA_LAUNCH((attention_bwd_rowdot<T, D>), static_cast<unsigned>((rows + 3) / 4),
-                   kSimtThreads, 0, stream)(static_cast<const T*>(out), gop, dvec, rows);
+                   kSimtThreads, 0, stream)
+    (static_cast<const T*>(out), gop, dvec, rows);
   }
   constexpr size_t bytes = sizeof(A) * bwd_smem_elems<D>();
   if (s.kv_len > 0) {
     allow_smem(attention_bwd_dkdv<T, D>, bytes);
     TESSERA_LAUNCH((attention_bwd_dkdv<T, D>), grid_of(s, s.kv_len, kSimtBc), kSimtThreads, bytes,
-                   stream)(qp, kp, vp, gop, lp, dvec, static_cast<T*>(grad_k),
-                           static_cast<T*>(grad_v), tq, tk, scale, c.causal, drop);
+                   stream)
+    (qp, kp, vp, gop, lp, dvec, static_cast<T*>(grad_k), static_cast<T*>(grad_v), tq, tk, scale,
+     c.causal, drop);
   }
   if (rows > 0) {
     allow_smem(attention_bwd_dq<T, D>, bytes);
     TESSERA_LAUNCH((attention_bwd_dq<T, D>), grid_of(s, s.q_len, kSimtBr), kSimtThreads, bytes,
-                   stream)(qp, kp, vp, gop, lp, dvec, static_cast<T*>(grad_q), tq, tk, scale,
-                           c.causal, drop);
+                   stream)
+    (qp, kp, vp, gop, lp, dvec, static_cast<T*>(grad_q), tq, tk, scale, c.causal, drop);
   }
 }
 

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include <tessera/native/fused.h>
+#include <tessera/nn/functional.h>
+#include <tessera/ops.h>
 
 #if defined(TESSERA_CUDASIM)
 #include <tessera/cudasim/core.h>
@@ -159,11 +161,14 @@ struct Problem {
   }
   Run run(bool misaligned = false, const native::AttentionParams* override_p = nullptr) const {
     const native::AttentionParams p = override_p ? *override_p : params();
-    auto dev = [&](const Tensor& x) { return misaligned ? misaligned_cuda(x) : native::to(x, kCuda); };
+    auto dev = [&](const Tensor& x) {
+      return misaligned ? misaligned_cuda(x) : native::to(x, kCuda);
+    };
     const Tensor qc = dev(q), kc = dev(k), vc = dev(v), gc = dev(go);
     Run r;
     r.fwd = native::scaled_dot_product_attention(qc, kc, vc, p);
-    r.grads = native::scaled_dot_product_attention_backward(gc, qc, kc, vc, r.fwd.out, r.fwd.lse, p);
+    r.grads =
+        native::scaled_dot_product_attention_backward(gc, qc, kc, vc, r.fwd.out, r.fwd.lse, p);
     return r;
   }
   void check(const Run& r) const {
@@ -268,8 +273,8 @@ TEST_CASE("cuda attention: dropout keeps and drops the same elements as the CPU 
   p.offset = 77;
   const Run r = pr.run(false, &p);
   const auto cpu = native::scaled_dot_product_attention(pr.q, pr.k, pr.v, p);
-  const auto cg = native::scaled_dot_product_attention_backward(pr.go, pr.q, pr.k, pr.v, cpu.out,
-                                                                 cpu.lse, p);
+  const auto cg =
+      native::scaled_dot_product_attention_backward(pr.go, pr.q, pr.k, pr.v, cpu.out, cpu.lse, p);
   const Tols tol = tols_for(t);
   check_close("out", to_cpu(r.fwd.out), Ref::of(cpu.out), tol.fwd);
   check_close("lse", to_cpu(r.fwd.lse), Ref::of(cpu.lse), tol.fwd);
@@ -293,6 +298,33 @@ TEST_CASE("cuda attention: bad input is a tessera::Error", "[cuda][attention]") 
   CHECK_THROWS_AS(native::scaled_dot_product_attention(a, native::to(a, kCPU), a, {}), Error);
   CHECK(native::scaled_dot_product_attention_fusable(kCuda, kBFloat16, 128));
   CHECK_FALSE(native::scaled_dot_product_attention_fusable(kCuda, kBFloat16, 96));
+}
+
+TEST_CASE("cuda attention: nn::functional takes the fused path on CUDA, autograd gradients",
+          "[cuda][attention]") {
+  // loss = sum(sdpa(q, k, v) * w) on CUDA and on CPU (the CPU fused kernel): same gradients.
+  REQUIRE(native::scaled_dot_product_attention_fusable(kCuda, kFloat32, 64));
+  std::mt19937 rng(21);
+  const bool causal = GENERATE(false, true);
+  const Shape qs{2, 2, 24, 64};
+  const Tensor q = random_tensor(qs, kFloat32, rng), k = random_tensor(qs, kFloat32, rng);
+  const Tensor v = random_tensor(qs, kFloat32, rng), w = random_tensor(qs, kFloat32, rng);
+  auto grads = [&](Device dev) {
+    Tensor qd = native::to(q, dev), kd = native::to(k, dev), vd = native::to(v, dev);
+    qd.requires_grad_(true);
+    kd.requires_grad_(true);
+    vd.requires_grad_(true);
+    nn::functional::AttentionOptions o;
+    o.causal = causal;
+    const Tensor y = nn::functional::scaled_dot_product_attention(qd, kd, vd, o);
+    CHECK(y.device() == dev);
+    tessera::backward(sum(mul(y, native::to(w, dev))));
+    return std::vector<Tensor>{to_cpu(y), to_cpu(qd.grad()), to_cpu(kd.grad()), to_cpu(vd.grad())};
+  };
+  const auto cpu = grads(kCPU), gpu = grads(kCuda);
+  const char* names[] = {"out", "grad_q", "grad_k", "grad_v"};
+  for (size_t i = 0; i < cpu.size(); ++i)
+    check_close(names[i], gpu[i], Ref::of(cpu[i]), tols_for(kFloat32).grad);
 }
 
 #if defined(TESSERA_CUDASIM)

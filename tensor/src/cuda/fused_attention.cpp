@@ -37,7 +37,8 @@ void check_supported(const char* op, const Tensor& q) {
   TESSERA_CHECK(kc::attention_supported(scalar_type(q.dtype()), q.size(3)), op,
                 ": the CUDA kernel covers float32/float64/bfloat16/float16 with head_dim 32, 64 "
                 "or 128, got ",
-                describe(q), " (use nn::functional::scaled_dot_product_attention, which composes "
+                describe(q),
+                " (use nn::functional::scaled_dot_product_attention, which composes "
                 "other shapes)");
 }
 
@@ -75,8 +76,7 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
   const DType stat = q_in.dtype() == kFloat64 ? kFloat64 : kFloat32;
   const Shape lse_shape{q_in.size(0), q_in.size(1), q_in.size(2)};
   TESSERA_CHECK(out.shape() == q_in.shape() && grad_out.shape() == q_in.shape() &&
-                    lse.dtype() == stat &&
-                    lse.shape() == lse_shape,
+                    lse.dtype() == stat && lse.shape() == lse_shape,
                 op, ": expected out and grad_out shaped like q and lse (B, H, Tq) ", stat,
                 ", got q ", describe(q_in), ", out ", describe(out), ", grad_out ",
                 describe(grad_out), ", lse ", describe(lse));
@@ -89,7 +89,8 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
   r.grad_v = empty(v.shape(), {.dtype = q.dtype(), .device = dev});
   const auto s = shape_of(q, k);
   const size_t ws_bytes = kc::attention_backward_workspace(scalar_type(q.dtype()), s);
-  const Tensor ws = empty({static_cast<int64_t>((ws_bytes + 7) / 8)}, {.dtype = kInt64, .device = dev});
+  const Tensor ws =
+      empty({static_cast<int64_t>((ws_bytes + 7) / 8)}, {.dtype = kInt64, .device = dev});
   kc::attention_backward(scalar_type(q.dtype()), s, config_of(p), q.data_ptr(), k.data_ptr(),
                          v.data_ptr(), o.data_ptr(), g.data_ptr(), l.data_ptr(),
                          r.grad_q.data_ptr(), r.grad_k.data_ptr(), r.grad_v.data_ptr(),

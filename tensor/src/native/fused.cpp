@@ -252,9 +252,9 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
                                                      const Tensor& out, const Tensor& lse,
                                                      const AttentionParams& p) {
   const auto shape = attention_shape("scaled_dot_product_attention_backward", q_in, k_in, v_in, p);
-  TESSERA_CUDA_DISPATCH(cuda_impl::scaled_dot_product_attention_backward(grad_out, q_in, k_in, v_in,
-                                                                         out, lse, p),
-                        grad_out, q_in, k_in, v_in, out, lse);
+  TESSERA_CUDA_DISPATCH(
+      cuda_impl::scaled_dot_product_attention_backward(grad_out, q_in, k_in, v_in, out, lse, p),
+      grad_out, q_in, k_in, v_in, out, lse);
   detail::check_cpu("scaled_dot_product_attention_backward",
                     {&grad_out, &q_in, &k_in, &v_in, &out, &lse});
   const Tensor q = contiguous(q_in), k = contiguous(k_in), v = contiguous(v_in);

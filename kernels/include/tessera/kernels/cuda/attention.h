@@ -20,11 +20,12 @@ struct AttentionShape {
 };
 
 struct AttentionConfig {
-  float scale = 0.f;      ///< 0 = 1 / sqrt(head_dim)
-  bool causal = false;    ///< top-left: query i sees keys j <= i (callers require Tq == Tk)
-  float dropout_p = 0.f;  ///< in [0, 1); keep mask from Philox (seed, offset + idx / 4), word idx % 4
+  float scale = 0.f;    ///< 0 = 1 / sqrt(head_dim)
+  bool causal = false;  ///< top-left: query i sees keys j <= i (callers require Tq == Tk)
+  float dropout_p =
+      0.f;  ///< in [0, 1); keep mask from Philox (seed, offset + idx / 4), word idx % 4
   uint64_t seed = 0, offset = 0;  ///< idx = ((b H + h) Tq + i) Tk + j
-  bool force_simt = false;  ///< tests: run the SIMT kernel for 16-bit types too
+  bool force_simt = false;        ///< tests: run the SIMT kernel for 16-bit types too
 };
 
 /// True when the kernels cover dtype `t` (float32, float64, bfloat16, float16) and `head_dim`
