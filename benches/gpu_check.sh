@@ -29,13 +29,14 @@ cmake -S "$root" -B "$build" -G Ninja "${launcher[@]}" -DCMAKE_BUILD_TYPE=Releas
   -DTESSERA_BUILD_TESTS=ON -DTESSERA_BUILD_BENCHES=ON -DTESSERA_BUILD_EXAMPLES=OFF >"$log" 2>&1 \
   || { cat "$log"; exit 1; }
 
-stamp "build test_cuda test_cuda_autograd bench_cuda_ops"
-cmake --build "$build" -j "$jobs" --target test_cuda test_cuda_autograd bench_cuda_ops
+stamp "build test_cuda test_cuda_autograd test_cuda_attention bench_cuda_ops"
+cmake --build "$build" -j "$jobs" --target test_cuda test_cuda_autograd test_cuda_attention bench_cuda_ops
 
 stamp "tests (tests/cuda on the GPU)"
 test_status=0
 "$build/tests/cuda/test_cuda" --reporter compact || test_status=$?
 "$build/tests/cuda/test_cuda_autograd" --reporter compact || test_status=$?
+"$build/tests/cuda/test_cuda_attention" --reporter compact || test_status=$?
 
 stamp "bench"
 bench_status=0
