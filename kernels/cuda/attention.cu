@@ -605,6 +605,222 @@ __global__ void __launch_bounds__(kTcThreads)
   }
 }
 
+// ---- tensor-core backward (bf16, f16) ----------------------------------------------------------
+
+// acc (16 x 64) += A B^T: A = 16 rows of a (row-major, ld tc_ld<D>), B = 64 rows of b; both in
+// shared memory. A by ldmatrix.x4 at row lane % 16, B^T[n][k] rows by ldmatrix.x4 (n-tiles 2np,
+// 2np + 1): the recipes of NOTE [tensor-core forward fragments].
+template <typename T, int D>
+__device__ __forceinline__ void warp_abt_16x64(float (&acc)[kTcBc / 8][4], const T* a, const T* b,
+                                               int lane) {
+  constexpr int kLd = tc_ld<D>();
+  TESSERA_ATTN_UNROLL
+  for (int kk = 0; kk < D / 16; ++kk) {
+    uint32_t af[4];
+    ldmatrix_x4(af, a + (lane % 16) * kLd + kk * 16 + (lane / 16) * 8);
+    TESSERA_ATTN_UNROLL
+    for (int np = 0; np < kTcBc / 16; ++np) {
+      uint32_t bf[4];
+      ldmatrix_x4(
+          bf, b + (np * 16 + lane % 8 + (lane / 16) * 8) * kLd + kk * 16 + ((lane / 8) % 2) * 8);
+      const uint32_t b0[2] = {bf[0], bf[1]}, b1[2] = {bf[2], bf[3]};
+      mma16816<T>(acc[2 * np], af, b0);
+      mma16816<T>(acc[2 * np + 1], af, b1);
+    }
+  }
+}
+
+// acc (16 x D) += P B: P (16 x 64) in C-layout registers (repacked to A fragments, 16-bit), B = 64
+// rows of b (row-major [k][n], shared memory) by ldmatrix.x4.trans.
+template <typename T, int D>
+__device__ __forceinline__ void warp_pb_16xd(float (&acc)[D / 8][4], const float (&p)[kTcBc / 8][4],
+                                             const T* b, int lane) {
+  constexpr int kLd = tc_ld<D>();
+  TESSERA_ATTN_UNROLL
+  for (int kk = 0; kk < kTcBc / 16; ++kk) {
+    const uint32_t a[4] = {
+        pack2<T>(p[2 * kk][0], p[2 * kk][1]), pack2<T>(p[2 * kk][2], p[2 * kk][3]),
+        pack2<T>(p[2 * kk + 1][0], p[2 * kk + 1][1]), pack2<T>(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+    TESSERA_ATTN_UNROLL
+    for (int dp = 0; dp < D / 16; ++dp) {
+      uint32_t bf[4];
+      ldmatrix_x4_trans(
+          bf, b + (kk * 16 + lane % 8 + ((lane / 8) % 2) * 8) * kLd + dp * 16 + (lane / 16) * 8);
+      const uint32_t b0[2] = {bf[0], bf[1]}, b1[2] = {bf[2], bf[3]};
+      mma16816<T>(acc[2 * dp], a, b0);
+      mma16816<T>(acc[2 * dp + 1], a, b1);
+    }
+  }
+}
+
+template <int D>
+constexpr size_t tc_bwd_smem_bytes() {
+  return static_cast<size_t>(4 * 64) * tc_ld<D>() * 2 + 2 * 64 * sizeof(float);
+}
+
+// One block per (b h, 64 key rows), 4 warps x 16 key rows, looping over the query tiles that see
+// them. In transposed form per warp: S^T = K Q^T and dP^T = V dO^T (16 keys x 64 queries),
+// P^T = exp(scale S^T - lse), dS^T = P^T (dP^T - D) scale, then dV += P^T dO and dK += dS^T Q with
+// P^T and dS^T as A fragments straight from the accumulators.
+template <typename T, int D>
+__global__ void __launch_bounds__(kTcThreads)
+    attention_bwd_dkdv_tc(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                          const T* __restrict__ grad_o, const float* __restrict__ lse,
+                          const float* __restrict__ dvec, T* __restrict__ grad_k,
+                          T* __restrict__ grad_v, int tq, int tk, float scale, bool causal,
+                          Dropout drop) {
+  constexpr int kLd = tc_ld<D>();
+  TESSERA_DYNAMIC_SMEM(T, smem);
+  T* ks = smem;                                            // (64, D + 8)
+  T* vs = ks + 64 * kLd;                                   // (64, D + 8)
+  T* qs = vs + 64 * kLd;                                   // (64, D + 8)
+  T* dos = qs + 64 * kLd;                                  // (64, D + 8)
+  float* lses = reinterpret_cast<float*>(dos + 64 * kLd);  // (64)
+  float* dvs = lses + 64;                                  // (64)
+  const int64_t bh = blockIdx.x;
+  const int k0 = static_cast<int>(blockIdx.y) * 64;
+  const int bk = min(64, tk - k0);
+  const int tid = static_cast<int>(threadIdx.x), lane = tid % 32, warp = tid / 32;
+  const int g = lane / 4, t4 = lane % 4, wrow = warp * 16;
+  const int kj[2] = {k0 + wrow + g, k0 + wrow + g + 8};
+  load_rows_16b<D>(ks, k + (bh * tk + k0) * D, bk, 64);
+  load_rows_16b<D>(vs, v + (bh * tk + k0) * D, bk, 64);
+  float dk[D / 8][4], dv[D / 8][4];
+  TESSERA_ATTN_UNROLL
+  for (int n = 0; n < D / 8; ++n) TESSERA_ATTN_UNROLL
+  for (int e = 0; e < 4; ++e) dk[n][e] = dv[n][e] = 0.f;
+  const bool dropout = drop.p > 0.f;
+  const float inv_keep = 1.f / (1.f - drop.p);
+  const int q_first = causal ? (min(k0, tq) / 64) * 64 : 0;  // rows < k0 see none of these keys
+  for (int q0 = q_first; q0 < tq; q0 += 64) {
+    const int bq = min(64, tq - q0);
+    const int64_t row0 = bh * tq + q0;
+    __syncthreads();  // the previous tile's readers are done
+    load_rows_16b<D>(qs, q + row0 * D, bq, 64);
+    load_rows_16b<D>(dos, grad_o + row0 * D, bq, 64);
+    for (int r = tid; r < 64; r += kTcThreads) {
+      lses[r] = r < bq ? lse[row0 + r] : -INFINITY;
+      dvs[r] = r < bq ? dvec[row0 + r] : 0.f;
+    }
+    __syncthreads();
+    float st[kTcBc / 8][4], dpt[kTcBc / 8][4];
+    TESSERA_ATTN_UNROLL
+    for (int n = 0; n < kTcBc / 8; ++n) TESSERA_ATTN_UNROLL
+    for (int e = 0; e < 4; ++e) st[n][e] = dpt[n][e] = 0.f;
+    warp_abt_16x64<T, D>(st, ks + wrow * kLd, qs, lane);    // S^T (16 keys x 64 queries)
+    warp_abt_16x64<T, D>(dpt, vs + wrow * kLd, dos, lane);  // dP'^T
+    TESSERA_ATTN_UNROLL
+    for (int n = 0; n < kTcBc / 8; ++n) {
+      TESSERA_ATTN_UNROLL
+      for (int e = 0; e < 4; ++e) {
+        const int i = n * 8 + 2 * t4 + (e & 1), qi = q0 + i, j = kj[e / 2];
+        const float l = lses[i];
+        const bool visible = j < tk && qi < tq && (!causal || j <= qi) && l != -INFINITY;
+        const float p = visible ? __expf(st[n][e] * scale - l) : 0.f;
+        float dp = dpt[n][e], pd = p;
+        if (dropout && p > 0.f) {
+          const bool keep = drop.keep(static_cast<uint64_t>(bh * tq + qi), j);
+          dp = keep ? dp * inv_keep : 0.f;
+          pd = keep ? p * inv_keep : 0.f;
+        }
+        dpt[n][e] = p * (dp - dvs[i]) * scale;  // dS^T
+        st[n][e] = pd;                          // dropped P^T
+      }
+    }
+    warp_pb_16xd<T, D>(dv, st, dos, lane);
+    warp_pb_16xd<T, D>(dk, dpt, qs, lane);
+  }
+  TESSERA_ATTN_UNROLL
+  for (int h = 0; h < 2; ++h) {
+    if (kj[h] >= tk) continue;
+    const int64_t row = bh * tk + kj[h];
+    TESSERA_ATTN_UNROLL
+    for (int n = 0; n < D / 8; ++n) {
+      const int col = n * 8 + 2 * t4;
+      grad_k[row * D + col] = from_acc<T>(dk[n][2 * h]);
+      grad_k[row * D + col + 1] = from_acc<T>(dk[n][2 * h + 1]);
+      grad_v[row * D + col] = from_acc<T>(dv[n][2 * h]);
+      grad_v[row * D + col + 1] = from_acc<T>(dv[n][2 * h + 1]);
+    }
+  }
+}
+
+// One block per (b h, 64 query rows), 4 warps x 16 rows, looping over key tiles: S = Q K^T,
+// dP' = dO V^T, dS = P (dP - D) scale, dQ += dS K.
+template <typename T, int D>
+__global__ void __launch_bounds__(kTcThreads)
+    attention_bwd_dq_tc(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                        const T* __restrict__ grad_o, const float* __restrict__ lse,
+                        const float* __restrict__ dvec, T* __restrict__ grad_q, int tq, int tk,
+                        float scale, bool causal, Dropout drop) {
+  constexpr int kLd = tc_ld<D>();
+  TESSERA_DYNAMIC_SMEM(T, smem);
+  T* qs = smem;            // (64, D + 8)
+  T* dos = qs + 64 * kLd;  // (64, D + 8)
+  T* ks = dos + 64 * kLd;  // (64, D + 8)
+  T* vs = ks + 64 * kLd;   // (64, D + 8)
+  const int64_t bh = blockIdx.x;
+  const int q0 = static_cast<int>(blockIdx.y) * 64;
+  const int bq = min(64, tq - q0);
+  const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
+  const int g = lane / 4, t4 = lane % 4, wrow = warp * 16;
+  const int64_t row0 = bh * tq + q0;
+  load_rows_16b<D>(qs, q + row0 * D, bq, 64);
+  load_rows_16b<D>(dos, grad_o + row0 * D, bq, 64);
+  const int qi[2] = {q0 + wrow + g, q0 + wrow + g + 8};
+  float lrow[2], drow[2];
+  TESSERA_ATTN_UNROLL
+  for (int h = 0; h < 2; ++h) {
+    lrow[h] = qi[h] < tq ? lse[bh * tq + qi[h]] : -INFINITY;
+    drow[h] = qi[h] < tq ? dvec[bh * tq + qi[h]] : 0.f;
+  }
+  float dq[D / 8][4];
+  TESSERA_ATTN_UNROLL
+  for (int n = 0; n < D / 8; ++n) TESSERA_ATTN_UNROLL
+  for (int e = 0; e < 4; ++e) dq[n][e] = 0.f;
+  const bool dropout = drop.p > 0.f;
+  const float inv_keep = 1.f / (1.f - drop.p);
+  const int k_end = causal ? min(tk, q0 + bq) : tk;
+  for (int k0 = 0; k0 < k_end; k0 += 64) {
+    const int bk = min(64, k_end - k0);
+    __syncthreads();
+    load_rows_16b<D>(ks, k + (bh * tk + k0) * D, bk, 64);
+    load_rows_16b<D>(vs, v + (bh * tk + k0) * D, bk, 64);
+    __syncthreads();
+    float s[kTcBc / 8][4], dp[kTcBc / 8][4];
+    TESSERA_ATTN_UNROLL
+    for (int n = 0; n < kTcBc / 8; ++n) TESSERA_ATTN_UNROLL
+    for (int e = 0; e < 4; ++e) s[n][e] = dp[n][e] = 0.f;
+    warp_abt_16x64<T, D>(s, qs + wrow * kLd, ks, lane);
+    warp_abt_16x64<T, D>(dp, dos + wrow * kLd, vs, lane);
+    TESSERA_ATTN_UNROLL
+    for (int n = 0; n < kTcBc / 8; ++n) {
+      TESSERA_ATTN_UNROLL
+      for (int e = 0; e < 4; ++e) {
+        const int h = e / 2, j = k0 + n * 8 + 2 * t4 + (e & 1);
+        const bool visible =
+            j < k_end && qi[h] < tq && (!causal || j <= qi[h]) && lrow[h] != -INFINITY;
+        const float p = visible ? __expf(s[n][e] * scale - lrow[h]) : 0.f;
+        float d = dp[n][e];
+        if (dropout && p > 0.f)
+          d = drop.keep(static_cast<uint64_t>(bh * tq + qi[h]), j) ? d * inv_keep : 0.f;
+        s[n][e] = p * (d - drow[h]) * scale;  // dS
+      }
+    }
+    warp_pb_16xd<T, D>(dq, s, ks, lane);
+  }
+  TESSERA_ATTN_UNROLL
+  for (int h = 0; h < 2; ++h) {
+    if (qi[h] >= tq) continue;
+    const int64_t row = bh * tq + qi[h];
+    TESSERA_ATTN_UNROLL
+    for (int n = 0; n < D / 8; ++n) {
+      grad_q[row * D + n * 8 + 2 * t4] = from_acc<T>(dq[n][2 * h]);
+      grad_q[row * D + n * 8 + 2 * t4 + 1] = from_acc<T>(dq[n][2 * h + 1]);
+    }
+  }
+}
+
 // ---- launchers ---------------------------------------------------------------------------------
 
 constexpr size_t kDefaultSmem = 48 * 1024;
@@ -697,6 +913,26 @@ void backward_typed(const AttentionShape& s, const AttentionConfig& c, const voi
     TESSERA_LAUNCH((attention_bwd_rowdot<T, D>), static_cast<unsigned>((rows + 3) / 4),
                    kSimtThreads, 0, stream)
     (static_cast<const T*>(out), gop, dvec, rows);
+  }
+  if constexpr (sizeof(T) == 2) {
+    if (!c.force_simt && aligned16(q) && aligned16(k) && aligned16(v) && aligned16(grad_out)) {
+      constexpr size_t tc_bytes = tc_bwd_smem_bytes<D>();
+      const float fscale = static_cast<float>(scale);
+      if (s.kv_len > 0) {
+        allow_smem(attention_bwd_dkdv_tc<T, D>, tc_bytes);
+        TESSERA_LAUNCH((attention_bwd_dkdv_tc<T, D>), grid_of(s, s.kv_len, 64), kTcThreads,
+                       tc_bytes, stream)
+        (qp, kp, vp, gop, lp, dvec, static_cast<T*>(grad_k), static_cast<T*>(grad_v), tq, tk,
+         fscale, c.causal, drop);
+      }
+      if (rows > 0) {
+        allow_smem(attention_bwd_dq_tc<T, D>, tc_bytes);
+        TESSERA_LAUNCH((attention_bwd_dq_tc<T, D>), grid_of(s, s.q_len, 64), kTcThreads, tc_bytes,
+                       stream)
+        (qp, kp, vp, gop, lp, dvec, static_cast<T*>(grad_q), tq, tk, fscale, c.causal, drop);
+      }
+      return;
+    }
   }
   constexpr size_t bytes = sizeof(A) * bwd_smem_elems<D>();
   if (s.kv_len > 0) {
