@@ -20,17 +20,20 @@
 //          (lane = key), O accumulated in registers (4 threads per row, D/4 columns each).
 // Causal:  top-left (query i sees keys j <= i); key tiles past a query tile's last row are
 //          skipped (half the work). Rows that see no key get o = 0, lse = -inf (the CPU's rule).
-// Backward (FA2, recompute, SIMT for every dtype): D_i = rowsum(dO_i O_i) (one warp per row);
-//          kernel dK/dV: one block per (b h, 32 key rows), loops over query tiles recomputing
-//          P = exp(scale S - lse) and dS = P (dP - D_i) scale, dV += P^T dO, dK += dS^T Q in
-//          registers; kernel dQ: one block per (b h, 32 query rows), loops over key tiles,
-//          dQ += dS K. Recomputing S/dP twice (2 extra GEMM-equivalents) buys determinism: no
-//          float atomics, every output element has one writer summing in a fixed order.
+// Backward (FA2, recompute, no atomics): D_i = rowsum(dO_i O_i) (one warp per row); kernel
+//          dK/dV: one block per (b h, key tile), looping over the query tiles that see it,
+//          recomputing P = exp(scale S - lse) and dS = P (dP - D_i) scale; dV += P^T dO,
+//          dK += dS^T Q in registers; kernel dQ: one block per (b h, query tile), looping over
+//          key tiles, dQ += dS K. Tensor cores for bf16/f16 (64-row tiles, 4 warps x 16 rows; the
+//          dK/dV kernel works on S^T = K Q^T so P^T and dS^T are A fragments straight from the
+//          accumulators); SIMT (32-row tiles, S/dS in shared memory) for f32/f64 and misaligned
+//          16-bit. Recomputing S/dP in both kernels (2 extra GEMM-equivalents) buys determinism:
+//          no float atomics, every output element has one writer summing in a fixed order.
 // Dropout: keep(b, h, i, j) = uniform_float(Philox(seed, offset + idx / 4)[idx % 4]) >= p with
 //          idx = ((b H + h) Tq + i) Tk + j, exactly the CPU kernel's; l and lse use the undropped
 //          P, O uses P keep / (1 - p); the backward regenerates the mask.
-// Cost:    forward 4 B H Tq Tk D FLOP (2 GEMMs), backward 10 B H Tq Tk D here (5 GEMMs + 2
-//          recomputed = 14 B H Tq Tk D executed); both halve with causal. Bytes: q, k, v, o once
+// Cost:    forward 4 B H Tq Tk D FLOP (2 GEMMs), backward 10 B H Tq Tk D (5 GEMMs; 2 more are
+//          recomputed: 14 B H Tq Tk D executed); both halve with causal. Bytes: q, k, v, o once
 //          from the block's view (K/V re-read per query tile, from L2): compute-bound for D >= 32.
 // Target:  tensor-core forward >= 50% of mma.sync peak at T = 4096, D = 128 (FA2 reaches ~70% on
 //          A100). Measured: not yet (no GPU lent; docs/kernels.md).

@@ -208,7 +208,7 @@ TEST_CASE("cuda attention: Tq != Tk, B*H > 1, custom scale, float64", "[cuda][at
   }
 }
 
-TEST_CASE("cuda attention: bfloat16/float16 tensor-core forward, SIMT backward",
+TEST_CASE("cuda attention: bfloat16/float16 tensor-core forward and backward",
           "[cuda][attention]") {
   const DType t = GENERATE(kBFloat16, kFloat16);
   const int64_t d = GENERATE(32, 64, 128);
