@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include <tessera/native/fused.h>
 #include <tessera/ops.h>
 
 namespace tessera::nn::functional {
@@ -82,11 +83,12 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                     const AttentionOptions& opts) {
   // The fused kernel covers (B, H, T, D) without an explicit mask; causal needs Tq == Tk there
   // (for Tq < Tk, as in KV-cached decoding, the composed path applies the bottom-right mask).
-  const bool fusable = q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && !opts.attn_mask.defined() &&
-                       (!opts.causal || q.size(2) == k.size(2)) && k.shape() == v.shape() &&
-                       q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3) &&
-                       q.dtype() == k.dtype() && k.dtype() == v.dtype() && is_floating(q.dtype()) &&
-                       q.device().is_cpu();
+  const bool fusable =
+      q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && !opts.attn_mask.defined() &&
+      (!opts.causal || q.size(2) == k.size(2)) && k.shape() == v.shape() &&
+      q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3) &&
+      q.dtype() == k.dtype() && k.dtype() == v.dtype() &&
+      native::scaled_dot_product_attention_fusable(q.device(), q.dtype(), q.size(-1));
   if (fusable) {
     return tessera::fused_attention(q, k, v, opts.causal, opts.scale ? *opts.scale : 0.0,
                                     opts.dropout_p, opts.gen);

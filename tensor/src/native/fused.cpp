@@ -243,8 +243,10 @@ kernels::cpu::AttentionOptions attention_options(const AttentionParams& p) {
 
 AttentionResult scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in,
                                              const Tensor& v_in, const AttentionParams& p) {
-  detail::check_cpu("scaled_dot_product_attention", {&q_in, &k_in, &v_in});
   const auto shape = attention_shape("scaled_dot_product_attention", q_in, k_in, v_in, p);
+  TESSERA_CUDA_DISPATCH(cuda_impl::scaled_dot_product_attention(q_in, k_in, v_in, p), q_in, k_in,
+                        v_in);
+  detail::check_cpu("scaled_dot_product_attention", {&q_in, &k_in, &v_in});
   const Tensor q = contiguous(q_in), k = contiguous(k_in), v = contiguous(v_in);
   AttentionResult r;
   r.out = empty(q.shape(), {.dtype = q.dtype()});
@@ -261,9 +263,12 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
                                                      const Tensor& k_in, const Tensor& v_in,
                                                      const Tensor& out, const Tensor& lse,
                                                      const AttentionParams& p) {
+  const auto shape = attention_shape("scaled_dot_product_attention_backward", q_in, k_in, v_in, p);
+  TESSERA_CUDA_DISPATCH(
+      cuda_impl::scaled_dot_product_attention_backward(grad_out, q_in, k_in, v_in, out, lse, p),
+      grad_out, q_in, k_in, v_in, out, lse);
   detail::check_cpu("scaled_dot_product_attention_backward",
                     {&grad_out, &q_in, &k_in, &v_in, &out, &lse});
-  const auto shape = attention_shape("scaled_dot_product_attention_backward", q_in, k_in, v_in, p);
   const Tensor q = contiguous(q_in), k = contiguous(k_in), v = contiguous(v_in);
   const Tensor o = contiguous(out), g = contiguous(to(grad_out, q.dtype())), l = contiguous(lse);
   AttentionGrads r;
@@ -277,6 +282,16 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
                                         ptr<T>(r.grad_q), ptr<T>(r.grad_k), ptr<T>(r.grad_v));
   });
   return r;
+}
+
+bool scaled_dot_product_attention_fusable(Device device, DType dtype, int64_t head_dim) {
+  if (!is_floating(dtype)) return false;
+  if (device.is_cpu()) return true;
+#if defined(TESSERA_CUDA_BACKEND)
+  if (device.is_cuda()) return cuda_impl::attention_supported(dtype, head_dim);
+#endif
+  (void)head_dim;
+  return false;
 }
 
 void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,

@@ -69,6 +69,9 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
                                                      const Tensor& k, const Tensor& v,
                                                      const Tensor& out, const Tensor& lse,
                                                      const AttentionParams& p);
+/// Whether the fused kernel covers tensors of `dtype` with `head_dim` on `device` (CPU: every
+/// floating dtype; CUDA: float32/float64/bfloat16/float16 with head_dim 32, 64 or 128).
+bool scaled_dot_product_attention_fusable(Device device, DType dtype, int64_t head_dim);
 
 struct AdamWParams {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
