@@ -7,6 +7,7 @@
 
 #include <tessera/autograd/gradcheck.h>
 #include <tessera/nn.h>
+#include <tessera/native/fused.h>
 #include <tessera/ops.h>
 
 using namespace tessera;
@@ -227,6 +228,24 @@ TEST_CASE("fused attention: fully masked rows give 0 and zero gradients, never N
                                                        native::narrow(v, 2, 0, 4), oc);
   CHECK(native::amax(native::abs(native::narrow(y, 2, 0, 2))).item<double>() == 0.0);
   CHECK(native::amax(native::abs(native::narrow(y, 2, 2, 4))).item<double>() > 0.0);
+}
+
+TEST_CASE("fused attention rejects bad masks", "[nn][fused]") {
+  const Tensor q = zeros({2, 1, 3, 4}), k = zeros({2, 1, 5, 4});
+  native::AttentionParams p;
+  p.key_lengths = from_vector<int64_t>({5}, {1});  // (1), not (B)
+  CHECK_THROWS_WITH(native::scaled_dot_product_attention(q, k, k, p),
+                    Catch::Contains("key_lengths must be int64/int32 (2)"));
+  p.key_lengths = from_vector<int64_t>({5, 6}, {2});  // 6 > Tk
+  CHECK_THROWS_WITH(native::scaled_dot_product_attention(q, k, k, p),
+                    Catch::Contains("outside [0, kv_len=5]"));
+  p.key_lengths = Tensor();
+  p.key_padding_mask = zeros({2, 3}, {.dtype = kBool});  // (B, Tq), not (B, Tk)
+  CHECK_THROWS_WITH(native::scaled_dot_product_attention(q, k, k, p),
+                    Catch::Contains("key_padding_mask must be bool (B, Tk) = (2, 5)"));
+  p.key_padding_mask = zeros({2, 5});  // float, not bool
+  CHECK_THROWS_WITH(native::scaled_dot_product_attention(q, k, k, p),
+                    Catch::Contains("key_padding_mask must be bool"));
 }
 
 TEST_CASE("fused attention dropout: same mask in forward and backward", "[nn][fused]") {
