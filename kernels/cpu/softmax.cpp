@@ -144,7 +144,7 @@ void row_forward_f32(const float* xr, const float* mask, float scale, float* yr,
       continue;
     }
     if (bm > m) {
-      s *= exp_fast(m - bm);  // m = -inf gives exp = 0 and s is 0 anyway
+      if (s != 0) s *= exp_fast(m - bm);  // s = 0 (first block): nothing to rescale
       m = bm;
     }
     s += block_exp_sum_f32<!kLog>(xr + j0, mk, scale, m, e + j0, len);
@@ -162,7 +162,7 @@ void row_forward_f32(const float* xr, const float* mask, float scale, float* yr,
   } else {
     const float inv = 1.f / s;
     for (int64_t j0 = 0, b = 0; j0 < n; j0 += kBlock, ++b) {
-      const __m512 f = _mm512_set1_ps(exp_fast(block_m[b] - m) * inv);  // inv when m_b == m
+      const __m512 f = _mm512_set1_ps(block_m[b] == m ? inv : exp_fast(block_m[b] - m) * inv);
       const float* eb = e + j0;
       detail::store_row(yr + j0, std::min(n - j0, kBlock), false, [&](int64_t j, __mmask16 k) {
         return _mm512_mul_ps(_mm512_maskz_loadu_ps(k, eb + j), f);
