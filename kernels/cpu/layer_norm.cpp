@@ -202,36 +202,58 @@ inline void normalize_f32(const float* src, const float* w, const float* b, floa
   });
 }
 
-// Backward of one float row (NOTE [layer_norm AVX-512 path]): pass 1 reads x and grad_y from
-// memory once and does everything that needs only them -- the grad_weight/grad_bias partials
-// (pw, pb, may be null) and the two row sums; pass 2 writes grad_x from L1/L2 (non-temporal
-// with `stream`), prefetching the next row's x and grad_y. The generic code makes three passes.
-inline void backward_row_f32(const float* x, const float* dy, const float* w, float m, float s,
-                             float* pw, float* pb, const float* ge, float* gx, int64_t cols,
-                             const float* next_x, const float* next_dy, bool stream) {
-  const __m512 mv = _mm512_set1_ps(m), sv = _mm512_set1_ps(s);
-  __m512 sg0 = _mm512_setzero_ps(), sg1 = sg0, sgx0 = sg0, sgx1 = sg0;
-  auto step = [&](int64_t j, __mmask16 k, __m512& sg, __m512& sgx) {
-    const __m512 d = _mm512_maskz_loadu_ps(k, dy + j);
-    const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), mv), sv);
-    if (pw) {
-      _mm512_mask_storeu_ps(pw + j, k, _mm512_fmadd_ps(d, xh, _mm512_maskz_loadu_ps(k, pw + j)));
-      _mm512_mask_storeu_ps(pb + j, k, _mm512_add_ps(d, _mm512_maskz_loadu_ps(k, pb + j)));
-    }
-    const __m512 g = _mm512_mul_ps(d, _mm512_maskz_loadu_ps(k, w + j));  // 0 outside k
-    sg = _mm512_add_ps(sg, g);
-    sgx = _mm512_fmadd_ps(g, xh, sgx);
-  };
-  int64_t j = 0;
-  for (; j + 32 <= cols; j += 32) {
-    step(j, 0xFFFF, sg0, sgx0);
-    step(j + 16, 0xFFFF, sg1, sgx1);
+// Backward of float rows (NOTE [layer_norm AVX-512 path]). Pass 1 (backward_sums_f32) reads x
+// and grad_y from memory once and does everything that needs only them -- the grad_weight /
+// grad_bias partials (pw, pb, may be null) and the two row sums -- for R = 1 or 2 rows at a
+// time: with R = 2 the (C) partials are loaded and stored once per two rows (at C = 4096 they
+// and w no longer fit L1 with the rows). The partial updates are the same fmas in the same row
+// order as one row at a time, so the result is bit-identical either way. Pass 2
+// (backward_gx_f32) writes grad_x from L1/L2 (non-temporal with `stream`), prefetching the next
+// rows' x and grad_y. The generic code makes three passes.
+template <int R>
+inline void backward_sums_f32(const float* const* x, const float* const* dy, const float* w,
+                              const float* m, const float* s, float* pw, float* pb, int64_t cols,
+                              float* mg, float* mgx) {
+  __m512 mv[R], sv[R], sg[R], sgx[R];
+  for (int i = 0; i < R; ++i) {
+    mv[i] = _mm512_set1_ps(m[i]);
+    sv[i] = _mm512_set1_ps(s[i]);
+    sg[i] = sgx[i] = _mm512_setzero_ps();
   }
-  for (; j < cols; j += 16) step(j, detail::tail_mask16(cols - j), sg0, sgx0);
+  for (int64_t j = 0; j < cols; j += 16) {
+    const __mmask16 k = detail::tail_mask16(cols - j);
+    const __m512 wv = _mm512_maskz_loadu_ps(k, w + j);
+    __m512 pwv = pw ? _mm512_maskz_loadu_ps(k, pw + j) : wv;
+    __m512 pbv = pw ? _mm512_maskz_loadu_ps(k, pb + j) : wv;
+    for (int i = 0; i < R; ++i) {
+      const __m512 d = _mm512_maskz_loadu_ps(k, dy[i] + j);
+      const __m512 xh =
+          _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x[i] + j), mv[i]), sv[i]);
+      if (pw) {
+        pwv = _mm512_fmadd_ps(d, xh, pwv);
+        pbv = _mm512_add_ps(d, pbv);
+      }
+      const __m512 g = _mm512_mul_ps(d, wv);  // 0 outside k
+      sg[i] = _mm512_add_ps(sg[i], g);
+      sgx[i] = _mm512_fmadd_ps(g, xh, sgx[i]);
+    }
+    if (pw) {
+      _mm512_mask_storeu_ps(pw + j, k, pwv);
+      _mm512_mask_storeu_ps(pb + j, k, pbv);
+    }
+  }
   const float inv_c = 1.f / static_cast<float>(cols);
-  const __m512 mg = _mm512_set1_ps(_mm512_reduce_add_ps(_mm512_add_ps(sg0, sg1)) * inv_c);
-  const __m512 mgx = _mm512_set1_ps(_mm512_reduce_add_ps(_mm512_add_ps(sgx0, sgx1)) * inv_c);
-  if (!gx) return;
+  for (int i = 0; i < R; ++i) {
+    mg[i] = _mm512_reduce_add_ps(sg[i]) * inv_c;
+    mgx[i] = _mm512_reduce_add_ps(sgx[i]) * inv_c;
+  }
+}
+
+inline void backward_gx_f32(const float* x, const float* dy, const float* w, float m, float s,
+                            float mg_s, float mgx_s, const float* ge, float* gx, int64_t cols,
+                            const float* next_x, const float* next_dy, bool stream) {
+  const __m512 mv = _mm512_set1_ps(m), sv = _mm512_set1_ps(s);
+  const __m512 mg = _mm512_set1_ps(mg_s), mgx = _mm512_set1_ps(mgx_s);
   detail::store_row(gx, cols, stream, [&](int64_t j, __mmask16 k) {
     if (next_x) {
       _mm_prefetch(reinterpret_cast<const char*>(next_x + j), _MM_HINT_T0);
@@ -366,14 +388,26 @@ void layer_norm_backward(const T* grad_y, const T* x, const T* weight, const com
       for (int64_t r = c * rows_per_chunk; r < r_end; ++r) {
 #if defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float>) {
-          if (grad_x || pw) {
-            const bool more = r + 1 < rows;
-            backward_row_f32(x + r * cols, grad_y + r * cols, wl, mean[r], rstd[r], pw, pb,
-                             grad_extra ? grad_extra + r * cols : nullptr,
-                             grad_x ? grad_x + r * cols : nullptr, cols,
-                             more ? x + (r + 1) * cols : nullptr,
-                             more ? grad_y + (r + 1) * cols : nullptr, stream);
+          if (!grad_x && !pw) continue;
+          const int nr = r + 1 < r_end ? 2 : 1;  // rows in this step (pairs within the chunk)
+          const float* xs[2] = {x + r * cols, x + (r + nr - 1) * cols};
+          const float* dys[2] = {grad_y + r * cols, grad_y + (r + nr - 1) * cols};
+          float mg[2], mgx[2];
+          if (nr == 2)
+            backward_sums_f32<2>(xs, dys, wl, mean + r, rstd + r, pw, pb, cols, mg, mgx);
+          else
+            backward_sums_f32<1>(xs, dys, wl, mean + r, rstd + r, pw, pb, cols, mg, mgx);
+          if (grad_x) {
+            for (int i = 0; i < nr; ++i) {
+              const int64_t ri = r + i, rn = r + nr + i;  // rn: a row of the next step
+              const bool more = rn < rows;
+              backward_gx_f32(xs[i], dys[i], wl, mean[ri], rstd[ri], mg[i], mgx[i],
+                              grad_extra ? grad_extra + ri * cols : nullptr, grad_x + ri * cols,
+                              cols, more ? x + rn * cols : nullptr,
+                              more ? grad_y + rn * cols : nullptr, stream);
+            }
           }
+          r += nr - 1;
           continue;
         }
 #endif
