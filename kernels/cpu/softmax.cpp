@@ -80,18 +80,25 @@ inline __m512 load_z(const float* x, const float* mask, __m512 sc, int64_t j, __
 // max over j < len of z = scale x[j] (+ mask[j]); NaN lanes ignored (like the generic loop's
 // `z > bm ? z : bm`).
 inline float block_max_f32(const float* x, const float* mask, float scale, int64_t len) {
+  // Without a mask and with scale > 0, max(scale x) = scale max(x) exactly (rounding is
+  // monotone): the loop skips the multiply.
+  const bool raw = !mask && scale > 0;
   const __m512 sc = _mm512_set1_ps(scale);
+  auto z = [&](int64_t j, __mmask16 k) {
+    return raw ? _mm512_maskz_loadu_ps(k, x + j) : load_z(x, mask, sc, j, k);
+  };
   __m512 bm0 = _mm512_set1_ps(-std::numeric_limits<float>::infinity()), bm1 = bm0;
   int64_t j = 0;
   for (; j + 32 <= len; j += 32) {
-    bm0 = _mm512_max_ps(load_z(x, mask, sc, j, 0xFFFF), bm0);  // 2nd operand on NaN: keeps bm
-    bm1 = _mm512_max_ps(load_z(x, mask, sc, j + 16, 0xFFFF), bm1);
+    bm0 = _mm512_max_ps(z(j, 0xFFFF), bm0);  // 2nd operand on NaN: keeps bm
+    bm1 = _mm512_max_ps(z(j + 16, 0xFFFF), bm1);
   }
   for (; j < len; j += 16) {
     const __mmask16 k = detail::tail_mask16(len - j);
-    bm0 = _mm512_mask_max_ps(bm0, k, load_z(x, mask, sc, j, k), bm0);
+    bm0 = _mm512_mask_max_ps(bm0, k, z(j, k), bm0);
   }
-  return _mm512_reduce_max_ps(_mm512_max_ps(bm0, bm1));
+  const float bm = _mm512_reduce_max_ps(_mm512_max_ps(bm0, bm1));
+  return raw ? scale * bm : bm;
 }
 
 // Returns sum over j < len of exp(z[j] - m); kStore: y[j] = exp(z[j] - m).
@@ -102,8 +109,8 @@ inline float block_exp_sum_f32(const float* x, const float* mask, float scale, f
   __m512 s0 = _mm512_setzero_ps(), s1 = s0;
   int64_t j = 0;
   for (; j + 32 <= len; j += 32) {
-    const __m512 e0 = detail::exp512(_mm512_sub_ps(load_z(x, mask, sc, j, 0xFFFF), mv));
-    const __m512 e1 = detail::exp512(_mm512_sub_ps(load_z(x, mask, sc, j + 16, 0xFFFF), mv));
+    const __m512 e0 = detail::exp512<true>(_mm512_sub_ps(load_z(x, mask, sc, j, 0xFFFF), mv));
+    const __m512 e1 = detail::exp512<true>(_mm512_sub_ps(load_z(x, mask, sc, j + 16, 0xFFFF), mv));
     if constexpr (kStore) {
       _mm512_storeu_ps(y + j, e0);
       _mm512_storeu_ps(y + j + 16, e1);
@@ -113,7 +120,7 @@ inline float block_exp_sum_f32(const float* x, const float* mask, float scale, f
   }
   for (; j < len; j += 16) {
     const __mmask16 k = detail::tail_mask16(len - j);
-    const __m512 e = detail::exp512(_mm512_sub_ps(load_z(x, mask, sc, j, k), mv));
+    const __m512 e = detail::exp512<true>(_mm512_sub_ps(load_z(x, mask, sc, j, k), mv));
     if constexpr (kStore) _mm512_mask_storeu_ps(y + j, k, e);
     s0 = _mm512_mask_add_ps(s0, k, s0, e);
   }

@@ -87,10 +87,13 @@ TESSERA_ALWAYS_INLINE double exp_fast(double x) { return std::exp(x); }
 /// exactly 0 (the mask zeroes those lanes, whatever the reduction computed for them), x >= 88.73
 /// (and +inf, clamped to 89) -> +inf (scalef overflows; between 88.3 and 88.72 the result is
 /// finite and correct, where exp_fast clamps), NaN -> NaN; max relative error ~2 ulp (tested).
+/// kNonPositive: the caller guarantees x <= 0 or NaN (softmax's z - max z), so the upper clamp
+/// is skipped (one operation fewer).
+template <bool kNonPositive = false>
 TESSERA_ALWAYS_INLINE __m512 exp512(__m512 x) {
   constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   // min returns its second operand when either is NaN, so a NaN x passes through.
-  const __m512 xc = _mm512_min_ps(_mm512_set1_ps(89.f), x);
+  const __m512 xc = kNonPositive ? x : _mm512_min_ps(_mm512_set1_ps(89.f), x);
   const __m512 t =
       _mm512_fmadd_ps(xc, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(kMagic));
   const __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(kMagic));  // round(x / ln2)
