@@ -31,14 +31,18 @@ cmake -S "$root" -B "$build" -G Ninja "${launcher[@]}" -DCMAKE_BUILD_TYPE=Releas
   -DTESSERA_BUILD_TESTS=ON -DTESSERA_BUILD_BENCHES=ON -DTESSERA_BUILD_EXAMPLES=ON >"$log" 2>&1 \
   || { cat "$log"; exit 1; }
 
-stamp "build test_cuda test_cuda_autograd test_cuda_gpt test_cuda_translation bench_cuda_ops, examples"
-cmake --build "$build" -j "$jobs" --target test_cuda test_cuda_autograd test_cuda_gpt \
-  test_cuda_translation bench_cuda_ops train_gpt generate train_translation translate
+stamp "build the CUDA tests, bench_cuda_ops and the examples"
+cmake --build "$build" -j "$jobs" --target test_cuda test_cuda_autograd test_cuda_attention \
+  test_cuda_fused_norm test_cuda_fused_ce_adamw test_cuda_gpt test_cuda_translation \
+  bench_cuda_ops train_gpt generate train_translation translate
 
 stamp "tests (tests/cuda on the GPU)"
 test_status=0
 "$build/tests/cuda/test_cuda" --reporter compact || test_status=$?
 "$build/tests/cuda/test_cuda_autograd" --reporter compact || test_status=$?
+"$build/tests/cuda/test_cuda_attention" --reporter compact || test_status=$?
+"$build/tests/cuda/test_cuda_fused_norm" --reporter compact || test_status=$?
+"$build/tests/cuda/test_cuda_fused_ce_adamw" --reporter compact || test_status=$?
 stamp "end to end (GPT and TransformerMT against the CPU; the example programs with --device cuda)"
 "$build/tests/cuda/test_cuda_gpt" --reporter compact || test_status=$?
 "$build/tests/cuda/test_cuda_translation" --reporter compact || test_status=$?

@@ -45,11 +45,14 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
 }
 
 Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, double scale,
-                       double dropout_p, Generator* gen) {
+                       double dropout_p, Generator* gen, const Tensor& key_lengths,
+                       const Tensor& key_padding_mask) {
   native::AttentionParams p;
   p.causal = causal;
   p.scale = scale;
   p.dropout_p = dropout_p;
+  p.key_lengths = key_lengths;  // integer / bool: never part of the graph
+  p.key_padding_mask = key_padding_mask;
   if (dropout_p > 0) {
     Generator& g = gen ? *gen : default_generator();
     const uint64_t n = static_cast<uint64_t>(q.size(0) * q.size(1) * q.size(2) * k.size(2));

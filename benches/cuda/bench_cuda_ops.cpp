@@ -21,6 +21,7 @@
 #include <tessera/creation.h>
 #include <tessera/cuda.h>
 #include <tessera/native.h>
+#include <tessera/native/fused.h>
 #include <tessera/random.h>
 
 using namespace tessera;
@@ -89,6 +90,14 @@ int main(int argc, char** argv) {
     validate("matmul",
              native::matmul(native::to(da, kBFloat16), native::t(native::to(db, kBFloat16))),
              native::matmul(native::to(a, kBFloat16), native::t(native::to(b, kBFloat16))), 5e-2);
+    const Tensor q = randn({2, 3, 77, 64}, {.dtype = kBFloat16});
+    native::AttentionParams ap;
+    ap.causal = true;
+    validate("attention",
+             native::scaled_dot_product_attention(native::to(q, kCuda), native::to(q, kCuda),
+                                                  native::to(q, kCuda), ap)
+                 .out,
+             native::scaled_dot_product_attention(q, q, q, ap).out, 3e-2);
   }
 
   const std::string nstr = "(" + std::to_string(n) + ")";
@@ -162,6 +171,35 @@ int main(int argc, char** argv) {
   cuda::set_allow_tf32(true);
   flops("f32 TF32 cuBLAS", [&] { (void)native::matmul(af, bf); });
   cuda::set_allow_tf32(false);
+
+  // Fused attention (kernels/cuda/attention.cu): FLOP = 4 B H T^2 D forward, 10 B H T^2 D
+  // backward (useful work; the deterministic backward executes 14), halved when causal.
+  {
+    const int64_t B = quick ? 1 : 4, H = quick ? 2 : 16, T = quick ? 128 : 4096,
+                  D = quick ? 64 : 128;
+    const Tensor q = randn({B, H, T, D}, {.dtype = kBFloat16, .device = kCuda});
+    const Tensor k = randn({B, H, T, D}, {.dtype = kBFloat16, .device = kCuda});
+    const Tensor v = randn({B, H, T, D}, {.dtype = kBFloat16, .device = kCuda});
+    const std::string shape = "(" + std::to_string(B) + "," + std::to_string(H) + "," +
+                              std::to_string(T) + "," + std::to_string(D) + ")";
+    for (bool causal : {false, true}) {
+      native::AttentionParams ap;
+      ap.causal = causal;
+      const double f = (causal ? 0.5 : 1.0) * double(B) * H * T * T * D;
+      const native::AttentionResult r = native::scaled_dot_product_attention(q, k, v, ap);
+      const double fwd_ms =
+          median_ms([&] { (void)native::scaled_dot_product_attention(q, k, v, ap); }, warmup, reps);
+      rows.push_back({"attention", causal ? "bf16 fwd causal" : "bf16 fwd", shape, fwd_ms, 0,
+                      4 * f / (fwd_ms * 1e-3) / 1e12, 0});
+      const double bwd_ms = median_ms(
+          [&] {
+            (void)native::scaled_dot_product_attention_backward(q, q, k, v, r.out, r.lse, ap);
+          },
+          warmup, reps);
+      rows.push_back({"attention", causal ? "bf16 bwd causal" : "bf16 bwd", shape, bwd_ms, 0,
+                      10 * f / (bwd_ms * 1e-3) / 1e12, 0});
+    }
+  }
 
   std::printf("%-11s | %-20s | %-18s | %9s | %8s | %8s | %s\n", "op", "variant", "shape", "ms",
               "GB/s", "TFLOP/s", "% of D2D copy");

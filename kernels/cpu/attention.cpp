@@ -9,6 +9,12 @@
 //          row max m, P = exp(scale S - m), running sum l and accumulator O rescaled by
 //          exp(m_old - m_new), O += P V (tile GEMM). Finally O /= l, lse = m + log l. Causal and
 //          padded tiles beyond a query tile's last visible key are skipped, so causal costs half.
+// Masks:   causal is bottom-right aligned (row i sees keys j <= i + Tk - Tq: FlashAttention's and
+//          KV-cache decoding's convention; the usual triangle when Tq == Tk). Key padding comes
+//          as lengths (keys >= len[b] masked) and/or a bool (B, Tk) mask (true = padding); both
+//          shrink the key range to the last unpadded key + 1, and mask entries inside it set S to
+//          -inf before the row max (exp_fast(-inf) = 0). A row that sees no key keeps l = 0:
+//          o = 0, lse = -inf, and its backward rows are skipped (zero gradients, no NaN).
 // Backward (Dao 2023, Algorithm 2): D_i = rowsum(dO_i * O_i); for each key tile j (outer) and query
 //          tile i (inner): S = Q_i K_j^T, P = exp(scale S - lse_i), dV_j += P^T dO_i,
 //          dP = dO_i V_j^T, dS = P (dP - D_i) scale, dQ_i += dS K_j, dK_j += dS^T Q_i.
@@ -63,6 +69,26 @@ void check_args(const char* op, const AttentionShape& s, const AttentionOptions&
       TESSERA_CHECK(o.key_lengths[b] >= 0 && o.key_lengths[b] <= s.kv_len, op, ": key_lengths[", b,
                     "] = ", o.key_lengths[b], " is outside [0, kv_len=", s.kv_len, "]");
   }
+}
+
+// Per batch: one past the last key that is not padding (by length and by mask); keys from there
+// on are never visited.
+std::vector<int64_t> key_ends(const AttentionShape& s, const AttentionOptions& o) {
+  std::vector<int64_t> end(s.batch, s.kv_len);
+  for (int64_t b = 0; b < s.batch; ++b) {
+    if (o.key_lengths) end[b] = o.key_lengths[b];
+    if (o.key_padding_mask) {
+      const bool* pm = o.key_padding_mask + b * s.kv_len;
+      while (end[b] > 0 && pm[end[b] - 1]) --end[b];
+    }
+  }
+  return end;
+}
+
+// Keys of row `i` (global query index) in the key tile [k0, k0 + bk) that causal masking leaves
+// visible: [0, n) of the tile. off = Tk - Tq (bottom-right alignment).
+inline int64_t visible_in_tile(bool causal, int64_t i, int64_t off, int64_t k0, int64_t bk) {
+  return causal ? std::clamp<int64_t>(i + 1 + off - k0, 0, bk) : bk;
 }
 
 template <typename A>
@@ -136,6 +162,8 @@ void attention_forward(const AttentionShape& s, const AttentionOptions& opt, con
   const DropoutMask drop{opt.seed, opt.offset, opt.dropout_p};
   const A inv_keep = A(1) / (A(1) - static_cast<A>(opt.dropout_p));
   const int64_t q_tiles = (Tq + kBq - 1) / kBq;
+  const std::vector<int64_t> kv_end = key_ends(s, opt);
+  const int64_t off = Tk - Tq;  // causal: row i sees keys j <= i + off
 
   parallel_for(B * H * q_tiles, 1, [&](int64_t t0, int64_t t1) {
     std::vector<A> qbuf, kbuf, vbuf;
@@ -143,9 +171,10 @@ void attention_forward(const AttentionShape& s, const AttentionOptions& opt, con
     for (int64_t task = t0; task < t1; ++task) {
       const int64_t bh = task / q_tiles, q0 = (task % q_tiles) * kBq;
       const int64_t b = bh / H, bq = std::min(kBq, Tq - q0);
-      const int64_t kv_valid = opt.key_lengths ? opt.key_lengths[b] : Tk;
-      // Top-left causal: row q0 + bq - 1 sees keys <= q0 + bq - 1.
-      const int64_t k_end = opt.causal ? std::min(kv_valid, q0 + bq) : kv_valid;
+      const bool* pad = opt.key_padding_mask ? opt.key_padding_mask + b * Tk : nullptr;
+      // Causal: the tile's last row q0 + bq - 1 sees keys <= q0 + bq - 1 + off.
+      const int64_t k_end =
+          opt.causal ? std::clamp<int64_t>(q0 + bq + off, 0, kv_end[b]) : kv_end[b];
       const A* qt = as_acc<A>(q + (bh * Tq + q0) * D, bq * D, qbuf);  // (bq, D)
       std::fill(obuf.begin(), obuf.begin() + bq * D, A(0));
       std::fill(m.begin(), m.end(), kNegInf);
@@ -158,8 +187,13 @@ void attention_forward(const AttentionShape& s, const AttentionOptions& opt, con
         tile_gemm<A>(bq, bk, D, false, true, qt, D, kt, D, 0.f, st, bk);
         for (int64_t i = 0; i < bq; ++i) {
           A* row = st + i * bk;
-          // Visible keys of this row in this tile: [0, n).
-          const int64_t n = opt.causal ? std::clamp<int64_t>(q0 + i + 1 - k0, 0, bk) : bk;
+          // Visible keys of this row in this tile: [0, n), less the padded ones.
+          const int64_t n = visible_in_tile(opt.causal, q0 + i, off, k0, bk);
+          if (pad) {
+            const bool* pt = pad + k0;
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) row[j] = pt[j] ? kNegInf : row[j];
+          }
           A mx = kNegInf;
 #pragma omp simd reduction(max : mx)
           for (int64_t j = 0; j < n; ++j) mx = row[j] > mx ? row[j] : mx;  // see vec_math.h
@@ -214,6 +248,8 @@ void attention_backward(const AttentionShape& s, const AttentionOptions& opt, co
   const bool dropout = opt.dropout_p > 0.f;
   const DropoutMask drop{opt.seed, opt.offset, opt.dropout_p};
   const A inv_keep = A(1) / (A(1) - static_cast<A>(opt.dropout_p));
+  const std::vector<int64_t> kv_end = key_ends(s, opt);
+  const int64_t off = Tk - Tq;  // causal: row i sees keys j <= i + off
 
   parallel_for(B * H, 1, [&](int64_t t0, int64_t t1) {
     std::vector<A> qb, kb, vb, ob, gob;
@@ -221,7 +257,8 @@ void attention_backward(const AttentionShape& s, const AttentionOptions& opt, co
     std::vector<A> pbuf(kBq * kBk), dpbuf(kBq * kBk);
     for (int64_t bh = t0; bh < t1; ++bh) {
       const int64_t b = bh / H;
-      const int64_t kv_valid = opt.key_lengths ? opt.key_lengths[b] : Tk;
+      const int64_t kv_valid = kv_end[b];
+      const bool* pad = opt.key_padding_mask ? opt.key_padding_mask + b * Tk : nullptr;
       const A* qa = as_acc<A>(q + bh * Tq * D, Tq * D, qb);         // (Tq, D)
       const A* ka = as_acc<A>(k + bh * Tk * D, Tk * D, kb);         // (Tk, D)
       const A* va = as_acc<A>(v + bh * Tk * D, Tk * D, vb);         // (Tk, D)
@@ -241,8 +278,8 @@ void attention_backward(const AttentionShape& s, const AttentionOptions& opt, co
         const A* vt = va + k0 * D;  // (bk, D)
         std::fill(dk.begin(), dk.end(), A(0));
         std::fill(dv.begin(), dv.end(), A(0));
-        // Causal: rows < k0 see nothing of this tile.
-        const int64_t q_first = opt.causal ? (std::min(k0, Tq) / kBq) * kBq : 0;
+        // Causal: rows < k0 - off see nothing of this tile.
+        const int64_t q_first = opt.causal ? (std::clamp<int64_t>(k0 - off, 0, Tq) / kBq) * kBq : 0;
         for (int64_t q0 = q_first; q0 < Tq; q0 += kBq) {
           const int64_t bq = std::min(kBq, Tq - q0);
           const A* qt = qa + q0 * D;    // (bq, D)
@@ -255,12 +292,15 @@ void attention_backward(const AttentionShape& s, const AttentionOptions& opt, co
             A* prow = p + i * bk;
             A* dprow = dp + i * bk;
             const A li = lrow[q0 + i];
-            const int64_t n = li == kNegInf ? 0
-                              : opt.causal  ? std::clamp<int64_t>(q0 + i + 1 - k0, 0, bk)
-                                            : bk;
+            const int64_t n = li == kNegInf ? 0 : visible_in_tile(opt.causal, q0 + i, off, k0, bk);
 #pragma omp simd
             for (int64_t j = 0; j < n; ++j) prow[j] = exp_fast(prow[j] * scale - li);
             std::fill(prow + n, prow + bk, A(0));
+            if (pad) {  // padded keys: P = 0, so dS, dV and dK get nothing from them
+              const bool* pt = pad + k0;
+#pragma omp simd
+              for (int64_t j = 0; j < n; ++j) prow[j] = pt[j] ? A(0) : prow[j];
+            }
             // dp holds dP' = dO V^T, the gradient of the dropped P' = P keep / (1 - p); the
             // gradient of P is dP' keep / (1 - p). D_i = rowsum(dO O) = rowsum(P' dP') still holds.
             if (dropout) drop.apply(bh * Tq + q0 + i, Tk, k0, n, dprow, inv_keep);

@@ -5,7 +5,8 @@
 // Shapes:  x, y (N, C) row-major; additive mask (mask_rows, C) float, broadcast over rows.
 // Mapping: rows in fixed chunks over OpenMP threads (grain depends on C only); each row is
 //          processed from a private float buffer (L1/L2 resident) with `omp simd` loops and the
-//          vectorisable exp of NOTE [vectorisable exp] in vec_math.h.
+//          vectorisable exp of NOTE [vectorisable exp] in vec_math.h. float rows on AVX-512
+//          builds: intrinsics, exp512, no z buffer (NOTE [softmax AVX-512 path]).
 // Algorithm: one pass over x in blocks of kBlock columns: z = scale*x + mask into the buffer, the
 //          block max, and a running (max m, sum s) pair rescaled when m grows (online softmax,
 //          Milakov & Gimelshein 2018) -- so x is read from memory once even for rows far larger
@@ -55,6 +56,129 @@ int64_t visible_cols(int64_t r, int64_t cols, const SoftmaxOptions& o) {
   const int64_t last = r % o.causal_rows + o.causal_offset;  // last visible column
   return std::clamp<int64_t>(last + 1, 0, cols);
 }
+
+#if defined(__AVX512F__)
+// NOTE [softmax AVX-512 path]: float rows take a path written with intrinsics (this machine's
+// build; AVX2 builds use the generic loops below). Three things make it memory-bound on one
+// core where the generic path is not (docs/kernels.md):
+//  - exp512 (NOTE [AVX-512 exp]): ~14 operations per 16 lanes instead of ~26;
+//  - no z buffer: the block max is taken from z = scale x + mask computed on the fly, and the
+//    exp pass recomputes z from x (the block, 2 KiB, is still in L1) instead of storing and
+//    reloading it: zmm stores are the scarce resource on Zen 4 (one per 2 cycles);
+//  - softmax writes exp(z - m_b) straight into y and rescales y in place at the end;
+//    log-softmax writes y = z - lse once. y may alias x: every write y[j] comes after the last
+//    read of x[j] (pass 2 reads x[j] and then writes y[j]; the rescale reads only y).
+// z is computed the same way in every pass (scale * x, then + mask), so the maximum element gives
+// exp(0) = 1 exactly and s >= 1. Tails are masked; no scalar remainder loop.
+
+inline __m512 load_z(const float* x, const float* mask, __m512 sc, int64_t j, __mmask16 k) {
+  __m512 v = _mm512_mul_ps(sc, _mm512_maskz_loadu_ps(k, x + j));
+  if (mask) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, mask + j));
+  return v;
+}
+
+// max over j < len of z = scale x[j] (+ mask[j]); NaN lanes ignored (like the generic loop's
+// `z > bm ? z : bm`).
+inline float block_max_f32(const float* x, const float* mask, float scale, int64_t len) {
+  // Without a mask and with scale > 0, max(scale x) = scale max(x) exactly (rounding is
+  // monotone): the loop skips the multiply.
+  const bool raw = !mask && scale > 0;
+  const __m512 sc = _mm512_set1_ps(scale);
+  auto z = [&](int64_t j, __mmask16 k) {
+    return raw ? _mm512_maskz_loadu_ps(k, x + j) : load_z(x, mask, sc, j, k);
+  };
+  __m512 bm0 = _mm512_set1_ps(-std::numeric_limits<float>::infinity()), bm1 = bm0;
+  int64_t j = 0;
+  for (; j + 32 <= len; j += 32) {
+    bm0 = _mm512_max_ps(z(j, 0xFFFF), bm0);  // 2nd operand on NaN: keeps bm
+    bm1 = _mm512_max_ps(z(j + 16, 0xFFFF), bm1);
+  }
+  for (; j < len; j += 16) {
+    const __mmask16 k = detail::tail_mask16(len - j);
+    bm0 = _mm512_mask_max_ps(bm0, k, z(j, k), bm0);
+  }
+  const float bm = _mm512_reduce_max_ps(_mm512_max_ps(bm0, bm1));
+  return raw ? scale * bm : bm;
+}
+
+// Returns sum over j < len of exp(z[j] - m); kStore: y[j] = exp(z[j] - m).
+template <bool kStore>
+inline float block_exp_sum_f32(const float* x, const float* mask, float scale, float m, float* y,
+                               int64_t len) {
+  const __m512 sc = _mm512_set1_ps(scale), mv = _mm512_set1_ps(m);
+  __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+  int64_t j = 0;
+  for (; j + 32 <= len; j += 32) {
+    const __m512 e0 = detail::exp512<true>(_mm512_sub_ps(load_z(x, mask, sc, j, 0xFFFF), mv));
+    const __m512 e1 = detail::exp512<true>(_mm512_sub_ps(load_z(x, mask, sc, j + 16, 0xFFFF), mv));
+    if constexpr (kStore) {
+      _mm512_storeu_ps(y + j, e0);
+      _mm512_storeu_ps(y + j + 16, e1);
+    }
+    s0 = _mm512_add_ps(s0, e0);
+    s1 = _mm512_add_ps(s1, e1);
+  }
+  for (; j < len; j += 16) {
+    const __mmask16 k = detail::tail_mask16(len - j);
+    const __m512 e = detail::exp512<true>(_mm512_sub_ps(load_z(x, mask, sc, j, k), mv));
+    if constexpr (kStore) _mm512_mask_storeu_ps(y + j, k, e);
+    s0 = _mm512_mask_add_ps(s0, k, s0, e);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+// One row of softmax (kLog = false) or log-softmax over the n visible of cols columns. Softmax
+// keeps exp(z - m_b) in y until the row's sum is known, then rescales y in place. Non-temporal
+// stores (NOTE [streaming stores]) were measured here too and lost: writing y once needs the
+// exps in a buffer, i.e. one more zmm store per vector, and this kernel is store-port-bound
+// (44-60% of memcpy with streaming vs 70-108% without, interleaved runs, 1 thread).
+template <bool kLog>
+void row_forward_f32(const float* xr, const float* mask, float scale, float* yr, float* block_m,
+                     int64_t n, int64_t cols) {
+  float* e = yr;
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  const float fill = kLog ? kNegInf : 0.f;
+  float m = kNegInf, s = 0;
+  for (int64_t j0 = 0, b = 0; j0 < n; j0 += kBlock, ++b) {
+    const int64_t len = std::min(n - j0, kBlock);
+    const float* mk = mask ? mask + j0 : nullptr;
+    const float bm = block_max_f32(xr + j0, mk, scale, len);
+    if (bm == kNegInf) {  // a fully masked block adds nothing
+      if constexpr (!kLog) {
+        std::fill(e + j0, e + j0 + len, 0.f);
+        block_m[b] = kNegInf;
+      }
+      continue;
+    }
+    if (bm > m) {
+      if (s != 0) s *= exp_fast(m - bm);  // s = 0 (first block): nothing to rescale
+      m = bm;
+    }
+    s += block_exp_sum_f32<!kLog>(xr + j0, mk, scale, m, e + j0, len);
+    if constexpr (!kLog) block_m[b] = m;
+  }
+  if (m == kNegInf) {  // fully masked row: defined output, no 0/0
+    std::fill(yr, yr + cols, fill);
+    return;
+  }
+  if constexpr (kLog) {
+    const __m512 sc = _mm512_set1_ps(scale), lse = _mm512_set1_ps(m + std::log(s));
+    detail::store_row(yr, n, false, [&](int64_t j, __mmask16 k) {
+      return _mm512_sub_ps(load_z(xr, mask, sc, j, k), lse);
+    });
+  } else {
+    const float inv = 1.f / s;
+    for (int64_t j0 = 0, b = 0; j0 < n; j0 += kBlock, ++b) {
+      const __m512 f = _mm512_set1_ps(block_m[b] == m ? inv : exp_fast(block_m[b] - m) * inv);
+      const float* eb = e + j0;
+      detail::store_row(yr + j0, std::min(n - j0, kBlock), false, [&](int64_t j, __mmask16 k) {
+        return _mm512_mul_ps(_mm512_maskz_loadu_ps(k, eb + j), f);
+      });
+    }
+  }
+  std::fill(yr + n, yr + cols, fill);
+}
+#endif
 
 // Fills z (n) and returns (m, s) = (max z, sum exp(z - m)); m = -inf when everything is masked.
 // kStoreExp (softmax): z[j] becomes exp(z[j] - m_b) with m_b = block_m[b], the running max when
@@ -119,12 +243,23 @@ void forward_impl(const char* op, const T* x, T* y, int64_t rows, int64_t cols,
   TESSERA_CHECK(x && y, op, ": x and y must be non-null");
   const int64_t grain = std::max<int64_t>(1, kRowGrainElems / cols);
   parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
-    std::vector<A> z(cols), block_m((cols + kBlock - 1) / kBlock);
+#if defined(__AVX512F__)
+    constexpr bool kVecPath = std::is_same_v<T, float>;  // NOTE [softmax AVX-512 path]: no z
+#else
+    constexpr bool kVecPath = false;
+#endif
+    std::vector<A> z(kVecPath ? 0 : cols), block_m((cols + kBlock - 1) / kBlock);
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * cols;  // (C)
       T* yr = y + r * cols;        // (C)
       const float* mr = o.additive ? o.additive + (r % o.mask_rows) * cols : nullptr;
       const int64_t n = visible_cols(r, cols, o);
+#if defined(__AVX512F__)
+      if constexpr (kVecPath) {
+        row_forward_f32<kLog>(xr, mr, o.scale, yr, block_m.data(), n, cols);
+        continue;
+      }
+#endif
       A m, s;
       row_stats<!kLog>(xr, mr, static_cast<A>(o.scale), z.data(), block_m.data(), n, m, s);
       const T fill = static_cast<T>(kLog ? kNegInf : A(0));

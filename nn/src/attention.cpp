@@ -83,9 +83,7 @@ Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const
                       key_padding_mask.size(1) == k.size(2),
                   "MultiHeadAttention: key_padding_mask must be bool (B, Tk) = (", k.size(0), ", ",
                   k.size(2), "), got ", describe(key_padding_mask));
-    // (B, Tk) true = pad  ->  (B, 1, 1, Tk) true = may attend
-    ao.attn_mask =
-        native::reshape(native::logical_not(key_padding_mask), {k.size(0), 1, 1, k.size(2)});
+    ao.key_padding_mask = key_padding_mask;  // (B, Tk) true = pad: fused kernel on CPU
   }
   const Tensor y = F::scaled_dot_product_attention(q, k, v, ao);
   return c_proj->forward(merge_heads(y));

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include <tessera/native/fused.h>
 #include <tessera/ops.h>
 
 namespace tessera::nn::functional {
@@ -78,18 +79,50 @@ Tensor causal_mask(int64_t tq, int64_t tk, Device device) {
   return device == kCPU ? m : native::to(m, device);
 }
 
+namespace {
+/// An attn_mask that only masks keys -- bool, shape (Tk), (1, Tk), ..., (B or 1, 1, 1, Tk) -- as a
+/// (B, Tk) key padding mask (true = padding); undefined when attn_mask has another form.
+Tensor attn_mask_as_key_padding(const Tensor& m, int64_t b, int64_t tk) {
+  if (m.dtype() != kBool || m.dim() < 1 || m.dim() > 4 || m.size(-1) != tk) return {};
+  for (int64_t d = 0; d + 1 < m.dim(); ++d) {
+    const bool batch_dim = m.dim() == 4 && d == 0;
+    if (m.size(d) != 1 && !(batch_dim && m.size(d) == b)) return {};
+  }
+  const int64_t mb = m.dim() == 4 ? m.size(0) : 1;
+  const Tensor pad = native::logical_not(native::reshape(m, {mb, tk}));
+  return mb == b ? pad : native::expand(pad, {b, tk});
+}
+}  // namespace
+
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& opts) {
-  // The fused kernel covers (B, H, T, D) without an explicit mask; causal needs Tq == Tk there
-  // (for Tq < Tk, as in KV-cached decoding, the composed path applies the bottom-right mask).
-  const bool fusable = q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && !opts.attn_mask.defined() &&
-                       (!opts.causal || q.size(2) == k.size(2)) && k.shape() == v.shape() &&
-                       q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3) &&
-                       q.dtype() == k.dtype() && k.dtype() == v.dtype() && is_floating(q.dtype()) &&
-                       q.device().is_cpu();
+  // The fused CPU kernel covers (B, H, T, D) with causal for any Tq, Tk (bottom-right: KV-cached
+  // decoding) and key padding (key_padding_mask, key_lengths, or a keys-only attn_mask). The CUDA
+  // kernel takes the plain case only (no masks; causal with Tq == Tk, see
+  // native::scaled_dot_product_attention_fusable for its dtypes and head dims); the other cases go
+  // to the reference composition.
+  const bool shapes_ok = q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && k.shape() == v.shape() &&
+                         q.size(0) == k.size(0) && q.size(1) == k.size(1) &&
+                         q.size(3) == k.size(3) && q.dtype() == k.dtype() &&
+                         k.dtype() == v.dtype() && is_floating(q.dtype());
+  const bool plain = !opts.attn_mask.defined() && !opts.key_padding_mask.defined() &&
+                     !opts.key_lengths.defined() && (!opts.causal || q.size(2) == k.size(2));
+  const bool fusable =
+      shapes_ok && (q.device().is_cpu() ||
+                    (plain && native::scaled_dot_product_attention_fusable(q.device(), q.dtype(),
+                                                                          q.size(-1))));
   if (fusable) {
-    return tessera::fused_attention(q, k, v, opts.causal, opts.scale ? *opts.scale : 0.0,
-                                    opts.dropout_p, opts.gen);
+    Tensor pad = opts.key_padding_mask;
+    bool ok = true;
+    if (opts.attn_mask.defined()) {
+      const Tensor m = attn_mask_as_key_padding(opts.attn_mask, q.size(0), k.size(2));
+      ok = m.defined();
+      if (ok) pad = pad.defined() ? native::logical_or(pad, m) : m;
+    }
+    if (ok) {
+      return tessera::fused_attention(q, k, v, opts.causal, opts.scale ? *opts.scale : 0.0,
+                                      opts.dropout_p, opts.gen, opts.key_lengths, pad);
+    }
   }
   return scaled_dot_product_attention_reference(q, k, v, opts);
 }
@@ -113,6 +146,34 @@ Tensor scaled_dot_product_attention_reference(const Tensor& q, const Tensor& k, 
                   "scaled_dot_product_attention: attn_mask must be bool, got ",
                   describe(opts.attn_mask));
     scores = masked_fill(scores, native::logical_not(opts.attn_mask), Scalar(neg_inf));
+  }
+  // Key padding: a (B, Tk) mask, broadcast as (B, 1, ..., 1, Tk) over scores (B, ..., Tq, Tk).
+  const int64_t tk = k.size(-2);
+  TESSERA_CHECK(q.dim() >= 3 || (!opts.key_padding_mask.defined() && !opts.key_lengths.defined()),
+                "scaled_dot_product_attention: key_padding_mask / key_lengths need batched q (B, "
+                "..., Tq, D), got ",
+                describe(q));
+  Shape kp_shape(q.dim(), 1);
+  kp_shape.front() = q.size(0);
+  kp_shape.back() = tk;
+  if (opts.key_padding_mask.defined()) {
+    const Tensor& m = opts.key_padding_mask;
+    TESSERA_CHECK(m.dtype() == kBool && m.dim() == 2 && m.size(0) == q.size(0) && m.size(1) == tk,
+                  "scaled_dot_product_attention: key_padding_mask must be bool (B, Tk) = (",
+                  q.size(0), ", ", tk, "), got ", describe(m));
+    scores = masked_fill(scores, native::reshape(m, kp_shape), Scalar(neg_inf));
+  }
+  if (opts.key_lengths.defined()) {
+    const Tensor& l = opts.key_lengths;
+    TESSERA_CHECK(
+        (l.dtype() == kInt64 || l.dtype() == kInt32) && l.dim() == 1 && l.size(0) == q.size(0),
+        "scaled_dot_product_attention: key_lengths must be int64/int32 (", q.size(0), "), got ",
+        describe(l));
+    const Tensor j = native::to(
+        native::reshape(arange(Scalar(int64_t{0}), Scalar(tk), Scalar(int64_t{1})), {1, tk}),
+        q.device());
+    const Tensor padded = native::ge(j, native::reshape(native::to(l, kInt64), {q.size(0), 1}));
+    scores = masked_fill(scores, native::reshape(padded, kp_shape), Scalar(neg_inf));
   }
   Tensor p = tessera::softmax(scores, -1);
   p = dropout(p, opts.dropout_p, opts.dropout_p > 0.0, opts.gen);

@@ -52,6 +52,8 @@ expect_error "is too large for the data" --data "$work/data.txt" --context 10000
 expect_error "must divide --width" --data "$work/data.txt" --heads 3 --width 32 --out "$work/x"
 expect_error "unknown flag --bogus" --data "$work/data.txt" --bogus 1
 expect_error "differs from the checkpoint" --resume "$work/part" --width 64
+expect_error "--gelu must be tanh or exact" --data "$work/data.txt" --gelu relu --out "$work/x"
+expect_error "--no-bias differs from the checkpoint" --resume "$work/part" --no-bias
 expect_error "no run found" --resume "$work/nothing"
 expect_error "--device must be cpu, cuda or cuda:N" --data "$work/data.txt" --device tpu --out "$work/x"
 if [ "$backend" = none ]; then

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @brief Fused attention CPU kernels against a naive float64 reference (full T x T matrix):
-/// causal, key padding, fully masked rows, Tq != Tk, dropout, backward, thread invariance.
+/// causal (bottom-right for Tq != Tk: KV-cache decoding), key lengths and arbitrary key padding
+/// masks, fully masked rows (o = 0, lse = -inf, zero gradients, never NaN), Tq != Tk, dropout,
+/// backward, padded batch == each sequence alone, thread invariance.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <random>
 #include <vector>
 
 #include <tessera/error.h>
@@ -48,6 +52,7 @@ RefAttn reference(const AttentionShape& s, const AttentionOptions& opt,
             std::vector<double>(B * H * Tk * D)};
   for (int64_t bh = 0; bh < B * H; ++bh) {
     const int64_t len = opt.key_lengths ? opt.key_lengths[bh / H] : Tk;
+    const bool* pad = opt.key_padding_mask ? opt.key_padding_mask + (bh / H) * Tk : nullptr;
     const double* Q = &q[bh * Tq * D];
     const double* K = &k[bh * Tk * D];
     const double* V = &v[bh * Tk * D];
@@ -58,7 +63,8 @@ RefAttn reference(const AttentionShape& s, const AttentionOptions& opt,
       for (int64_t j = 0; j < Tk; ++j) {
         double dot = 0;
         for (int64_t d = 0; d < D; ++d) dot += Q[i * D + d] * K[j * D + d];
-        const bool masked = j >= len || (opt.causal && j > i);
+        // Causal is bottom-right aligned: query i sees keys j <= i + Tk - Tq.
+        const bool masked = j >= len || (pad && pad[j]) || (opt.causal && j > i + Tk - Tq);
         sc[j] = masked ? -kInf : scale * dot;
         m = std::max(m, sc[j]);
       }
@@ -100,11 +106,20 @@ RefAttn reference(const AttentionShape& s, const AttentionOptions& opt,
 }
 
 template <typename T>
-void run_case(const AttentionShape& s, const AttentionOptions& opt, uint64_t seed,
-              double grad_tol_scale = 1.0) {
+struct Outputs {
+  std::vector<T> o, gq, gk, gv;
+  std::vector<compute_t<T>> lse;
+};
+
+// Random q, k, v, grad_o; forward and backward checked against the float64 reference. Tolerances
+// (kernel_test_util.h Tol<T>): o and lse atol = rtol = 1e-5 (float32), 2e-2 (bfloat16), 4e-3
+// (float16); gradients the same scaled by 1 + sqrt(max(Tq, Tk)) (float32) or 3 (16-bit).
+template <typename T>
+Outputs<T> run_case(const AttentionShape& s, const AttentionOptions& opt, uint64_t seed,
+                    double grad_tol_scale = 1.0) {
   using A = compute_t<T>;
   CAPTURE(s.batch, s.heads, s.q_len, s.kv_len, s.head_dim, opt.causal, opt.key_lengths != nullptr,
-          opt.dropout_p);
+          opt.key_padding_mask != nullptr, opt.dropout_p);
   std::mt19937_64 rng(seed);
   const int64_t nq = s.batch * s.heads * s.q_len * s.head_dim;
   const int64_t nk = s.batch * s.heads * s.kv_len * s.head_dim;
@@ -126,6 +141,16 @@ void run_case(const AttentionShape& s, const AttentionOptions& opt, uint64_t see
   check_close("grad_q", gq, ref.gq, gt, gt);
   check_close("grad_k", gk, ref.gk, gt, gt);
   check_close("grad_v", gv, ref.gv, gt, gt);
+  return {o, gq, gk, gv, lse};
+}
+
+// Deterministic pseudo-random padding mask (B, Tk) with about `frac` of the keys padded.
+std::unique_ptr<bool[]> random_pad(int64_t b, int64_t tk, double frac, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::bernoulli_distribution d(frac);
+  auto m = std::make_unique<bool[]>(static_cast<size_t>(std::max<int64_t>(b * tk, 1)));
+  for (int64_t i = 0; i < b * tk; ++i) m[i] = d(rng);
+  return m;
 }
 
 }  // namespace
@@ -137,14 +162,16 @@ TEST_CASE("attention float64 reference backward matches finite differences",
   std::mt19937_64 rng(11);
   const auto q = random_vec<double>(2 * 3 * 3, rng), k = random_vec<double>(2 * 4 * 3, rng);
   const auto v = random_vec<double>(2 * 4 * 3, rng), go = random_vec<double>(2 * 3 * 3, rng);
-  for (int variant = 0; variant < 2; ++variant) {
+  const bool pad[8] = {false, true, false, false, false, false, true, false};
+  for (int variant = 0; variant < 3; ++variant) {
     AttentionOptions opt;
-    opt.causal = true;
+    opt.causal = true;  // bottom-right: Tq = 3 < Tk = 4
     opt.key_lengths = lens;
     if (variant == 1) {
       opt.dropout_p = 0.3f;
       opt.seed = 42;
     }
+    if (variant == 2) opt.key_padding_mask = pad;
     const RefAttn r = reference(s, opt, q, k, v, go);
     auto loss = [&](const std::vector<double>& qq, const std::vector<double>& kk,
                     const std::vector<double>& vv) {
@@ -250,9 +277,11 @@ TEST_CASE("attention results do not depend on the thread count", "[kernels][atte
 #endif
   AttentionShape s{2, 3, t, t, 64};
   const int64_t lens[2] = {t, t - 50};
+  auto pad = random_pad(2, t, 0.2, 3);
   AttentionOptions opt;
   opt.causal = true;
   opt.key_lengths = lens;
+  opt.key_padding_mask = pad.get();
   opt.dropout_p = 0.1f;
   std::mt19937_64 rng(12);
   const int64_t n = 2 * 3 * t * 64;
@@ -310,4 +339,137 @@ TEST_CASE("attention rejects bad arguments", "[kernels][attention]") {
   opt.dropout_p = 1.f;
   CHECK_THROWS_AS(attention_forward<float>(AttentionShape{1, 1, 1, 1, 1}, opt, &x, &x, &x, &x, &x),
                   tessera::Error);
+}
+
+TEST_CASE("attention causal is bottom-right aligned for Tq < Tk (KV-cache decoding)",
+          "[kernels][attention]") {
+  const int64_t tq = GENERATE(1, 17, 127, 129);
+  const int64_t extra = GENERATE(1, 111);
+  const int64_t d = GENERATE(32, 64, 128);
+  AttentionOptions opt;
+  opt.causal = true;
+  run_case<float>(AttentionShape{2, 1, tq, tq + extra, d}, opt, tq * 7 + extra + d);
+  if (d == 64) run_case<BFloat16>(AttentionShape{1, 2, tq, tq + extra, d}, opt, tq + extra);
+}
+
+TEST_CASE("attention decode rows equal the last rows of the full causal forward",
+          "[kernels][attention]") {
+  // q = the last r rows of a causal self-attention over T keys: the KV-cache decoding step.
+  const int64_t t = 129, d = 64;
+  const int64_t r = GENERATE(1, 17, 64);
+  std::mt19937_64 rng(99);
+  auto q = random_vec<float>(t * d, rng, -2, 2), k = random_vec<float>(t * d, rng, -2, 2);
+  auto v = random_vec<float>(t * d, rng);
+  AttentionOptions opt;
+  opt.causal = true;
+  std::vector<float> o(t * d), lse(t), od(r * d), lsed(r);
+  attention_forward<float>(AttentionShape{1, 1, t, t, d}, opt, q.data(), k.data(), v.data(),
+                           o.data(), lse.data());
+  attention_forward<float>(AttentionShape{1, 1, r, t, d}, opt, q.data() + (t - r) * d, k.data(),
+                           v.data(), od.data(), lsed.data());
+  std::vector<double> tail_o(o.end() - r * d, o.end()), tail_lse(lse.end() - r, lse.end());
+  check_close("decode o", od, tail_o);
+  check_close("decode lse", lsed, tail_lse);
+}
+
+TEST_CASE("attention key padding: lengths 0 and 1, arbitrary masks, odd T, head dims",
+          "[kernels][attention]") {
+  const int64_t t = GENERATE(1, 17, 127, 129);
+  const int64_t d = GENERATE(32, 64, 128);
+  const bool causal = GENERATE(false, true);
+  // 0: lengths only; 1: bool mask only (random holes, batch 0 all padded); 2: both.
+  const int variant = GENERATE(0, 1, 2);
+  const int64_t B = 4;
+  const int64_t lens[B] = {0, 1, t, t / 2 + 1};
+  auto pad = random_pad(B, t, 0.3, t * 3 + d);
+  for (int64_t j = 0; j < t; ++j) pad[j] = true;  // batch 0: every key padded
+  AttentionOptions opt;
+  opt.causal = causal;
+  opt.scale = 0.2f;
+  if (variant != 1) opt.key_lengths = lens;
+  if (variant != 0) opt.key_padding_mask = pad.get();
+  const AttentionShape s{B, 2, t, t, d};
+  const Outputs<float> out = run_case<float>(s, opt, t * 1000 + d * 10 + variant);
+  // Batch 0 sees no key: exactly o = 0, lse = -inf, zero gradients (never NaN).
+  const int64_t per_b = 2 * t * d;
+  int64_t bad = 0;
+  for (int64_t i = 0; i < per_b; ++i)
+    bad += out.o[i] != 0.f || out.gq[i] != 0.f || out.gk[i] != 0.f || out.gv[i] != 0.f;
+  for (int64_t i = 0; i < 2 * t; ++i) bad += out.lse[i] != -INFINITY;
+  CHECK(bad == 0);
+  // Padded keys of every batch get exactly zero gradient.
+  int64_t leaked = 0;
+  for (int64_t b = 1; b < B; ++b)
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t j = 0; j < t; ++j) {
+        const bool masked = (variant != 1 && j >= lens[b]) || (variant != 0 && pad[b * t + j]);
+        if (!masked) continue;
+        for (int64_t x = 0; x < d; ++x) {
+          const int64_t idx = ((b * 2 + h) * t + j) * d + x;
+          leaked += out.gk[idx] != 0.f || out.gv[idx] != 0.f;
+        }
+      }
+  CHECK(leaked == 0);
+  if (d == 64 && variant == 2) run_case<BFloat16>(s, opt, t + 5);
+}
+
+TEST_CASE("attention padded batch gives each sequence its output alone", "[kernels][attention]") {
+  // The masking property of issue #8: sequence b padded to T inside a batch gets the same output
+  // rows [0, len_b), and the same gradients there, as sequence b run alone with T = len_b (the
+  // loss ignores padded query rows: their grad_o is 0).
+  const bool causal = GENERATE(false, true);
+  const bool use_mask = GENERATE(false, true);  // lengths, or the equivalent bool mask
+  const int64_t B = 4, H = 2, T = 131, D = 32;
+  const int64_t lens[B] = {131, 70, 1, 129};
+  auto pad = std::make_unique<bool[]>(B * T);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < T; ++j) pad[b * T + j] = j >= lens[b];
+  std::mt19937_64 rng(5);
+  const int64_t n = B * H * T * D;
+  auto q = random_vec<float>(n, rng, -2, 2), k = random_vec<float>(n, rng, -2, 2);
+  auto v = random_vec<float>(n, rng), go = random_vec<float>(n, rng);
+  for (int64_t b = 0; b < B; ++b)  // padded query rows carry no loss
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = lens[b]; i < T; ++i)
+        for (int64_t x = 0; x < D; ++x) go[((b * H + h) * T + i) * D + x] = 0.f;
+  AttentionOptions opt;
+  opt.causal = causal;
+  if (use_mask)
+    opt.key_padding_mask = pad.get();
+  else
+    opt.key_lengths = lens;
+  std::vector<float> o(n), lse(B * H * T), gq(n), gk(n), gv(n);
+  const AttentionShape s{B, H, T, T, D};
+  attention_forward<float>(s, opt, q.data(), k.data(), v.data(), o.data(), lse.data());
+  attention_backward<float>(s, opt, q.data(), k.data(), v.data(), o.data(), go.data(), lse.data(),
+                            gq.data(), gk.data(), gv.data());
+  for (int64_t b = 0; b < B; ++b) {
+    CAPTURE(b, causal, use_mask);
+    const int64_t L = lens[b], m = H * L * D;
+    // Sequence b alone: (1, H, L, D), rows [0, L) of each head.
+    auto take = [&](const std::vector<float>& x) {
+      std::vector<float> r;
+      for (int64_t h = 0; h < H; ++h) {
+        const auto* p = x.data() + (b * H + h) * T * D;
+        r.insert(r.end(), p, p + L * D);
+      }
+      return r;
+    };
+    const auto qa = take(q), ka = take(k), va = take(v), goa = take(go);
+    std::vector<float> oa(m), lsea(H * L), gqa(m), gka(m), gva(m);
+    AttentionOptions alone;
+    alone.causal = causal;
+    const AttentionShape sa{1, H, L, L, D};
+    attention_forward<float>(sa, alone, qa.data(), ka.data(), va.data(), oa.data(), lsea.data());
+    attention_backward<float>(sa, alone, qa.data(), ka.data(), va.data(), oa.data(), goa.data(),
+                              lsea.data(), gqa.data(), gka.data(), gva.data());
+    auto as_ref = [](const std::vector<float>& x) {
+      return std::vector<double>(x.begin(), x.end());
+    };
+    // Same arithmetic up to tile GEMM blocking: float32 tolerances.
+    check_close("o", take(o), as_ref(oa), 1e-5, 1e-6);
+    check_close("grad_q", take(gq), as_ref(gqa), 1e-4, 1e-5);
+    check_close("grad_k", take(gk), as_ref(gka), 1e-4, 1e-5);
+    check_close("grad_v", take(gv), as_ref(gva), 1e-4, 1e-5);
+  }
 }

@@ -248,3 +248,77 @@ TEST_CASE("layer_norm rejects bad sizes", "[kernels][layer_norm]") {
   CHECK_NOTHROW(
       layer_norm_forward<float>(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 0, 4, 1e-5f));
 }
+
+// NOTE [layer_norm AVX-512 path] (kernels/cpu/layer_norm.cpp): float32 rows with C >= 64 take
+// their statistics from one Welford pass over d = x - x[0] (64 lanes, merged by Chan's formula)
+// instead of the corrected two-pass sums. This pins its error against float64 statistics of the
+// same stored float32 inputs, on rows built to hurt: |mean|/std up to 3e4, a first element 50
+// std from the mean (the shift), monotone ramps, and C from 64 to 4103 (a tail after the 64-lane
+// steps). Bound checked (u = 2^-24, k = C/64 elements per lane, 6 + 1 merge levels):
+//   |var - var64| / var64  <= 4 (k + 8) u (1 + |x[0] - mean| / std)
+//   |mean - mean64|        <= 2 u |mean| + 4 (k + 8) u |x[0] - mean|  + u std
+// (var tested through rstd with eps = 0: rstd's relative error is half of var's). Generic-path
+// rows (C < 64, 16-bit types, non-AVX-512 builds) keep the two-pass statistics and pass too.
+TEST_CASE("layer_norm float32 statistics stay within the stated bound for hard rows",
+          "[kernels][layer_norm]") {
+  const double u = std::ldexp(1.0, -24);
+  const int64_t cols = GENERATE(64, 100, 768, 1024, 4103);
+  const int kind =
+      GENERATE(0, 1, 2, 3, 4);  // plain, offset 300 std 0.01, offset 1e4, outlier, ramp
+  CAPTURE(cols, kind);
+  const int64_t rows = 8;
+  std::mt19937_64 rng(cols * 10 + kind);
+  std::normal_distribution<double> nd(0.0, 1.0);
+  std::vector<float> x(rows * cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < cols; ++j) {
+      double v = nd(rng);
+      if (kind == 1) v = 300.0 + 0.01 * v;
+      if (kind == 2) v = 1e4 + v;
+      if (kind == 3) v = 5.0 + v + (j == 0 ? 50.0 : 0.0);
+      if (kind == 4) v = -7.0 + 3.0 * static_cast<double>(j) / cols;
+      x[r * cols + j] = static_cast<float>(v);
+    }
+  }
+  std::vector<float> y(rows * cols), mean(rows), rstd(rows);
+  layer_norm_forward<float>(x.data(), nullptr, nullptr, y.data(), mean.data(), rstd.data(), rows,
+                            cols, 0.f);
+  const auto xd = to_double(x);
+  const RefOut ref = ref_forward(xd, {}, {}, rows, cols, 0.0);
+  const double k = static_cast<double>(cols) / 64;
+  double worst = 0;  // largest error / bound over rows and both statistics
+  for (int64_t r = 0; r < rows; ++r) {
+    const double m = ref.mean[r], sd = 1.0 / ref.rstd[r], shift = std::fabs(xd[r * cols] - m) / sd;
+    const double var_bound = 4 * (k + 8) * u * (1 + shift);
+    const double var_err = 2 * std::fabs(rstd[r] - ref.rstd[r]) / ref.rstd[r];
+    const double mean_bound = 2 * u * std::fabs(m) + 4 * (k + 8) * u * shift * sd + u * sd;
+    const double mean_err = std::fabs(mean[r] - m);
+    worst = std::max({worst, var_err / var_bound, mean_err / mean_bound});
+  }
+  INFO("largest error / bound " << worst);
+  CHECK(worst <= 1.0);
+}
+
+// Outputs of >= 16 MiB are written with non-temporal stores (NOTE [streaming stores] in
+// kernels/cpu/vec_math.h), after a peel to a 64-byte boundary: odd C makes every row start at a
+// different alignment. Forward and backward against the float64 reference.
+TEST_CASE("layer_norm large outputs (streaming stores) match float64 reference",
+          "[kernels][layer_norm]") {
+  const int64_t rows = 4099, cols = 1031;  // 16.9 MB of float32 output
+  std::mt19937_64 rng(11);
+  auto x = random_vec<float>(rows * cols, rng), gy = random_vec<float>(rows * cols, rng);
+  auto w = random_vec<float>(cols, rng, 0.5, 1.5), b = random_vec<float>(cols, rng);
+  std::vector<float> y(rows * cols), mean(rows), rstd(rows), gx(rows * cols), gw(cols), gb(cols);
+  layer_norm_forward<float>(x.data(), w.data(), b.data(), y.data(), mean.data(), rstd.data(), rows,
+                            cols, 1e-5f);
+  const auto xd = to_double(x), wd = to_double(w), bd = to_double(b), gyd = to_double(gy);
+  const RefOut ref = ref_forward(xd, wd, bd, rows, cols, 1e-5);
+  check_close("y", y, ref.y);
+  layer_norm_backward<float>(gy.data(), x.data(), w.data(), mean.data(), rstd.data(), nullptr,
+                             gx.data(), gw.data(), gb.data(), rows, cols);
+  std::vector<double> rgx, rgw, rgb;
+  ref_backward(gyd, xd, wd, rows, cols, 1e-5, rgx, rgw, rgb);
+  check_close("grad_x", gx, rgx, 2e-4, 2e-4);
+  check_close("grad_weight", gw, rgw, 2e-4, 2e-4 * std::sqrt(static_cast<double>(rows)));
+  check_close("grad_bias", gb, rgb, 2e-4, 2e-4 * std::sqrt(static_cast<double>(rows)));
+}

@@ -82,6 +82,41 @@ TEST_CASE("exp_fast is within 2 ulp of exp and handles -inf, +inf, NaN", "[kerne
   CHECK(std::isnan(exp_fast(NAN)));
 }
 
+#if defined(__AVX512F__)
+// NOTE [AVX-512 exp] (kernels/cpu/vec_math.h): the 16-lane exp behind softmax's AVX-512 path.
+TEST_CASE("exp512 is within 2 ulp of exp and handles -inf, +inf, NaN, out-of-range",
+          "[kernels][softmax]") {
+  using tessera::kernels::cpu::detail::exp512;
+  auto at = [](float x) {
+    float out[16];
+    _mm512_storeu_ps(out, exp512(_mm512_set1_ps(x)));
+    return out[0];
+  };
+  double worst = 0;
+  float xs[16], out[16];
+  for (float x0 = -87.3f; x0 < 88.7f; x0 += 16 * 0.0007f) {
+    for (int i = 0; i < 16; ++i) xs[i] = std::min(88.7f, x0 + 0.0007f * i);
+    _mm512_storeu_ps(out, exp512(_mm512_loadu_ps(xs)));
+    for (int i = 0; i < 16; ++i) {
+      const double ref = std::exp(static_cast<double>(xs[i]));
+      worst = std::max(worst, std::fabs(out[i] - ref) / ref);
+    }
+  }
+  INFO("max relative error " << worst);
+  CHECK(worst < 2 * 5.97e-8);
+  CHECK(at(-INFINITY) == 0.f);
+  CHECK(at(-87.5f) == 0.f);
+  CHECK(at(-100.f) == 0.f);
+  CHECK(at(-1e30f) == 0.f);
+  CHECK(at(0.f) == 1.f);
+  CHECK(at(88.8f) == INFINITY);
+  CHECK(at(1e30f) == INFINITY);
+  CHECK(at(INFINITY) == INFINITY);
+  CHECK(std::isnan(at(NAN)));
+  CHECK(std::isnan(at(-NAN)));
+}
+#endif
+
 TEST_CASE("softmax float64 reference backward matches finite differences", "[kernels][softmax]") {
   std::mt19937_64 rng(5);
   const int64_t rows = 2, cols = 6;

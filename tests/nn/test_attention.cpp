@@ -14,6 +14,10 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   return native::amax(native::abs(native::sub(native::to(a, kFloat64), native::to(b, kFloat64))))
       .item<double>();
 }
+bool all_finite(const Tensor& t) {
+  return native::amax(native::to(native::logical_not(native::isfinite(t)), kFloat64))
+             .item<double>() == 0.0;
+}
 }  // namespace
 
 TEST_CASE("KV-cache incremental decoding equals the full causal forward", "[nn][attention]") {
@@ -98,6 +102,42 @@ TEST_CASE("key padding: padded keys do not affect the outputs of real positions"
     // Without the mask, the padded garbage does leak (the test can fail).
     const Tensor leak = mha.forward(x2, x2, x2, false);
     CHECK(max_abs_diff(native::narrow(native::select(leak, 0, 0), 0, 0, 4), real0) > 1e-2);
+  }
+}
+
+TEST_CASE("key padding: each sentence of a padded batch equals the sentence alone",
+          "[nn][attention]") {
+  // Issue #8's masking property through the fused CPU kernel, causal and not; a sentence with no
+  // real token (every key padded) gives finite outputs and gradients (the kernel's 0), not NaN.
+  Generator g(5);
+  MultiHeadAttention mha({.embed_dim = 16, .num_heads = 2, .gen = &g});
+  const int64_t B = 4, T = 9;
+  const std::vector<int64_t> lens = {9, 4, 1, 0};
+  std::vector<bool> pad(B * T);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < T; ++j) pad[b * T + j] = j >= lens[b];
+  const Tensor kpm = from_vector<bool>(pad, {B, T});
+  for (bool causal : {false, true}) {
+    INFO("causal " << causal);
+    const Tensor x = randn({B, T, 16}, {.requires_grad = true}, &g);
+    const Tensor y = mha.forward(x, x, x, causal, kpm);
+    for (int64_t b = 0; b < B; ++b) {
+      if (lens[b] == 0) continue;
+      const Tensor xb =
+          native::contiguous(native::narrow(native::narrow(detach(x), 0, b, 1), 1, 0, lens[b]));
+      const Tensor alone = mha.forward(xb, xb, xb, causal);
+      const Tensor got = native::narrow(native::narrow(y, 0, b, 1), 1, 0, lens[b]);
+      INFO("sentence " << b);
+      CHECK(max_abs_diff(got, alone) < 1e-5);
+    }
+    backward(sum(y));
+    CHECK(all_finite(y));
+    CHECK(all_finite(x.grad()));
+    for (auto& [n, p] : mha.named_parameters()) {
+      INFO(n);
+      CHECK(all_finite(p.grad()));
+    }
+    mha.zero_grad();
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <tessera/autograd/gradcheck.h>
 #include <tessera/nn.h>
+#include <tessera/native/fused.h>
 #include <tessera/ops.h>
 
 using namespace tessera;
@@ -124,6 +125,127 @@ TEST_CASE("fused attention == composition (plain, causal), value and gradients",
       {q, k, v});
   INFO(gc.message);
   CHECK(gc.ok);
+}
+
+TEST_CASE("fused attention == composition with masks (KV-cache causal, key padding)",
+          "[nn][fused]") {
+  // float64: the fused node and the composition agree to 1e-10 in value and gradients. Cases
+  // without fully masked rows (the composition gives NaN there; see the next test).
+  Generator g(6);
+  const int64_t B = 3, H = 2, D = 8;
+  struct Case {
+    int64_t tq, tk;
+    bool causal;
+    int mask;  // 0 none, 1 key_padding_mask, 2 key_lengths, 3 keys-only attn_mask, 4 all three
+  };
+  for (const Case c :
+       {Case{1, 17, true, 0}, Case{5, 17, true, 0}, Case{17, 17, true, 1}, Case{17, 17, false, 2},
+        Case{4, 9, false, 3}, Case{9, 9, true, 3}, Case{3, 17, true, 4}, Case{17, 17, false, 4}}) {
+    const Tensor q = rnd({B, H, c.tq, D}, g), k = rnd({B, H, c.tk, D}, g),
+                 v = rnd({B, H, c.tk, D}, g);
+    const Tensor proj = randn({B, H, c.tq, D}, {.dtype = kFloat64}, &g);
+    // Batch 0 keeps every key, batch 1 the first 3 (plus holes), batch 2 the first tk - 1; key 0
+    // stays visible so no row is fully masked.
+    std::vector<bool> pad(B * c.tk, false);
+    for (int64_t j = 3; j < c.tk; ++j) pad[c.tk + j] = true;
+    pad[2 * c.tk + c.tk - 1] = true;
+    if (c.tk > 6) pad[2 * c.tk + 4] = true;  // an interior hole
+    const Tensor kpm = from_vector<bool>(pad, {B, c.tk});
+    const Tensor lens = from_vector<int64_t>({c.tk, 3, c.tk - 1}, {B});
+    nn::F::AttentionOptions o;
+    o.causal = c.causal;
+    o.scale = 0.4;
+    if (c.mask == 1 || c.mask == 4) o.key_padding_mask = kpm;
+    if (c.mask == 2 || c.mask == 4) o.key_lengths = lens;
+    if (c.mask == 3 || c.mask == 4)
+      o.attn_mask = native::reshape(native::logical_not(kpm), {B, 1, 1, c.tk});
+    auto fused = [&](const std::vector<Tensor>& in) {
+      return nn::F::scaled_dot_product_attention(in[0], in[1], in[2], o);
+    };
+    auto ref = [&](const std::vector<Tensor>& in) {
+      return nn::F::scaled_dot_product_attention_reference(in[0], in[1], in[2], o);
+    };
+    INFO("Tq " << c.tq << " Tk " << c.tk << " causal " << c.causal << " mask " << c.mask);
+    const Tensor y = fused({q, k, v});
+    REQUIRE(y.grad_fn());
+    CHECK(y.grad_fn()->name() == "FusedAttentionBackward");  // really the fused kernel
+    check_same(value_and_grads(fused, {q, k, v}, proj), value_and_grads(ref, {q, k, v}, proj),
+               1e-10);
+  }
+  // gradcheck of the fused node with bottom-right causal and padding.
+  const Tensor q = rnd({2, 1, 3, 4}, g), k = rnd({2, 1, 7, 4}, g), v = rnd({2, 1, 7, 4}, g);
+  nn::F::AttentionOptions o;
+  o.causal = true;
+  o.key_padding_mask = from_vector<bool>({false, false, true, false, false, false, false, false,
+                                          false, false, false, true, false, true},
+                                         {2, 7});
+  const auto gc = gradcheck(
+      [&](const std::vector<Tensor>& in) {
+        return nn::F::scaled_dot_product_attention(in[0], in[1], in[2], o);
+      },
+      {q, k, v});
+  INFO(gc.message);
+  CHECK(gc.ok);
+}
+
+TEST_CASE("fused attention: fully masked rows give 0 and zero gradients, never NaN",
+          "[nn][fused]") {
+  Generator g(7);
+  const int64_t B = 2, H = 2, T = 6, D = 4;
+  const Tensor q = rnd({B, H, T, D}, g), k = rnd({B, H, T, D}, g), v = rnd({B, H, T, D}, g);
+  // Batch 1 has no key at all (length 0 / all padded); batch 0 has 4.
+  for (int variant = 0; variant < 2; ++variant) {
+    nn::F::AttentionOptions o;
+    if (variant == 0)
+      o.key_lengths = from_vector<int64_t>({4, 0}, {B});
+    else
+      o.key_padding_mask = from_vector<bool>(
+          {false, false, false, false, true, true, true, true, true, true, true, true}, {B, T});
+    auto fused = [&](const std::vector<Tensor>& in) {
+      return nn::F::scaled_dot_product_attention(in[0], in[1], in[2], o);
+    };
+    const auto vg = value_and_grads(fused, {q, k, v}, {});
+    for (const Tensor& t : vg) {
+      const Tensor b1 = native::select(t, 0, 1);
+      CHECK(native::amax(native::abs(b1)).item<double>() == 0.0);  // 0, and not NaN
+    }
+    // Batch 0 equals the composition on batch 0 alone (which has no fully masked row).
+    nn::F::AttentionOptions o0;
+    o0.key_lengths = from_vector<int64_t>({4}, {1});
+    auto ref0 = [&](const std::vector<Tensor>& in) {
+      return nn::F::scaled_dot_product_attention_reference(in[0], in[1], in[2], o0);
+    };
+    const auto first = [](const Tensor& t) { return native::narrow(t, 0, 0, 1); };
+    const auto r0 = value_and_grads(ref0, {first(q), first(k), first(v)}, {});
+    std::vector<Tensor> f0;
+    for (const Tensor& t : vg) f0.push_back(first(t));
+    check_same(f0, r0, 1e-10);
+  }
+  // Causal with Tq > Tk: the first Tq - Tk queries see no key.
+  nn::F::AttentionOptions oc;
+  oc.causal = true;
+  const Tensor y = nn::F::scaled_dot_product_attention(q, native::narrow(k, 2, 0, 4),
+                                                       native::narrow(v, 2, 0, 4), oc);
+  CHECK(native::amax(native::abs(native::narrow(y, 2, 0, 2))).item<double>() == 0.0);
+  CHECK(native::amax(native::abs(native::narrow(y, 2, 2, 4))).item<double>() > 0.0);
+}
+
+TEST_CASE("fused attention rejects bad masks", "[nn][fused]") {
+  const Tensor q = zeros({2, 1, 3, 4}), k = zeros({2, 1, 5, 4});
+  native::AttentionParams p;
+  p.key_lengths = from_vector<int64_t>({5}, {1});  // (1), not (B)
+  CHECK_THROWS_WITH(native::scaled_dot_product_attention(q, k, k, p),
+                    Catch::Contains("key_lengths must be int64/int32 (2)"));
+  p.key_lengths = from_vector<int64_t>({5, 6}, {2});  // 6 > Tk
+  CHECK_THROWS_WITH(native::scaled_dot_product_attention(q, k, k, p),
+                    Catch::Contains("outside [0, kv_len=5]"));
+  p.key_lengths = Tensor();
+  p.key_padding_mask = zeros({2, 3}, {.dtype = kBool});  // (B, Tq), not (B, Tk)
+  CHECK_THROWS_WITH(native::scaled_dot_product_attention(q, k, k, p),
+                    Catch::Contains("key_padding_mask must be bool (B, Tk) = (2, 5)"));
+  p.key_padding_mask = zeros({2, 5});  // float, not bool
+  CHECK_THROWS_WITH(native::scaled_dot_product_attention(q, k, k, p),
+                    Catch::Contains("key_padding_mask must be bool"));
 }
 
 TEST_CASE("fused attention dropout: same mask in forward and backward", "[nn][fused]") {

@@ -104,5 +104,15 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const 
 /// softmax (log = false) or log_softmax over `dim` with the fused single-pass kernel.
 Tensor softmax(const Tensor& x, int64_t dim, bool log);
 Tensor softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t dim, bool log);
+// ---- fused attention (tensor/src/cuda/fused_attention.cpp)
+// ---------------------------------------
+/// Whether the CUDA kernel covers dtype `t` and `head_dim` (else callers compose the op).
+bool attention_supported(DType t, int64_t head_dim);
+AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                             const AttentionParams& p);
+AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, const Tensor& q,
+                                                     const Tensor& k, const Tensor& v,
+                                                     const Tensor& out, const Tensor& lse,
+                                                     const AttentionParams& p);
 
 }  // namespace tessera::native::cuda_impl

@@ -223,36 +223,72 @@ kernels::cpu::AttentionShape attention_shape(const char* op, const Tensor& q, co
                     q.size(1) == k.size(1) && k.shape() == v.shape() && q.size(3) == k.size(3),
                 op, ": expected q (B, H, Tq, D), k and v (B, H, Tk, D), got ", describe(q), ", ",
                 describe(k), ", ", describe(v));
-  TESSERA_CHECK(!p.causal || q.size(2) == k.size(2), op,
-                ": the fused causal kernel is top-left aligned and needs Tq == Tk, got Tq=",
-                q.size(2), " Tk=", k.size(2));
   same_dtype(op, q, {&k, &v});
-  return {q.size(0), q.size(1), q.size(2), k.size(2), q.size(3)};
+  const int64_t B = q.size(0), Tq = q.size(2), Tk = k.size(2);
+  if (p.key_lengths.defined()) {
+    TESSERA_CHECK((p.key_lengths.dtype() == kInt64 || p.key_lengths.dtype() == kInt32) &&
+                      p.key_lengths.dim() == 1 && p.key_lengths.size(0) == B &&
+                      p.key_lengths.device() == q.device(),
+                  op, ": key_lengths must be int64/int32 (", B, ") on ", q.device(), ", got ",
+                  describe(p.key_lengths));
+  }
+  if (p.key_padding_mask.defined()) {
+    TESSERA_CHECK(p.key_padding_mask.dtype() == kBool && p.key_padding_mask.dim() == 2 &&
+                      p.key_padding_mask.size(0) == B && p.key_padding_mask.size(1) == Tk &&
+                      p.key_padding_mask.device() == q.device(),
+                  op, ": key_padding_mask must be bool (B, Tk) = (", B, ", ", Tk, ") on ",
+                  q.device(), ", got ", describe(p.key_padding_mask));
+  }
+  // Bottom-right causal for Tq != Tk and key padding are CPU-kernel features: other devices' fused
+  // kernels take Tq == Tk causal without masks (checked here, before any device dispatch).
+  if (!q.device().is_cpu()) {
+    TESSERA_CHECK(!p.causal || Tq == Tk, op, ": causal with Tq != Tk (Tq=", Tq, ", Tk=", Tk,
+                  ") is supported by the CPU kernel only, got ", describe(q));
+    TESSERA_CHECK(!p.key_lengths.defined() && !p.key_padding_mask.defined(), op,
+                  ": key_lengths / key_padding_mask are supported by the CPU kernel only, got ",
+                  describe(q));
+  }
+  return {B, q.size(1), Tq, Tk, q.size(3)};
 }
 
-kernels::cpu::AttentionOptions attention_options(const AttentionParams& p) {
+/// The kernel's options; `lengths` and `pad` keep contiguous int64 / bool copies of the masks
+/// alive.
+kernels::cpu::AttentionOptions attention_options(const AttentionParams& p, Tensor& lengths,
+                                                 Tensor& pad) {
   kernels::cpu::AttentionOptions o;
-  o.scale = static_cast<float>(p.scale);
+  o.scale = p.scale;
   o.causal = p.causal;
   o.dropout_p = static_cast<float>(p.dropout_p);
   o.seed = p.seed;
   o.offset = p.offset;
+  if (p.key_lengths.defined()) {
+    lengths = contiguous(to(p.key_lengths, kInt64));
+    o.key_lengths = ptr<int64_t>(lengths);
+  }
+  if (p.key_padding_mask.defined()) {
+    pad = contiguous(p.key_padding_mask);
+    o.key_padding_mask = ptr<bool>(pad);
+  }
   return o;
 }
 }  // namespace
 
 AttentionResult scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in,
                                              const Tensor& v_in, const AttentionParams& p) {
-  detail::check_cpu("scaled_dot_product_attention", {&q_in, &k_in, &v_in});
   const auto shape = attention_shape("scaled_dot_product_attention", q_in, k_in, v_in, p);
+  TESSERA_CUDA_DISPATCH(cuda_impl::scaled_dot_product_attention(q_in, k_in, v_in, p), q_in, k_in,
+                        v_in);
+  detail::check_cpu("scaled_dot_product_attention", {&q_in, &k_in, &v_in});
   const Tensor q = contiguous(q_in), k = contiguous(k_in), v = contiguous(v_in);
   AttentionResult r;
   r.out = empty(q.shape(), {.dtype = q.dtype()});
   r.lse = empty({shape.batch, shape.heads, shape.q_len}, {.dtype = stat_dtype(q.dtype())});
+  Tensor lengths, pad;
+  const auto opt = attention_options(p, lengths, pad);
   visit_float("scaled_dot_product_attention", q.dtype(), [&]<typename T>() {
     using A = kernels::cpu::compute_t<T>;
-    kernels::cpu::attention_forward<T>(shape, attention_options(p), ptr<T>(q), ptr<T>(k), ptr<T>(v),
-                                       ptr<T>(r.out), ptr<A>(r.lse));
+    kernels::cpu::attention_forward<T>(shape, opt, ptr<T>(q), ptr<T>(k), ptr<T>(v), ptr<T>(r.out),
+                                       ptr<A>(r.lse));
   });
   return r;
 }
@@ -261,22 +297,37 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
                                                      const Tensor& k_in, const Tensor& v_in,
                                                      const Tensor& out, const Tensor& lse,
                                                      const AttentionParams& p) {
+  const auto shape = attention_shape("scaled_dot_product_attention_backward", q_in, k_in, v_in, p);
+  TESSERA_CUDA_DISPATCH(
+      cuda_impl::scaled_dot_product_attention_backward(grad_out, q_in, k_in, v_in, out, lse, p),
+      grad_out, q_in, k_in, v_in, out, lse);
   detail::check_cpu("scaled_dot_product_attention_backward",
                     {&grad_out, &q_in, &k_in, &v_in, &out, &lse});
-  const auto shape = attention_shape("scaled_dot_product_attention_backward", q_in, k_in, v_in, p);
   const Tensor q = contiguous(q_in), k = contiguous(k_in), v = contiguous(v_in);
   const Tensor o = contiguous(out), g = contiguous(to(grad_out, q.dtype())), l = contiguous(lse);
   AttentionGrads r;
   r.grad_q = empty(q.shape(), {.dtype = q.dtype()});
   r.grad_k = empty(k.shape(), {.dtype = q.dtype()});
   r.grad_v = empty(v.shape(), {.dtype = q.dtype()});
+  Tensor lengths, pad;
+  const auto opt = attention_options(p, lengths, pad);
   visit_float("scaled_dot_product_attention_backward", q.dtype(), [&]<typename T>() {
     using A = kernels::cpu::compute_t<T>;
-    kernels::cpu::attention_backward<T>(shape, attention_options(p), ptr<T>(q), ptr<T>(k),
-                                        ptr<T>(v), ptr<T>(o), ptr<T>(g), ptr<A>(l),
-                                        ptr<T>(r.grad_q), ptr<T>(r.grad_k), ptr<T>(r.grad_v));
+    kernels::cpu::attention_backward<T>(shape, opt, ptr<T>(q), ptr<T>(k), ptr<T>(v), ptr<T>(o),
+                                        ptr<T>(g), ptr<A>(l), ptr<T>(r.grad_q), ptr<T>(r.grad_k),
+                                        ptr<T>(r.grad_v));
   });
   return r;
+}
+
+bool scaled_dot_product_attention_fusable(Device device, DType dtype, int64_t head_dim) {
+  if (!is_floating(dtype)) return false;
+  if (device.is_cpu()) return true;
+#if defined(TESSERA_CUDA_BACKEND)
+  if (device.is_cuda()) return cuda_impl::attention_supported(dtype, head_dim);
+#endif
+  (void)head_dim;
+  return false;
 }
 
 void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,

@@ -37,13 +37,19 @@ struct AttentionOptions {
   /// Defaults to 1 / sqrt(head_dim).
   std::optional<double> scale;
   Generator* gen = nullptr;
+  /// Bool (B, Tk), B = q.size(0): true = padding, never attended (nn's key_padding_mask).
+  Tensor key_padding_mask;
+  /// Int64/int32 (B): keys j >= key_lengths[b] are padding (variable sequence lengths).
+  Tensor key_lengths;
 };
 
 /// softmax(q k^T * scale + mask) v for q (..., Tq, D), k (..., Tk, D), v (..., Tk, Dv).
-/// (B, H, T, D) inputs without attn_mask (causal with Tq == Tk, or not causal) run the fused
-/// FlashAttention-style kernel (one node, no T x T matrix; a fully masked row gives 0); other
-/// cases use the composition, scaled_dot_product_attention_reference (fully masked rows give NaN,
-/// as PyTorch).
+/// All masks combine (a key is attended when none hides it). On CPU, (B, H, T, D) inputs run the
+/// fused FlashAttention-style kernel (one node, no T x T matrix) with causal for any Tq, Tk
+/// (KV-cache decoding), key_padding_mask, key_lengths, and an attn_mask that masks keys only
+/// (shape (B or 1, 1, 1, Tk) or (Tk)); a fully masked row gives 0 and zero gradients there. Other
+/// cases (other devices, general attn_mask, Dv != D) use the composition,
+/// scaled_dot_product_attention_reference (fully masked rows give NaN, as PyTorch).
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& opts = {});
 Tensor scaled_dot_product_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v,

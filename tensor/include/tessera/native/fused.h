@@ -49,17 +49,25 @@ Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& logits, con
                               const Tensor& lse, int64_t ignore_index, double label_smoothing);
 
 struct AttentionParams {
-  bool causal = false;   ///< top-left aligned (query i sees keys j <= i); needs Tq == Tk
+  /// Causal, bottom-right aligned: query i sees keys j <= i + (Tk - Tq) (FlashAttention's and
+  /// KV-cache decoding's convention; the usual lower triangle when Tq == Tk). CPU: any Tq, Tk
+  /// (for Tq > Tk the first Tq - Tk queries see no key). Other devices: Tq == Tk only.
+  bool causal = false;
   double scale = 0;      ///< 0 = 1 / sqrt(D)
   double dropout_p = 0;  ///< on the probabilities, Philox stream (seed, offset)
   uint64_t seed = 0, offset = 0;
+  // Key padding (CPU only for now; other devices reject them). Masks combine: a key is visible
+  // when no mask hides it. A query that sees no key gets out = 0, lse = -inf, zero gradients.
+  Tensor key_lengths;  ///< optional (B) int64/int32 in [0, Tk]: keys j >= key_lengths[b] masked
+  Tensor key_padding_mask;  ///< optional bool (B, Tk): true = padding (masked), as nn's
 };
 struct AttentionResult {
   Tensor out;  ///< (B, H, Tq, D)
   Tensor lse;  ///< (B, H, Tq) float32 (float64 for float64 input)
 };
-/// q (B, H, Tq, D), k and v (B, H, Tk, D): softmax(scale q k^T) v without materialising the
-/// (Tq, Tk) matrix (FlashAttention-2 tiling). Philox counters used by dropout: ceil(B*H*Tq*Tk / 4).
+/// q (B, H, Tq, D), k and v (B, H, Tk, D): softmax(scale q k^T + masks) v without materialising
+/// the (Tq, Tk) matrix (FlashAttention-2 tiling). Philox counters used by dropout:
+/// ceil(B*H*Tq*Tk / 4).
 AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                              const AttentionParams& p);
 struct AttentionGrads {
@@ -69,6 +77,9 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
                                                      const Tensor& k, const Tensor& v,
                                                      const Tensor& out, const Tensor& lse,
                                                      const AttentionParams& p);
+/// Whether the fused kernel covers tensors of `dtype` with `head_dim` on `device` (CPU: every
+/// floating dtype; CUDA: float32/float64/bfloat16/float16 with head_dim 32, 64 or 128).
+bool scaled_dot_product_attention_fusable(Device device, DType dtype, int64_t head_dim);
 
 struct AdamWParams {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
