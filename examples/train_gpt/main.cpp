@@ -153,7 +153,8 @@ void validate(Settings& s) {
                                   ")");
   require(s.lr > 0 && s.min_lr >= 0 && s.min_lr <= s.lr, "need 0 <= --min-lr <= --lr and --lr > 0");
   require(s.model.dropout >= 0 && s.model.dropout < 1, "--dropout must be in [0, 1)");
-  require(s.gelu == "tanh" || s.gelu == "exact", "--gelu must be tanh or exact, got '" + s.gelu + "'");
+  require(s.gelu == "tanh" || s.gelu == "exact",
+          "--gelu must be tanh or exact, got '" + s.gelu + "'");
   require(s.weight_decay >= 0 && s.grad_clip >= 0, "--weight-decay and --grad-clip must be >= 0");
   require(s.beta1 >= 0 && s.beta1 < 1 && s.beta2 >= 0 && s.beta2 < 1,
           "--beta1/--beta2 must be in [0, 1)");

@@ -26,10 +26,14 @@ void GPTConfig::validate() const {
 }
 
 std::string GPTConfig::to_json() const {
-  nlohmann::json j = {
-      {"vocab_size", vocab_size}, {"context", context}, {"n_layer", n_layer}, {"n_head", n_head},
-      {"n_embd", n_embd},         {"dropout", dropout}, {"bias", bias},
-      {"activation", gelu_tanh ? "gelu_tanh" : "gelu"}};
+  nlohmann::json j = {{"vocab_size", vocab_size},
+                      {"context", context},
+                      {"n_layer", n_layer},
+                      {"n_head", n_head},
+                      {"n_embd", n_embd},
+                      {"dropout", dropout},
+                      {"bias", bias},
+                      {"activation", gelu_tanh ? "gelu_tanh" : "gelu"}};
   return j.dump();
 }
 
@@ -74,9 +78,9 @@ GPTBlock::GPTBlock(const GPTConfig& cfg, Generator* gen) {
   ao.gen = gen;
   attn = register_module("attn", std::make_shared<nn::MultiHeadAttention>(ao));
   ln_2 = register_module("ln_2", std::make_shared<nn::LayerNorm>(cfg.n_embd, 1e-5, true, cfg.bias));
-  mlp = register_module("mlp", std::make_shared<nn::FeedForward>(cfg.n_embd, 4 * cfg.n_embd,
-                                                                 cfg.dropout, cfg.gelu_tanh,
-                                                                 kFloat32, gen, cfg.bias));
+  mlp = register_module("mlp",
+                        std::make_shared<nn::FeedForward>(cfg.n_embd, 4 * cfg.n_embd, cfg.dropout,
+                                                          cfg.gelu_tanh, kFloat32, gen, cfg.bias));
   drop = register_module("drop", std::make_shared<nn::Dropout>(cfg.dropout, gen));
 }
 

@@ -108,9 +108,8 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   const bool plain = !opts.attn_mask.defined() && !opts.key_padding_mask.defined() &&
                      !opts.key_lengths.defined() && (!opts.causal || q.size(2) == k.size(2));
   const bool fusable =
-      shapes_ok && (q.device().is_cpu() ||
-                    (plain && native::scaled_dot_product_attention_fusable(q.device(), q.dtype(),
-                                                                          q.size(-1))));
+      shapes_ok && (q.device().is_cpu() || (plain && native::scaled_dot_product_attention_fusable(
+                                                         q.device(), q.dtype(), q.size(-1))));
   if (fusable) {
     Tensor pad = opts.key_padding_mask;
     bool ok = true;

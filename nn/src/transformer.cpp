@@ -36,11 +36,11 @@ int64_t ff_dim(const TransformerLayerOptions& o) {
 }  // namespace
 
 TransformerEncoderLayer::TransformerEncoderLayer(const TransformerLayerOptions& o) : opts(o) {
-  ln_1 = register_module("ln_1",
-                         std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, true, o.dtype));
+  ln_1 = register_module(
+      "ln_1", std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, true, o.dtype));
   attn = register_module("attn", std::make_shared<MultiHeadAttention>(attn_opts(o, true)));
-  ln_2 = register_module("ln_2",
-                         std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, true, o.dtype));
+  ln_2 = register_module(
+      "ln_2", std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, true, o.dtype));
   mlp = register_module("mlp", std::make_shared<FeedForward>(o.d_model, ff_dim(o), o.dropout,
                                                              o.gelu_tanh, o.dtype, o.gen));
   drop = register_module("drop", std::make_shared<Dropout>(o.dropout, o.gen));
@@ -58,16 +58,16 @@ Tensor TransformerEncoderLayer::forward(const Tensor& x, const Tensor& kpm, bool
 }
 
 TransformerDecoderLayer::TransformerDecoderLayer(const TransformerLayerOptions& o) : opts(o) {
-  ln_1 = register_module("ln_1",
-                         std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, true, o.dtype));
+  ln_1 = register_module(
+      "ln_1", std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, true, o.dtype));
   self_attn =
       register_module("self_attn", std::make_shared<MultiHeadAttention>(attn_opts(o, true)));
-  ln_2 = register_module("ln_2",
-                         std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, true, o.dtype));
+  ln_2 = register_module(
+      "ln_2", std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, true, o.dtype));
   cross_attn =
       register_module("cross_attn", std::make_shared<MultiHeadAttention>(attn_opts(o, false)));
-  ln_3 = register_module("ln_3",
-                         std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, true, o.dtype));
+  ln_3 = register_module(
+      "ln_3", std::make_shared<LayerNorm>(o.d_model, o.layer_norm_eps, true, true, o.dtype));
   mlp = register_module("mlp", std::make_shared<FeedForward>(o.d_model, ff_dim(o), o.dropout,
                                                              o.gelu_tanh, o.dtype, o.gen));
   drop = register_module("drop", std::make_shared<Dropout>(o.dropout, o.gen));

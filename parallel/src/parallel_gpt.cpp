@@ -94,8 +94,8 @@ ParallelGPT::ParallelGPT(const models::GPTConfig& cfg, std::shared_ptr<Communica
   h = register_module("h", std::make_shared<nn::ModuleList<ParallelBlock>>());
   for (int64_t i = 0; i < cfg_.n_layer; ++i)
     h->push_back(std::make_shared<ParallelBlock>(cfg_, tp_, streams_.get()));
-  ln_f = register_module("ln_f",
-                         std::make_shared<nn::LayerNorm>(cfg_.n_embd, 1e-5, true, cfg_.bias));
+  ln_f =
+      register_module("ln_f", std::make_shared<nn::LayerNorm>(cfg_.n_embd, 1e-5, true, cfg_.bias));
 }
 
 Tensor ParallelGPT::forward(const Tensor& idx) {

@@ -190,13 +190,13 @@ TEST_CASE("GPT without biases and with exact GELU (nanoGPT's blocks)", "[models]
   auto& mlp = *(*model.h)[0]->mlp;
   Generator g2(8);
   const Tensor x = randn({3, C}, {}, &g2);
-  const Tensor hidden = native::to(native::matmul(x, native::transpose(mlp.c_fc->weight, 0, 1)),
-                                   kFloat64);
+  const Tensor hidden =
+      native::to(native::matmul(x, native::transpose(mlp.c_fc->weight, 0, 1)), kFloat64);
   const Tensor gelu = native::mul(
       native::mul(hidden, Scalar(0.5)),
       native::add(native::erf(native::mul(hidden, Scalar(1.0 / std::sqrt(2.0)))), Scalar(1.0)));
-  const Tensor want = native::matmul(
-      gelu, native::transpose(native::to(mlp.c_proj->weight, kFloat64), 0, 1));
+  const Tensor want =
+      native::matmul(gelu, native::transpose(native::to(mlp.c_proj->weight, kFloat64), 0, 1));
   CHECK(native::allclose(native::to(mlp.forward(x), kFloat64), want, 1e-5, 1e-6));
   // JSON: round trip, configs written before "activation" existed mean tanh, bad values throw.
   CHECK(GPTConfig::from_json(c.to_json()) == c);

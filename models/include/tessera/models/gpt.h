@@ -32,8 +32,8 @@ struct GPTConfig {
   int64_t n_head = 4;
   int64_t n_embd = 128;
   double dropout = 0.0;
-  bool bias = true;        ///< biases in Linear and LayerNorm layers (nanoGPT: false)
-  bool gelu_tanh = true;   ///< GELU's tanh approximation (GPT-2); false = exact erf GELU
+  bool bias = true;       ///< biases in Linear and LayerNorm layers (nanoGPT: false)
+  bool gelu_tanh = true;  ///< GELU's tanh approximation (GPT-2); false = exact erf GELU
 
   /// Throws tessera::Error naming the first inconsistent field (e.g. heads not dividing width).
   void validate() const;
