@@ -24,6 +24,8 @@
 #include <tessera/kernels/cuda/check.h>
 #include <tessera/kernels/cuda/cross_entropy.h>
 
+#include "row_common.cuh"
+
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -33,38 +35,11 @@ namespace {
 
 constexpr int kMaxThreads = 256;
 constexpr int kWarps = kMaxThreads / 32;
-constexpr unsigned kFullMask = 0xffffffffu;
-
-template <typename T>
-__device__ __forceinline__ float load_f(T v) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>)
-    return __bfloat162float(v);
-  else if constexpr (std::is_same_v<T, __half>)
-    return __half2float(v);
-  else
-    return static_cast<float>(v);
-}
-/// x as the compute type A (float, or double for double storage).
-template <typename A, typename T>
-__device__ __forceinline__ A widen(T v) {
-  if constexpr (std::is_same_v<T, double>)
-    return v;
-  else
-    return load_f(v);
-}
-template <typename T, typename A>
-__device__ __forceinline__ T narrow(A v) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>)
-    return __float2bfloat16_rn(static_cast<float>(v));
-  else if constexpr (std::is_same_v<T, __half>)
-    return __float2half_rn(static_cast<float>(v));
-  else
-    return static_cast<T>(v);
-}
-__device__ __forceinline__ float exp_a(float v) { return expf(v); }
-__device__ __forceinline__ double exp_a(double v) { return exp(v); }
-__device__ __forceinline__ float log_a(float v) { return logf(v); }
-__device__ __forceinline__ double log_a(double v) { return log(v); }
+using rows::exp_acc;
+using rows::from_acc;
+using rows::kFullMask;
+using rows::log_acc;
+using rows::to_acc;
 
 /// Online softmax statistics of a set of logits: max m, s = sum exp(x - m), and sum x.
 template <typename A>
@@ -78,10 +53,10 @@ template <typename A>
 __device__ __forceinline__ void add(Stats<A>& st, A x) {
   st.sx += x;
   if (x > st.m) {
-    st.s = st.s * exp_a(st.m - x) + exp_a(x - x);  // exp(x - x) = 1, NaN for x = +inf
+    st.s = st.s * exp_acc(st.m - x) + exp_acc(x - x);  // exp(x - x) = 1, NaN for x = +inf
     st.m = x;
   } else if (x != -INFINITY) {
-    st.s += exp_a(x - st.m);
+    st.s += exp_acc(x - st.m);
   }
 }
 
@@ -91,7 +66,7 @@ template <typename A>
 __device__ __forceinline__ Stats<A> combine(const Stats<A>& a, const Stats<A>& b) {
   const A m = a.m > b.m ? a.m : b.m;
   if (m == -INFINITY) return {m, A(0), a.sx + b.sx};
-  return {m, a.s * exp_a(a.m - m) + b.s * exp_a(b.m - m), a.sx + b.sx};
+  return {m, a.s * exp_acc(a.m - m) + b.s * exp_acc(b.m - m), a.sx + b.sx};
 }
 
 template <typename A>
@@ -119,7 +94,7 @@ __global__ void __launch_bounds__(kMaxThreads)
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const T* xr = logits + r * vocab;  // (V)
     Stats<A> st{-INFINITY, A(0), A(0)};
-    for (int j = t; j < vocab; j += nt) add(st, widen<A>(xr[j]));
+    for (int j = t; j < vocab; j += nt) add(st, to_acc<A>(xr[j]));
     st = warp_combine(st);
     if (lane == 0) {
       sh_m[warp] = st.m;
@@ -133,13 +108,13 @@ __global__ void __launch_bounds__(kMaxThreads)
       if (lane < warps) w = {sh_m[lane], sh_s[lane], sh_sx[lane]};
       w = warp_combine(w);
       if (lane == 0) {
-        const A l = w.m + log_a(w.s);  // -inf when every logit is -inf
+        const A l = w.m + log_acc(w.s);  // -inf when every logit is -inf
         lse[r] = l;
         const int64_t tr = static_cast<int64_t>(targets[r]);
         A loss = 0;
         if (tr != ignore_index) {
           if (tr >= 0 && tr < vocab) {
-            const A xt = widen<A>(xr[tr]);
+            const A xt = to_acc<A>(xr[tr]);
             // eps * mean x is skipped when eps = 0 so a -inf logit cannot make 0 * inf (the CPU's
             // rule).
             loss = l - (A(1) - eps) * xt - (eps > 0 ? eps * w.sx / static_cast<A>(vocab) : A(0));
@@ -170,7 +145,7 @@ __global__ void __launch_bounds__(kMaxThreads)
     if (t < s) sh[t] = sh[t] + sh[t + s];
     __syncthreads();
   }
-  if (t == 0) loss[0] = narrow<T>(count > 0 ? sh[0] / static_cast<double>(count) : NAN);
+  if (t == 0) loss[0] = from_acc<T>(count > 0 ? sh[0] / static_cast<double>(count) : NAN);
 }
 
 /// grad_logits row r = (exp(x - lse) - eps/V - (1-eps)[j == t]) * grad_loss / count; 0 for
@@ -189,16 +164,16 @@ __global__ void __launch_bounds__(kMaxThreads)
     T* gr = grad_logits + r * vocab;   // (V)
     const int64_t tr = static_cast<int64_t>(targets[r]);
     if (tr == ignore_index) {
-      for (int j = threadIdx.x; j < vocab; j += blockDim.x) gr[j] = narrow<T>(A(0));
+      for (int j = threadIdx.x; j < vocab; j += blockDim.x) gr[j] = from_acc<T>(A(0));
       continue;
     }
     const bool valid = tr >= 0 && tr < vocab;  // false only without host validation: NaN row
     A l = lse[r];
     if (l == -INFINITY) l = 0;  // all -inf logits: p = 0 (the CPU's rule; NaN stays)
     for (int j = threadIdx.x; j < vocab; j += blockDim.x) {
-      A p = exp_a(widen<A>(xr[j]) - l) - off;
+      A p = exp_acc(to_acc<A>(xr[j]) - l) - off;
       if (j == tr) p -= hit;
-      gr[j] = narrow<T>(valid ? p * scale : A(NAN));
+      gr[j] = from_acc<T>(valid ? p * scale : A(NAN));
     }
   }
 }
