@@ -36,6 +36,7 @@
 #include "device.h"
 #include "interrupt.h"
 #include "progress.h"
+#include "run_setup.h"
 #include "train_parallel.h"
 
 namespace fs = std::filesystem;
@@ -94,10 +95,6 @@ Cli make_cli() {
   cli.add("tp", "1", "tensor-parallel ranks per replica (must divide --heads and the vocabulary)");
   cli.add("zero", "0", "1 = shard the AdamW state over the data-parallel ranks (ZeRO-1)");
   return cli;
-}
-
-void require(bool ok, const std::string& msg) {
-  if (!ok) throw CliError(msg);
 }
 
 Settings read_settings(const Cli& cli) {  // validated by validate()
@@ -400,28 +397,12 @@ int run(int argc, char** argv) {
   if (wants_parallel(argc, argv)) env = std::make_unique<parallel::Environment>(&argc, &argv);
   Cli cli = make_cli();
   Settings s;
-  try {
-    if (!cli.parse(argc, argv)) {
-      std::cout << cli.usage();
-      return 0;
-    }
+  const int rc = parse_command_line("train_gpt", cli, argc, argv, [&] {
     s = read_settings(cli);
-    if (cli.given("resume")) {
-      std::ifstream in(s.resume + "/config.json");
-      require(in.good(), "--resume: no run found in " + s.resume + " (missing config.json)");
-      const json saved = json::parse(in, nullptr, false);
-      require(!saved.is_discarded() && saved.is_object(),
-              "--resume: " + s.resume + "/config.json is not valid JSON");
-      merge_resumed(s, cli, saved);
-    }
+    if (cli.given("resume")) merge_resumed(s, cli, load_run_config(s.resume));
     validate(s);
-  } catch (const CliError& e) {
-    std::fprintf(stderr, "train_gpt: error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {  // malformed config.json values
-    std::fprintf(stderr, "train_gpt: error: %s\n", e.what());
-    return 2;
-  }
+  });
+  if (rc >= 0) return rc;
   try {
     return train(cli, s, env.get());
   } catch (const Error& e) {

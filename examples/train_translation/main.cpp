@@ -46,6 +46,7 @@
 #include "device.h"
 #include "interrupt.h"
 #include "progress.h"
+#include "run_setup.h"
 
 namespace fs = std::filesystem;
 using namespace tessera;
@@ -121,10 +122,6 @@ Cli make_cli() {
   cli.add("resume", "", "continue the run saved in this folder (bit-exact on CPU)");
   cli.add("stop-after", "0", "stop as if interrupted (save, exit 130) after this step (0 = off)");
   return cli;
-}
-
-void require(bool ok, const std::string& msg) {
-  if (!ok) throw CliError(msg);
 }
 
 Settings read_settings(const Cli& cli) {
@@ -604,31 +601,12 @@ int train(Settings s) {
 int run(int argc, char** argv) {
   Cli cli = make_cli();
   Settings s;
-  try {
-    if (!cli.parse(argc, argv)) {
-      std::cout << cli.usage();
-      return 0;
-    }
+  const int rc = parse_command_line("train_translation", cli, argc, argv, [&] {
     s = read_settings(cli);
-    if (cli.given("resume")) {
-      std::ifstream in(s.resume + "/config.json");
-      require(in.good(), "--resume: no run found in " + s.resume + " (missing config.json)");
-      const json saved = json::parse(in, nullptr, false);
-      require(!saved.is_discarded() && saved.is_object(),
-              "--resume: " + s.resume + "/config.json is not valid JSON");
-      merge_resumed(s, cli, saved);
-    }
+    if (cli.given("resume")) merge_resumed(s, cli, load_run_config(s.resume));
     validate(s);
-  } catch (const CliError& e) {
-    std::fprintf(stderr, "train_translation: error: %s\n", e.what());
-    return 2;
-  } catch (const Error& e) {
-    std::fprintf(stderr, "train_translation: error: %s\n", e.message().c_str());
-    return 2;
-  } catch (const std::exception& e) {  // malformed config.json values
-    std::fprintf(stderr, "train_translation: error: %s\n", e.what());
-    return 2;
-  }
+  });
+  if (rc >= 0) return rc;
 #if defined(_OPENMP)
   if (s.threads > 0) omp_set_num_threads(static_cast<int>(s.threads));
 #endif
